@@ -1,1 +1,13 @@
+//! plume: one Rust description of each accelerator block gives Verilog for Vivado (ZCU104), a
+//! bit-accurate cycle simulation with VCD waveforms, and a golden model — and checks that the
+//! three agree. This crate is the command line and the glue: running blocks, external tools
+//! (Verilator, Icarus, Yosys) and benchmarks. The hardware lives in `plume_hw`, the simulator
+//! in `plume_sim`.
 
+pub use plume_hw as hw;
+pub use plume_sim as sim;
+
+pub mod bench;
+pub mod birrd;
+pub mod rng;
+pub mod tools;

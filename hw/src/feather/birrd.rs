@@ -90,7 +90,9 @@ impl FromStr for Encoding {
             "rtl" => Ok(Encoding::Rtl),
             "allo" => Ok(Encoding::Allo),
             "names" => Ok(Encoding::Names),
-            _ => Err(format!("unknown encoding '{s}' (expected rtl, allo or names)")),
+            _ => Err(format!(
+                "unknown encoding '{s}' (expected rtl, allo or names)"
+            )),
         }
     }
 }
@@ -162,13 +164,26 @@ pub enum BirrdError {
     #[error("width must be from 1 to {MAX_WIDTH} bits, got {0}")]
     Width(u32),
     #[error("configuration has {got} stages, the {ports}-port {topology} network has {want}")]
-    Stages { got: usize, want: usize, ports: u32, topology: Topology },
+    Stages {
+        got: usize,
+        want: usize,
+        ports: u32,
+        topology: Topology,
+    },
     #[error("configuration stage {stage} has {got} switches, the network has {want} per stage")]
-    Switches { stage: usize, got: usize, want: usize },
+    Switches {
+        stage: usize,
+        got: usize,
+        want: usize,
+    },
     #[error("expected {want} inputs, got {got}")]
     Inputs { got: usize, want: usize },
     #[error("input {index} = {value} does not fit in {width} bits")]
-    InputTooWide { index: usize, value: u64, width: u32 },
+    InputTooWide {
+        index: usize,
+        value: u64,
+        width: u32,
+    },
     #[error("internal: {0}")]
     Drc(#[from] DrcErrors),
 }
@@ -184,7 +199,11 @@ pub struct BirrdConfig {
 
 impl Default for BirrdConfig {
     fn default() -> Self {
-        BirrdConfig { ports: 16, width: 32, topology: Topology::Bitrev }
+        BirrdConfig {
+            ports: 16,
+            width: 32,
+            topology: Topology::Bitrev,
+        }
     }
 }
 
@@ -228,11 +247,20 @@ impl BirrdConfig {
     pub fn check_config(&self, config: &Config) -> Result<(), BirrdError> {
         let want = self.stages() as usize;
         if config.len() != want {
-            return Err(BirrdError::Stages { got: config.len(), want, ports: self.ports, topology: self.topology });
+            return Err(BirrdError::Stages {
+                got: config.len(),
+                want,
+                ports: self.ports,
+                topology: self.topology,
+            });
         }
         for (stage, row) in config.iter().enumerate() {
             if row.len() != self.switches() as usize {
-                return Err(BirrdError::Switches { stage, got: row.len(), want: self.switches() as usize });
+                return Err(BirrdError::Switches {
+                    stage,
+                    got: row.len(),
+                    want: self.switches() as usize,
+                });
             }
         }
         Ok(())
@@ -241,10 +269,21 @@ impl BirrdConfig {
     /// Checks an input vector's length and value range.
     pub fn check_inputs(&self, inputs: &[u64]) -> Result<(), BirrdError> {
         if inputs.len() != self.ports as usize {
-            return Err(BirrdError::Inputs { got: inputs.len(), want: self.ports as usize });
+            return Err(BirrdError::Inputs {
+                got: inputs.len(),
+                want: self.ports as usize,
+            });
         }
-        if let Some((index, &value)) = inputs.iter().enumerate().find(|(_, v)| self.width < 64 && **v >> self.width != 0) {
-            return Err(BirrdError::InputTooWide { index, value, width: self.width });
+        if let Some((index, &value)) = inputs
+            .iter()
+            .enumerate()
+            .find(|(_, v)| self.width < 64 && **v >> self.width != 0)
+        {
+            return Err(BirrdError::InputTooWide {
+                index,
+                value,
+                width: self.width,
+            });
         }
         Ok(())
     }
@@ -273,7 +312,9 @@ impl BirrdConfig {
     }
 
     pub fn unpack(&self, v: &Bits) -> Vec<u64> {
-        (0..self.ports).map(|p| v.slice(p * self.width, self.width).to_u64()).collect()
+        (0..self.ports)
+            .map(|p| v.slice(p * self.width, self.width).to_u64())
+            .collect()
     }
 }
 
@@ -333,14 +374,26 @@ pub fn generate(cfg: &BirrdConfig) -> Result<Rc<Module>, BirrdError> {
     let data = b.input("i_data", cfg.ports * w);
     let cmd = b.input("i_cmd", cfg.cmd_width());
     let row_w = 2 * s_count;
-    let mut cur: Vec<Sig> = (0..n as u32).map(|p| b.slice(data, p * w + w - 1, p * w)).collect();
-    let mut row_cmd: Vec<Sig> = (0..cfg.switches()).map(|j| b.slice(cmd, j * row_w + row_w - 1, j * row_w)).collect();
+    let mut cur: Vec<Sig> = (0..n as u32)
+        .map(|p| b.slice(data, p * w + w - 1, p * w))
+        .collect();
+    let mut row_cmd: Vec<Sig> = (0..cfg.switches())
+        .map(|j| b.slice(cmd, j * row_w + row_w - 1, j * row_w))
+        .collect();
     for s in 0..s_count {
         let cw = 2 * (s_count - s);
         let sw = egg(w, cw)?;
         let mut next = cur.clone();
         for j in 0..n / 2 {
-            let outs = b.instance(&format!("stage{s}_sw{j}"), &sw, &[("i_lo", cur[2 * j]), ("i_hi", cur[2 * j + 1]), ("i_cmd", row_cmd[j])]);
+            let outs = b.instance(
+                &format!("stage{s}_sw{j}"),
+                &sw,
+                &[
+                    ("i_lo", cur[2 * j]),
+                    ("i_hi", cur[2 * j + 1]),
+                    ("i_cmd", row_cmd[j]),
+                ],
+            );
             next[dest(cfg.topology, cfg.ports, s, 2 * j)] = outs.get("o_lo");
             next[dest(cfg.topology, cfg.ports, s, 2 * j + 1)] = outs.get("o_hi");
             if cw > 2 {
@@ -363,7 +416,11 @@ mod tests {
     /// (read off the public RTL by simulation).
     #[test]
     fn bitrev_wiring_matches_the_public_rtl_tables() {
-        let map = |n: u32, s: u32| (0..n as usize).map(|p| dest(Topology::Bitrev, n, s, p)).collect::<Vec<_>>();
+        let map = |n: u32, s: u32| {
+            (0..n as usize)
+                .map(|p| dest(Topology::Bitrev, n, s, p))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(map(4, 0), vec![0, 2, 1, 3]);
         assert_eq!(map(4, 1), vec![0, 2, 1, 3]);
         assert_eq!(map(8, 0), vec![0, 2, 1, 3, 4, 6, 5, 7]);
@@ -371,11 +428,20 @@ mod tests {
             assert_eq!(map(8, s), vec![0, 4, 2, 6, 1, 5, 3, 7]);
         }
         assert_eq!(map(8, 4), vec![0, 2, 1, 3, 4, 6, 5, 7]);
-        assert_eq!(map(16, 1), vec![0, 4, 2, 6, 1, 5, 3, 7, 8, 12, 10, 14, 9, 13, 11, 15]);
+        assert_eq!(
+            map(16, 1),
+            vec![0, 4, 2, 6, 1, 5, 3, 7, 8, 12, 10, 14, 9, 13, 11, 15]
+        );
         for s in 2..=4 {
-            assert_eq!(map(16, s), vec![0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15]);
+            assert_eq!(
+                map(16, s),
+                vec![0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15]
+            );
         }
-        assert_eq!(map(16, 6), vec![0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15]);
+        assert_eq!(
+            map(16, 6),
+            vec![0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15]
+        );
         assert_eq!(map(16, 7), (0..16).collect::<Vec<_>>());
     }
 
@@ -396,22 +462,55 @@ mod tests {
 
     #[test]
     fn config_validation_messages() {
-        let bad = BirrdConfig { ports: 12, ..Default::default() };
-        assert_eq!(bad.validate().unwrap_err().to_string(), "ports must be a power of two from 4 to 256, got 12");
-        let bad = BirrdConfig { width: 65, ..Default::default() };
-        assert_eq!(bad.validate().unwrap_err().to_string(), "width must be from 1 to 64 bits, got 65");
-        let cfg = BirrdConfig { ports: 8, ..Default::default() };
+        let bad = BirrdConfig {
+            ports: 12,
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "ports must be a power of two from 4 to 256, got 12"
+        );
+        let bad = BirrdConfig {
+            width: 65,
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "width must be from 1 to 64 bits, got 65"
+        );
+        let cfg = BirrdConfig {
+            ports: 8,
+            ..Default::default()
+        };
         let e = cfg.check_config(&vec![vec![Mode::Pass; 4]; 5]).unwrap_err();
-        assert_eq!(e.to_string(), "configuration has 5 stages, the 8-port bitrev network has 6");
-        let cfg = BirrdConfig { ports: 4, width: 8, ..Default::default() };
-        assert_eq!(cfg.check_inputs(&[1, 2, 3, 256]).unwrap_err().to_string(), "input 3 = 256 does not fit in 8 bits");
+        assert_eq!(
+            e.to_string(),
+            "configuration has 5 stages, the 8-port bitrev network has 6"
+        );
+        let cfg = BirrdConfig {
+            ports: 4,
+            width: 8,
+            ..Default::default()
+        };
+        assert_eq!(
+            cfg.check_inputs(&[1, 2, 3, 256]).unwrap_err().to_string(),
+            "input 3 = 256 does not fit in 8 bits"
+        );
     }
 
     #[test]
     fn command_word_layout() {
         // N=4 bitrev: 3 stages, rows of 6 bits, stage 0 in the MSBs.
-        let cfg = BirrdConfig { ports: 4, width: 8, ..Default::default() };
-        let config = vec![vec![Mode::Swap, Mode::Pass], vec![Mode::AddEven, Mode::Pass], vec![Mode::Pass, Mode::AddOdd]];
+        let cfg = BirrdConfig {
+            ports: 4,
+            width: 8,
+            ..Default::default()
+        };
+        let config = vec![
+            vec![Mode::Swap, Mode::Pass],
+            vec![Mode::AddEven, Mode::Pass],
+            vec![Mode::Pass, Mode::AddOdd],
+        ];
         let w = cfg.command_word(&config);
         assert_eq!(w.slice(0, 6).to_u64(), 0b11_01_00);
         assert_eq!(w.slice(6, 6).to_u64(), 0b00_00_10);
@@ -420,10 +519,22 @@ mod tests {
     #[test]
     fn codes_in_every_encoding() {
         use serde_json::json;
-        assert_eq!(Mode::decode(Encoding::Rtl, &json!(1)).unwrap(), Mode::AddEven);
-        assert_eq!(Mode::decode(Encoding::Allo, &json!(1)).unwrap(), Mode::AddOdd);
-        assert_eq!(Mode::decode(Encoding::Names, &json!("swap")).unwrap(), Mode::Swap);
-        assert_eq!(Mode::decode(Encoding::Rtl, &json!(4)).unwrap_err(), "unknown mode code 4 (expected 0, 1, 2 or 3)");
+        assert_eq!(
+            Mode::decode(Encoding::Rtl, &json!(1)).unwrap(),
+            Mode::AddEven
+        );
+        assert_eq!(
+            Mode::decode(Encoding::Allo, &json!(1)).unwrap(),
+            Mode::AddOdd
+        );
+        assert_eq!(
+            Mode::decode(Encoding::Names, &json!("swap")).unwrap(),
+            Mode::Swap
+        );
+        assert_eq!(
+            Mode::decode(Encoding::Rtl, &json!(4)).unwrap_err(),
+            "unknown mode code 4 (expected 0, 1, 2 or 3)"
+        );
         for m in MODES {
             for e in [Encoding::Rtl, Encoding::Allo, Encoding::Names] {
                 assert_eq!(Mode::decode(e, &m.encode(e)).unwrap(), m);

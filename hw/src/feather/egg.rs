@@ -27,8 +27,26 @@ pub fn egg(width: u32, cmd_width: u32) -> Result<Rc<Module>, DrcErrors> {
     let sum = b.add(lo, hi);
     let sum = b.named(sum, "sum");
     let code = |m: Mode| m.rtl_code() as u64;
-    let lo_next = b.case(mode, &[(code(Mode::Pass), lo), (code(Mode::AddEven), sum), (code(Mode::AddOdd), lo), (code(Mode::Swap), hi)], lo);
-    let hi_next = b.case(mode, &[(code(Mode::Pass), hi), (code(Mode::AddEven), hi), (code(Mode::AddOdd), sum), (code(Mode::Swap), lo)], hi);
+    let lo_next = b.case(
+        mode,
+        &[
+            (code(Mode::Pass), lo),
+            (code(Mode::AddEven), sum),
+            (code(Mode::AddOdd), lo),
+            (code(Mode::Swap), hi),
+        ],
+        lo,
+    );
+    let hi_next = b.case(
+        mode,
+        &[
+            (code(Mode::Pass), hi),
+            (code(Mode::AddEven), hi),
+            (code(Mode::AddOdd), sum),
+            (code(Mode::Swap), lo),
+        ],
+        hi,
+    );
     let o_lo = b.delay("lo_q", lo_next);
     let o_hi = b.delay("hi_q", hi_next);
     b.output("o_lo", o_lo);

@@ -24,7 +24,11 @@ pub fn birrd(cfg: &BirrdConfig, config: &Config, inputs: &[u64]) -> Result<Vec<u
     cfg.check_inputs(inputs)?;
     let n = cfg.ports as usize;
     let l = cfg.log2();
-    let mask = if cfg.width == 64 { u64::MAX } else { (1u64 << cfg.width) - 1 };
+    let mask = if cfg.width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << cfg.width) - 1
+    };
     let mut cur = inputs.to_vec();
     let s_count = config.len();
     match cfg.topology {
@@ -79,7 +83,11 @@ mod tests {
     use crate::feather::birrd::MODES;
 
     fn cfg(ports: u32, topology: Topology) -> BirrdConfig {
-        BirrdConfig { ports, width: 32, topology }
+        BirrdConfig {
+            ports,
+            width: 32,
+            topology,
+        }
     }
 
     #[test]
@@ -109,8 +117,16 @@ mod tests {
     /// out1 = in2+in3 (wire 1 of stage 1 is stage 0's position 2).
     #[test]
     fn n4_hand_worked_reduction() {
-        let c = BirrdConfig { ports: 4, width: 8, topology: Topology::Bitrev };
-        let config = vec![vec![Mode::AddEven, Mode::AddEven], vec![Mode::Pass, Mode::Pass], vec![Mode::Pass, Mode::Pass]];
+        let c = BirrdConfig {
+            ports: 4,
+            width: 8,
+            topology: Topology::Bitrev,
+        };
+        let config = vec![
+            vec![Mode::AddEven, Mode::AddEven],
+            vec![Mode::Pass, Mode::Pass],
+            vec![Mode::Pass, Mode::Pass],
+        ];
         // stage0: [1+2, 2, 3+4, 4] -> wiring [0,2,1,3] -> [3, 7, 2, 4] -> stage1 pass -> wiring -> [3, 2, 7, 4]
         let out = birrd(&c, &config, &[1, 2, 3, 4]).unwrap();
         assert_eq!(out, vec![3, 2, 7, 4]);

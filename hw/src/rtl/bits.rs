@@ -28,7 +28,10 @@ pub fn top_mask(width: u32) -> u64 {
 impl Bits {
     pub fn zero(width: u32) -> Bits {
         assert!(width > 0, "zero-width value");
-        Bits { width, words: vec![0; words_for(width)] }
+        Bits {
+            width,
+            words: vec![0; words_for(width)],
+        }
     }
 
     /// `value` truncated to `width` bits.
@@ -62,14 +65,22 @@ impl Bits {
     /// Parses hexadecimal digits (optional `0x`, `_` separators allowed). Fails if the number
     /// needs more than `width` bits.
     pub fn from_hex(width: u32, text: &str) -> Result<Bits, String> {
-        let digits: String = text.trim().trim_start_matches("0x").chars().filter(|c| *c != '_').collect();
+        let digits: String = text
+            .trim()
+            .trim_start_matches("0x")
+            .chars()
+            .filter(|c| *c != '_')
+            .collect();
         if digits.is_empty() {
             return Err(format!("'{text}' is not a hexadecimal number"));
         }
         let mut b = Bits::zero(width.max(1));
         let mut bit = 0usize;
         for c in digits.chars().rev() {
-            let d = c.to_digit(16).ok_or_else(|| format!("'{text}' is not a hexadecimal number"))? as u64;
+            let d = c
+                .to_digit(16)
+                .ok_or_else(|| format!("'{text}' is not a hexadecimal number"))?
+                as u64;
             if d != 0 {
                 if bit + (64 - d.leading_zeros() as usize) > width as usize {
                     return Err(format!("0x{digits} does not fit in {width} bits"));
@@ -139,7 +150,13 @@ impl Bits {
 
     /// Bits `[lo + width - 1 : lo]`.
     pub fn slice(&self, lo: u32, width: u32) -> Bits {
-        assert!(lo + width <= self.width, "slice [{}:{}] of a {}-bit value", lo + width - 1, lo, self.width);
+        assert!(
+            lo + width <= self.width,
+            "slice [{}:{}] of a {}-bit value",
+            lo + width - 1,
+            lo,
+            self.width
+        );
         let mut out = Bits::zero(width);
         for i in 0..words_for(width) {
             out.words[i] = self.get_u64_at(lo + 64 * i as u32);
@@ -152,7 +169,11 @@ impl Bits {
     pub fn get_u64_at(&self, lo: u32) -> u64 {
         let (w, b) = (lo as usize / 64, lo % 64);
         let low = self.words.get(w).copied().unwrap_or(0) >> b;
-        let high = if b == 0 { 0 } else { self.words.get(w + 1).copied().unwrap_or(0) << (64 - b) };
+        let high = if b == 0 {
+            0
+        } else {
+            self.words.get(w + 1).copied().unwrap_or(0) << (64 - b)
+        };
         low | high
     }
 
@@ -193,7 +214,10 @@ impl Bits {
 
     /// Binary digits, most significant first (VCD and Verilog constants).
     pub fn to_bin(&self) -> String {
-        (0..self.width).rev().map(|i| if self.bit(i) { '1' } else { '0' }).collect()
+        (0..self.width)
+            .rev()
+            .map(|i| if self.bit(i) { '1' } else { '0' })
+            .collect()
     }
 
     /// Unsigned decimal.
@@ -243,7 +267,9 @@ mod tests {
         let h = "1".to_string() + &"0123456789abcdef".repeat(12);
         let b = Bits::from_hex(769, &h).unwrap();
         assert_eq!(b.to_hex(), "1".to_string() + &"0123456789abcdef".repeat(12));
-        assert!(Bits::from_hex(768, &h).unwrap_err().contains("does not fit in 768 bits"));
+        assert!(Bits::from_hex(768, &h)
+            .unwrap_err()
+            .contains("does not fit in 768 bits"));
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub struct InstanceOutputs {
 
 impl InstanceOutputs {
     pub fn get(&self, port: &str) -> Sig {
-        *self.outs.get(port).unwrap_or_else(|| panic!("module {} has no output {port}", self.module))
+        *self
+            .outs
+            .get(port)
+            .unwrap_or_else(|| panic!("module {} has no output {port}", self.module))
     }
 }
 
@@ -48,7 +51,12 @@ impl ModuleBuilder {
 
     fn push(&mut self, op: Op, width: u32, signed: bool) -> Sig {
         let id = self.m.nodes.len() as NodeId;
-        self.m.nodes.push(Node { op, width, signed, name: None });
+        self.m.nodes.push(Node {
+            op,
+            width,
+            signed,
+            name: None,
+        });
         Sig { id, width, signed }
     }
 
@@ -172,13 +180,28 @@ impl ModuleBuilder {
 
     /// `sel ? on_true : on_false`.
     pub fn mux(&mut self, sel: Sig, on_true: Sig, on_false: Sig) -> Sig {
-        self.push(Op::Mux { sel: sel.id, on_true: on_true.id, on_false: on_false.id }, on_true.width, on_true.signed)
+        self.push(
+            Op::Mux {
+                sel: sel.id,
+                on_true: on_true.id,
+                on_false: on_false.id,
+            },
+            on_true.width,
+            on_true.signed,
+        )
     }
 
     /// `choices[sel]`, with exactly 2^width(sel) choices.
     pub fn select(&mut self, sel: Sig, choices: &[Sig]) -> Sig {
         let first = choices.first().copied().unwrap_or(sel);
-        self.push(Op::Select { sel: sel.id, choices: choices.iter().map(|c| c.id).collect() }, first.width, first.signed)
+        self.push(
+            Op::Select {
+                sel: sel.id,
+                choices: choices.iter().map(|c| c.id).collect(),
+            },
+            first.width,
+            first.signed,
+        )
     }
 
     /// A case statement with a default: arms are (value of `sel`, result).
@@ -201,7 +224,11 @@ impl ModuleBuilder {
 
     /// Bits `[hi:lo]`, unsigned.
     pub fn slice(&mut self, a: Sig, hi: u32, lo: u32) -> Sig {
-        self.push(Op::Slice { arg: a.id, lo }, (hi + 1).saturating_sub(lo), false)
+        self.push(
+            Op::Slice { arg: a.id, lo },
+            (hi + 1).saturating_sub(lo),
+            false,
+        )
     }
 
     pub fn bit(&mut self, a: Sig, i: u32) -> Sig {
@@ -256,14 +283,25 @@ impl ModuleBuilder {
     pub fn assign(&mut self, wire: Sig, value: Sig) {
         match &mut self.m.nodes[wire.id as usize].op {
             Op::Wire(d) => d.push(value.id),
-            other => panic!("assign to a {} node; only wires are assigned", op_name(other)),
+            other => panic!(
+                "assign to a {} node; only wires are assigned",
+                op_name(other)
+            ),
         }
     }
 
     /// A register with reset value `init` (its width is the register's). Drive it with `next`.
     pub fn reg(&mut self, name: &str, init: Bits) -> Sig {
         let w = init.width();
-        let s = self.push(Op::Reg { d: Vec::new(), en: None, init }, w, false);
+        let s = self.push(
+            Op::Reg {
+                d: Vec::new(),
+                en: None,
+                init,
+            },
+            w,
+            false,
+        );
         self.m.nodes[s.id as usize].name = Some(name.to_string());
         s
     }
@@ -275,7 +313,10 @@ impl ModuleBuilder {
                 dd.push(d.id);
                 *e = en.map(|s| s.id);
             }
-            other => panic!("next() on a {} node; only registers have a next value", op_name(other)),
+            other => panic!(
+                "next() on a {} node; only registers have a next value",
+                op_name(other)
+            ),
         }
     }
 
@@ -306,7 +347,14 @@ impl ModuleBuilder {
     // ---- memories and instances --------------------------------------------------------
 
     /// Declares a memory; add ports with `mem_read` and `mem_write`.
-    pub fn memory(&mut self, name: &str, width: u32, depth: u32, style: MemStyle, rdw: ReadDuringWrite) -> usize {
+    pub fn memory(
+        &mut self,
+        name: &str,
+        width: u32,
+        depth: u32,
+        style: MemStyle,
+        rdw: ReadDuringWrite,
+    ) -> usize {
         self.m.memories.push(Memory {
             name: name.to_string(),
             width,
@@ -322,7 +370,10 @@ impl ModuleBuilder {
     /// A synchronous read port: the returned data is registered (valid the cycle after `addr`).
     pub fn mem_read(&mut self, mem: usize, addr: Sig, en: Option<Sig>) -> Sig {
         let m = &mut self.m.memories[mem];
-        m.read_ports.push(ReadPort { addr: addr.id, en: en.map(|e| e.id) });
+        m.read_ports.push(ReadPort {
+            addr: addr.id,
+            en: en.map(|e| e.id),
+        });
         let (port, width) = (m.read_ports.len() - 1, m.width);
         let name = format!("{}_rd{}", m.name, port);
         let s = self.push(Op::MemRead { mem, port }, width, false);
@@ -331,23 +382,43 @@ impl ModuleBuilder {
     }
 
     pub fn mem_write(&mut self, mem: usize, addr: Sig, data: Sig, en: Sig) {
-        self.m.memories[mem].write_ports.push(WritePort { addr: addr.id, data: data.id, en: en.id });
+        self.m.memories[mem].write_ports.push(WritePort {
+            addr: addr.id,
+            data: data.id,
+            en: en.id,
+        });
     }
 
     /// Instantiates `module`, connecting its inputs by name. Every input must be connected.
-    pub fn instance(&mut self, name: &str, module: &Rc<Module>, connections: &[(&str, Sig)]) -> InstanceOutputs {
+    pub fn instance(
+        &mut self,
+        name: &str,
+        module: &Rc<Module>,
+        connections: &[(&str, Sig)],
+    ) -> InstanceOutputs {
         let inst = self.m.instances.len();
         let mut inputs = Vec::with_capacity(module.inputs.len());
         for (port, _) in &module.inputs {
             match connections.iter().find(|(p, _)| p == port) {
                 Some((_, s)) => inputs.push(s.id),
-                None => panic!("instance {name} of {}: input {port} is not connected", module.name),
+                None => panic!(
+                    "instance {name} of {}: input {port} is not connected",
+                    module.name
+                ),
             }
         }
         for (p, _) in connections {
-            assert!(module.input_index(p).is_some(), "instance {name} of {}: no input named {p}", module.name);
+            assert!(
+                module.input_index(p).is_some(),
+                "instance {name} of {}: no input named {p}",
+                module.name
+            );
         }
-        self.m.instances.push(Instance { name: name.to_string(), module: module.clone(), inputs });
+        self.m.instances.push(Instance {
+            name: name.to_string(),
+            module: module.clone(),
+            inputs,
+        });
         let mut outs = BTreeMap::new();
         for (port, (pname, id)) in module.outputs.iter().enumerate() {
             let n = module.node(*id);
@@ -355,7 +426,10 @@ impl ModuleBuilder {
             self.m.nodes[s.id as usize].name = Some(format!("{name}_{pname}"));
             outs.insert(pname.clone(), s);
         }
-        InstanceOutputs { module: module.name.clone(), outs }
+        InstanceOutputs {
+            module: module.name.clone(),
+            outs,
+        }
     }
 
     /// Runs the design-rule checks; returns the module or every error found.

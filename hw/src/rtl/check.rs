@@ -52,7 +52,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, message: String) {
-        self.errors.push(DrcError { module: self.m.name.clone(), message });
+        self.errors.push(DrcError {
+            module: self.m.name.clone(),
+            message,
+        });
     }
     fn d(&self, id: NodeId) -> String {
         describe(self.m, id)
@@ -65,31 +68,52 @@ impl Ctx<'_> {
     }
     fn same_shape(&mut self, what: &str, a: NodeId, b: NodeId) {
         if self.w(a) != self.w(b) {
-            let msg = format!("width mismatch: {what} of {} ({} bits) and {} ({} bits)", self.d(a), self.w(a), self.d(b), self.w(b));
+            let msg = format!(
+                "width mismatch: {what} of {} ({} bits) and {} ({} bits)",
+                self.d(a),
+                self.w(a),
+                self.d(b),
+                self.w(b)
+            );
             self.err(msg);
         } else if self.s(a) != self.s(b) {
             let sg = |x: bool| if x { "signed" } else { "unsigned" };
-            let msg = format!("signedness mismatch: {what} of {} ({}) and {} ({})", self.d(a), sg(self.s(a)), self.d(b), sg(self.s(b)));
+            let msg = format!(
+                "signedness mismatch: {what} of {} ({}) and {} ({})",
+                self.d(a),
+                sg(self.s(a)),
+                self.d(b),
+                sg(self.s(b))
+            );
             self.err(msg);
         }
     }
     fn one_bit(&mut self, what: &str, a: NodeId) {
         if self.w(a) != 1 {
-            let msg = format!("width mismatch: {what} {} must be 1 bit, is {} bits", self.d(a), self.w(a));
+            let msg = format!(
+                "width mismatch: {what} {} must be 1 bit, is {} bits",
+                self.d(a),
+                self.w(a)
+            );
             self.err(msg);
         }
     }
 }
 
 pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
-    let mut c = Ctx { m, errors: Vec::new() };
+    let mut c = Ctx {
+        m,
+        errors: Vec::new(),
+    };
     if !valid_identifier(&m.name) {
         c.err(format!("`{}` is not a valid module name", m.name));
     }
     let mut seen = std::collections::BTreeSet::new();
     for (name, _) in m.inputs.iter().chain(&m.outputs) {
         if !valid_identifier(name) || name == "clk" || name == "rst" {
-            c.err(format!("`{name}` is not a valid port name (clk and rst are reserved)"));
+            c.err(format!(
+                "`{name}` is not a valid port name (clk and rst are reserved)"
+            ));
         }
         if !seen.insert(name.clone()) {
             c.err(format!("port `{name}` is declared twice"));
@@ -123,14 +147,24 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
                     c.err(msg);
                 }
             }
-            Op::Mux { sel, on_true, on_false } => {
+            Op::Mux {
+                sel,
+                on_true,
+                on_false,
+            } => {
                 c.one_bit("mux select", *sel);
                 c.same_shape("mux", *on_true, *on_false);
             }
             Op::Select { sel, choices } => {
                 let sw = c.w(*sel);
                 if sw > 16 || choices.len() != 1usize << sw {
-                    let msg = format!("select on {} ({} bits) needs {} choices, has {}", c.d(*sel), sw, 1u64 << sw.min(63), choices.len());
+                    let msg = format!(
+                        "select on {} ({} bits) needs {} choices, has {}",
+                        c.d(*sel),
+                        sw,
+                        1u64 << sw.min(63),
+                        choices.len()
+                    );
                     c.err(msg);
                 } else {
                     for ch in &choices[1..] {
@@ -145,13 +179,24 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
             }
             Op::Slice { arg, lo } => {
                 if lo + n.width > c.w(*arg) {
-                    let msg = format!("slice [{}:{}] out of range of {} ({} bits)", lo + n.width - 1, lo, c.d(*arg), c.w(*arg));
+                    let msg = format!(
+                        "slice [{}:{}] out of range of {} ({} bits)",
+                        lo + n.width - 1,
+                        lo,
+                        c.d(*arg),
+                        c.w(*arg)
+                    );
                     c.err(msg);
                 }
             }
             Op::Extend(a) => {
                 if n.width < c.w(*a) {
-                    let msg = format!("extend of {} ({} bits) to {} bits would truncate", c.d(*a), c.w(*a), n.width);
+                    let msg = format!(
+                        "extend of {} ({} bits) to {} bits would truncate",
+                        c.d(*a),
+                        c.w(*a),
+                        n.width
+                    );
                     c.err(msg);
                 }
             }
@@ -159,13 +204,23 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
                 0 => c.err(format!("{} is undriven", c.d(id))),
                 1 => {
                     if c.w(drivers[0]) != n.width {
-                        let msg = format!("width mismatch: {} ({} bits) driven by {} ({} bits)", c.d(id), n.width, c.d(drivers[0]), c.w(drivers[0]));
+                        let msg = format!(
+                            "width mismatch: {} ({} bits) driven by {} ({} bits)",
+                            c.d(id),
+                            n.width,
+                            c.d(drivers[0]),
+                            c.w(drivers[0])
+                        );
                         c.err(msg);
                     }
                 }
                 k => {
                     let ds: Vec<String> = drivers.iter().map(|d| c.d(*d)).collect();
-                    c.err(format!("{} is driven {k} times (by {})", c.d(id), ds.join(", ")));
+                    c.err(format!(
+                        "{} is driven {k} times (by {})",
+                        c.d(id),
+                        ds.join(", ")
+                    ));
                 }
             },
             Op::Reg { d, en, init } => {
@@ -173,7 +228,13 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
                     0 => c.err(format!("register {} has no next value", c.d(id))),
                     1 => {
                         if c.w(d[0]) != n.width {
-                            let msg = format!("width mismatch: register {} ({} bits) loaded from {} ({} bits)", c.d(id), n.width, c.d(d[0]), c.w(d[0]));
+                            let msg = format!(
+                                "width mismatch: register {} ({} bits) loaded from {} ({} bits)",
+                                c.d(id),
+                                n.width,
+                                c.d(d[0]),
+                                c.w(d[0])
+                            );
                             c.err(msg);
                         }
                     }
@@ -183,7 +244,12 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
                     c.one_bit("register enable", *e);
                 }
                 if init.width() != n.width {
-                    c.err(format!("register {} reset value is {} bits, register is {}", c.d(id), init.width(), n.width));
+                    c.err(format!(
+                        "register {} reset value is {} bits, register is {}",
+                        c.d(id),
+                        init.width(),
+                        n.width
+                    ));
                 }
             }
         }
@@ -194,10 +260,20 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
             continue;
         }
         let aw = mem.addr_width();
-        let ports = mem.read_ports.iter().map(|r| r.addr).chain(mem.write_ports.iter().map(|w| w.addr));
+        let ports = mem
+            .read_ports
+            .iter()
+            .map(|r| r.addr)
+            .chain(mem.write_ports.iter().map(|w| w.addr));
         for a in ports.collect::<Vec<_>>() {
             if c.w(a) != aw {
-                let msg = format!("width mismatch: memory `{}` ({} words) addressed by {} ({} bits, needs {aw})", mem.name, mem.depth, c.d(a), c.w(a));
+                let msg = format!(
+                    "width mismatch: memory `{}` ({} words) addressed by {} ({} bits, needs {aw})",
+                    mem.name,
+                    mem.depth,
+                    c.d(a),
+                    c.w(a)
+                );
                 c.err(msg);
             }
         }
@@ -209,7 +285,13 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
         for w in &mem.write_ports {
             c.one_bit("memory write enable", w.en);
             if c.w(w.data) != mem.width {
-                let msg = format!("width mismatch: memory `{}` ({} bits) written with {} ({} bits)", mem.name, mem.width, c.d(w.data), c.w(w.data));
+                let msg = format!(
+                    "width mismatch: memory `{}` ({} bits) written with {} ({} bits)",
+                    mem.name,
+                    mem.width,
+                    c.d(w.data),
+                    c.w(w.data)
+                );
                 c.err(msg);
             }
         }
@@ -243,7 +325,10 @@ fn comb_deps(m: &Module, id: NodeId) -> Vec<NodeId> {
         Op::Reg { .. } | Op::MemRead { .. } => vec![],
         Op::InstOut { inst, port } => {
             let i = &m.instances[*inst];
-            i.module.comb_inputs[*port].iter().map(|k| i.inputs[*k]).collect()
+            i.module.comb_inputs[*port]
+                .iter()
+                .map(|k| i.inputs[*k])
+                .collect()
         }
         op => operands(op),
     }
@@ -271,7 +356,8 @@ fn find_comb_loop(m: &Module) -> Option<Vec<NodeId>> {
                     }
                     1 => {
                         let start = stack.iter().position(|(x, _, _)| *x == next).unwrap();
-                        let mut cycle: Vec<NodeId> = stack[start..].iter().map(|(x, _, _)| *x).collect();
+                        let mut cycle: Vec<NodeId> =
+                            stack[start..].iter().map(|(x, _, _)| *x).collect();
                         cycle.push(next);
                         return Some(cycle);
                     }
@@ -305,7 +391,10 @@ pub fn comb_inputs(m: &Module) -> Vec<Vec<usize>> {
         memo[id as usize] = Some(acc.clone());
         acc
     }
-    m.outputs.iter().map(|(_, id)| visit(m, *id, &mut memo)).collect()
+    m.outputs
+        .iter()
+        .map(|(_, id)| visit(m, *id, &mut memo))
+        .collect()
 }
 
 /// Warnings that do not stop a build: inputs nobody reads, named signals nobody reads.
@@ -315,8 +404,15 @@ pub fn lint(m: &Module) -> Vec<DrcError> {
     for (id, n) in m.nodes.iter().enumerate() {
         if uses[id] == 0 && !matches!(n.op, Op::InstOut { .. }) {
             if let Some(name) = &n.name {
-                let what = if matches!(n.op, Op::Input) { "input" } else { "signal" };
-                out.push(DrcError { module: m.name.clone(), message: format!("{what} `{name}` is never used") });
+                let what = if matches!(n.op, Op::Input) {
+                    "input"
+                } else {
+                    "signal"
+                };
+                out.push(DrcError {
+                    module: m.name.clone(),
+                    message: format!("{what} `{name}` is never used"),
+                });
             }
         }
     }
@@ -328,10 +424,17 @@ pub fn lint(m: &Module) -> Vec<DrcError> {
 pub fn check_design(top: &std::rc::Rc<Module>) -> Result<(), DrcErrors> {
     let mut errors = Vec::new();
     let mut seen: Vec<std::rc::Rc<Module>> = Vec::new();
-    fn walk(m: &std::rc::Rc<Module>, seen: &mut Vec<std::rc::Rc<Module>>, errors: &mut Vec<DrcError>) {
+    fn walk(
+        m: &std::rc::Rc<Module>,
+        seen: &mut Vec<std::rc::Rc<Module>>,
+        errors: &mut Vec<DrcError>,
+    ) {
         match seen.iter().find(|o| o.name == m.name) {
             Some(o) if std::rc::Rc::ptr_eq(o, m) || **o == **m => {}
-            Some(_) => errors.push(DrcError { module: m.name.clone(), message: "two different modules share this name".into() }),
+            Some(_) => errors.push(DrcError {
+                module: m.name.clone(),
+                message: "two different modules share this name".into(),
+            }),
             None => seen.push(m.clone()),
         }
         for i in &m.instances {
@@ -351,7 +454,10 @@ mod tests {
     use crate::rtl::{Bits, ModuleBuilder};
 
     fn errors(b: ModuleBuilder) -> String {
-        b.finish().err().expect("expected design-rule errors").to_string()
+        b.finish()
+            .err()
+            .expect("expected design-rule errors")
+            .to_string()
     }
 
     #[test]
@@ -361,7 +467,10 @@ mod tests {
         let y = b.input("y", 7);
         let s = b.add(x, y);
         b.output("o", s);
-        assert_eq!(errors(b), "module t: width mismatch: add of `x` (8 bits) and `y` (7 bits)");
+        assert_eq!(
+            errors(b),
+            "module t: width mismatch: add of `x` (8 bits) and `y` (7 bits)"
+        );
     }
 
     #[test]
@@ -371,7 +480,10 @@ mod tests {
         let y = b.input("y", 8);
         let s = b.lt(x, y);
         b.output("o", s);
-        assert_eq!(errors(b), "module t: signedness mismatch: compare lt of `x` (signed) and `y` (unsigned)");
+        assert_eq!(
+            errors(b),
+            "module t: signedness mismatch: compare lt of `x` (signed) and `y` (unsigned)"
+        );
     }
 
     #[test]
@@ -384,7 +496,10 @@ mod tests {
         b.assign(v, x);
         let s = b.xor(w, v);
         b.output("o", s);
-        assert_eq!(errors(b), "module t: `w` is undriven\nmodule t: `v` is driven 2 times (by `x`, `x`)");
+        assert_eq!(
+            errors(b),
+            "module t: `w` is undriven\nmodule t: `v` is driven 2 times (by `x`, `x`)"
+        );
     }
 
     #[test]
@@ -434,7 +549,10 @@ mod tests {
         b.output("clk", s);
         let msg = errors(b);
         assert!(msg.contains("`clk` is not a valid port name"), "{msg}");
-        assert!(msg.contains("slice [5:2] out of range of `x` (4 bits)"), "{msg}");
+        assert!(
+            msg.contains("slice [5:2] out of range of `x` (4 bits)"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -198,7 +198,11 @@ impl Module {
 
     pub fn sig(&self, id: NodeId) -> Sig {
         let n = self.node(id);
-        Sig { id, width: n.width, signed: n.signed }
+        Sig {
+            id,
+            width: n.width,
+            signed: n.signed,
+        }
     }
 
     pub fn input_index(&self, name: &str) -> Option<usize> {
@@ -211,7 +215,11 @@ impl Module {
 
     /// Width of input or output port `name`.
     pub fn port_width(&self, name: &str) -> Option<u32> {
-        self.inputs.iter().chain(&self.outputs).find(|(n, _)| n == name).map(|(_, id)| self.node(*id).width)
+        self.inputs
+            .iter()
+            .chain(&self.outputs)
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| self.node(*id).width)
     }
 
     /// Every distinct module of the design under (and including) this one, children first,
@@ -268,10 +276,18 @@ impl Module {
 pub fn operands(op: &Op) -> Vec<NodeId> {
     match op {
         Op::Input | Op::Const(_) | Op::MemRead { .. } | Op::InstOut { .. } => vec![],
-        Op::Not(a) | Op::Reduce(_, a) | Op::Slice { arg: a, .. } | Op::Extend(a) | Op::Cast(a) => vec![*a],
+        Op::Not(a) | Op::Reduce(_, a) | Op::Slice { arg: a, .. } | Op::Extend(a) | Op::Cast(a) => {
+            vec![*a]
+        }
         Op::Bin(_, a, b) | Op::Mul(a, b) | Op::Cmp(_, a, b) | Op::Shift(_, a, b) => vec![*a, *b],
-        Op::Mux { sel, on_true, on_false } => vec![*sel, *on_true, *on_false],
-        Op::Select { sel, choices } => std::iter::once(*sel).chain(choices.iter().copied()).collect(),
+        Op::Mux {
+            sel,
+            on_true,
+            on_false,
+        } => vec![*sel, *on_true, *on_false],
+        Op::Select { sel, choices } => std::iter::once(*sel)
+            .chain(choices.iter().copied())
+            .collect(),
         Op::Cat(parts) => parts.clone(),
         Op::Wire(d) => d.clone(),
         Op::Reg { d, en, .. } => d.iter().copied().chain(*en).collect(),

@@ -41,12 +41,24 @@ pub enum VStmt {
 pub enum VItem {
     Wire(String, u32),
     Reg(String, u32),
-    Memory { name: String, width: u32, depth: u32, style: Option<&'static str> },
+    Memory {
+        name: String,
+        width: u32,
+        depth: u32,
+        style: Option<&'static str>,
+    },
     Assign(VExpr, VExpr),
     AlwaysPosedge(Vec<VStmt>),
     /// Zero-fills a memory (and read registers) at time 0, in the style Vivado and Yosys honour.
-    InitialZero { memories: Vec<(String, u32, u32)>, regs: Vec<(String, u32)> },
-    Instance { module: String, name: String, connections: Vec<(String, VExpr)> },
+    InitialZero {
+        memories: Vec<(String, u32, u32)>,
+        regs: Vec<(String, u32)>,
+    },
+    Instance {
+        module: String,
+        name: String,
+        connections: Vec<(String, VExpr)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -186,7 +198,12 @@ impl VModule {
                 VItem::Reg(n, w) => {
                     let _ = writeln!(out, "  reg {} {n};", range(*w));
                 }
-                VItem::Memory { name, width, depth, style } => {
+                VItem::Memory {
+                    name,
+                    width,
+                    depth,
+                    style,
+                } => {
                     if let Some(s) = style {
                         let _ = writeln!(out, "  (* ram_style = \"{s}\" *)");
                     }
@@ -211,7 +228,11 @@ impl VModule {
                     }
                     let _ = writeln!(out, "  end");
                 }
-                VItem::Instance { module, name, connections } => {
+                VItem::Instance {
+                    module,
+                    name,
+                    connections,
+                } => {
                     let _ = writeln!(out, "  {module} {name} (");
                     for (i, (p, e)) in connections.iter().enumerate() {
                         let sep = if i + 1 == connections.len() { "" } else { "," };
@@ -229,14 +250,96 @@ impl VModule {
 // ---- lowering ---------------------------------------------------------------------------------
 
 const KEYWORDS: &[&str] = &[
-    "always", "and", "assign", "automatic", "begin", "buf", "case", "casex", "casez", "cell", "config", "default",
-    "defparam", "design", "disable", "edge", "else", "end", "endcase", "endconfig", "endfunction", "endgenerate",
-    "endmodule", "endprimitive", "endspecify", "endtable", "endtask", "event", "for", "force", "forever", "fork",
-    "function", "generate", "genvar", "if", "initial", "inout", "input", "instance", "integer", "join", "library",
-    "localparam", "macromodule", "module", "nand", "negedge", "nor", "not", "or", "output", "parameter", "posedge",
-    "real", "reg", "release", "repeat", "signed", "specify", "supply0", "supply1", "table", "task", "time", "tri",
-    "unsigned", "wait", "while", "wire", "xnor", "xor", "bit", "byte", "logic", "int", "string", "type", "do",
-    "final", "break", "continue", "return", "void", "class", "static", "const", "enum", "struct", "union",
+    "always",
+    "and",
+    "assign",
+    "automatic",
+    "begin",
+    "buf",
+    "case",
+    "casex",
+    "casez",
+    "cell",
+    "config",
+    "default",
+    "defparam",
+    "design",
+    "disable",
+    "edge",
+    "else",
+    "end",
+    "endcase",
+    "endconfig",
+    "endfunction",
+    "endgenerate",
+    "endmodule",
+    "endprimitive",
+    "endspecify",
+    "endtable",
+    "endtask",
+    "event",
+    "for",
+    "force",
+    "forever",
+    "fork",
+    "function",
+    "generate",
+    "genvar",
+    "if",
+    "initial",
+    "inout",
+    "input",
+    "instance",
+    "integer",
+    "join",
+    "library",
+    "localparam",
+    "macromodule",
+    "module",
+    "nand",
+    "negedge",
+    "nor",
+    "not",
+    "or",
+    "output",
+    "parameter",
+    "posedge",
+    "real",
+    "reg",
+    "release",
+    "repeat",
+    "signed",
+    "specify",
+    "supply0",
+    "supply1",
+    "table",
+    "task",
+    "time",
+    "tri",
+    "unsigned",
+    "wait",
+    "while",
+    "wire",
+    "xnor",
+    "xor",
+    "bit",
+    "byte",
+    "logic",
+    "int",
+    "string",
+    "type",
+    "do",
+    "final",
+    "break",
+    "continue",
+    "return",
+    "void",
+    "class",
+    "static",
+    "const",
+    "enum",
+    "struct",
+    "union",
 ];
 
 pub fn is_keyword(s: &str) -> bool {
@@ -251,7 +354,11 @@ struct Liveness {
 }
 
 fn liveness(m: &Module) -> Liveness {
-    let mut live = Liveness { node: vec![false; m.nodes.len()], mem: vec![false; m.memories.len()], inst: vec![false; m.instances.len()] };
+    let mut live = Liveness {
+        node: vec![false; m.nodes.len()],
+        mem: vec![false; m.memories.len()],
+        inst: vec![false; m.instances.len()],
+    };
     let mut work: Vec<NodeId> = m.outputs.iter().map(|(_, id)| *id).collect();
     while let Some(id) = work.pop() {
         if std::mem::replace(&mut live.node[id as usize], true) {
@@ -298,7 +405,12 @@ struct Lower<'a> {
 impl<'a> Lower<'a> {
     fn new(m: &'a Module) -> Self {
         let live = liveness(m);
-        let mut taken: BTreeSet<String> = m.inputs.iter().chain(&m.outputs).map(|(n, _)| n.clone()).collect();
+        let mut taken: BTreeSet<String> = m
+            .inputs
+            .iter()
+            .chain(&m.outputs)
+            .map(|(n, _)| n.clone())
+            .collect();
         taken.insert("clk".into());
         taken.insert("rst".into());
         taken.insert("_unused_ok".into());
@@ -324,8 +436,17 @@ impl<'a> Lower<'a> {
             }
             names.push(name);
         }
-        let used = m.nodes.iter().map(|n| vec![false; n.width as usize]).collect();
-        Lower { m, names, live, used }
+        let used = m
+            .nodes
+            .iter()
+            .map(|n| vec![false; n.width as usize])
+            .collect();
+        Lower {
+            m,
+            names,
+            live,
+            used,
+        }
     }
 
     fn use_all(&mut self, id: NodeId) {
@@ -371,7 +492,9 @@ impl<'a> Lower<'a> {
         let n = m.node(id);
         let (w, signed) = (n.width, n.signed);
         Some(match &n.op {
-            Op::Input | Op::Reg { .. } | Op::MemRead { .. } | Op::InstOut { .. } | Op::Const(_) => return None,
+            Op::Input | Op::Reg { .. } | Op::MemRead { .. } | Op::InstOut { .. } | Op::Const(_) => {
+                return None
+            }
             Op::Not(a) => VExpr::Unary("~", b(self.operand(*a))),
             Op::Bin(op, a, c) => {
                 let sym = match op {
@@ -401,7 +524,9 @@ impl<'a> Lower<'a> {
             }
             Op::Shift(op, a, amount) => match op {
                 ShiftOp::Shl => binary(self.operand(*a), "<<", self.operand(*amount)),
-                ShiftOp::Shr if signed => binary(self.signed_operand(*a), ">>>", self.operand(*amount)),
+                ShiftOp::Shr if signed => {
+                    binary(self.signed_operand(*a), ">>>", self.operand(*amount))
+                }
                 ShiftOp::Shr => binary(self.operand(*a), ">>", self.operand(*amount)),
             },
             Op::Reduce(op, a) => {
@@ -412,12 +537,24 @@ impl<'a> Lower<'a> {
                 };
                 VExpr::Unary(sym, b(self.operand(*a)))
             }
-            Op::Mux { sel, on_true, on_false } => VExpr::Ternary(b(self.operand(*sel)), b(self.operand(*on_true)), b(self.operand(*on_false))),
+            Op::Mux {
+                sel,
+                on_true,
+                on_false,
+            } => VExpr::Ternary(
+                b(self.operand(*sel)),
+                b(self.operand(*on_true)),
+                b(self.operand(*on_false)),
+            ),
             Op::Select { sel, choices } => {
                 let sw = m.node(*sel).width;
                 let mut e = self.operand(choices[choices.len() - 1]);
                 for k in (0..choices.len() - 1).rev() {
-                    let cond = binary(self.operand(*sel), "==", VExpr::Const(Bits::from_u64(sw, k as u64)));
+                    let cond = binary(
+                        self.operand(*sel),
+                        "==",
+                        VExpr::Const(Bits::from_u64(sw, k as u64)),
+                    );
                     e = VExpr::Ternary(b(cond), b(self.operand(choices[k])), b(e));
                 }
                 e
@@ -445,14 +582,30 @@ impl<'a> Lower<'a> {
         let m = self.m;
         let mut ports = Vec::new();
         if m.clocked {
-            ports.push(VPort { output: false, name: "clk".into(), width: 1 });
-            ports.push(VPort { output: false, name: "rst".into(), width: 1 });
+            ports.push(VPort {
+                output: false,
+                name: "clk".into(),
+                width: 1,
+            });
+            ports.push(VPort {
+                output: false,
+                name: "rst".into(),
+                width: 1,
+            });
         }
         for (name, id) in &m.inputs {
-            ports.push(VPort { output: false, name: name.clone(), width: m.node(*id).width });
+            ports.push(VPort {
+                output: false,
+                name: name.clone(),
+                width: m.node(*id).width,
+            });
         }
         for (name, id) in &m.outputs {
-            ports.push(VPort { output: true, name: name.clone(), width: m.node(*id).width });
+            ports.push(VPort {
+                output: true,
+                name: name.clone(),
+                width: m.node(*id).width,
+            });
         }
 
         let mut decls = Vec::new();
@@ -471,14 +624,20 @@ impl<'a> Lower<'a> {
                 Op::Reg { d, en, init } => {
                     decls.push(VItem::Reg(name.clone(), n.width));
                     uses_rst = true;
-                    let load = vec![VStmt::NonBlocking(VExpr::Ident(name.clone()), self.operand(d[0]))];
+                    let load = vec![VStmt::NonBlocking(
+                        VExpr::Ident(name.clone()),
+                        self.operand(d[0]),
+                    )];
                     let otherwise = match en {
                         Some(e) => vec![VStmt::If(self.operand(*e), load, vec![])],
                         None => load,
                     };
                     reg_stmts.push(VStmt::If(
                         VExpr::Ident("rst".into()),
-                        vec![VStmt::NonBlocking(VExpr::Ident(name), VExpr::Const(init.clone()))],
+                        vec![VStmt::NonBlocking(
+                            VExpr::Ident(name),
+                            VExpr::Const(init.clone()),
+                        )],
                         otherwise,
                     ));
                 }
@@ -511,7 +670,12 @@ impl<'a> Lower<'a> {
                 MemStyle::Ultra => Some("ultra"),
                 MemStyle::Distributed => Some("distributed"),
             };
-            decls.push(VItem::Memory { name: mem.name.clone(), width: mem.width, depth: mem.depth, style });
+            decls.push(VItem::Memory {
+                name: mem.name.clone(),
+                width: mem.width,
+                depth: mem.depth,
+                style,
+            });
             // UltraRAM cannot be initialised on UltraScale+; its contents are undefined until written.
             if mem.style != MemStyle::Ultra {
                 init_mems.push((mem.name.clone(), mem.width, mem.depth));
@@ -519,7 +683,11 @@ impl<'a> Lower<'a> {
             let mut writes = Vec::new();
             for wp in &mem.write_ports {
                 let target = VExpr::Index(mem.name.clone(), b(self.operand(wp.addr)));
-                writes.push(VStmt::If(self.operand(wp.en), vec![VStmt::NonBlocking(target, self.operand(wp.data))], vec![]));
+                writes.push(VStmt::If(
+                    self.operand(wp.en),
+                    vec![VStmt::NonBlocking(target, self.operand(wp.data))],
+                    vec![],
+                ));
             }
             body.push(VItem::AlwaysPosedge(writes));
             let mut reads = Vec::new();
@@ -532,7 +700,11 @@ impl<'a> Lower<'a> {
                 let mut value = VExpr::Index(mem.name.clone(), b(self.operand(rp.addr)));
                 if mem.read_during_write == ReadDuringWrite::WriteFirst {
                     for wp in &mem.write_ports {
-                        let hit = binary(self.operand(wp.en), "&&", binary(self.operand(wp.addr), "==", self.operand(rp.addr)));
+                        let hit = binary(
+                            self.operand(wp.en),
+                            "&&",
+                            binary(self.operand(wp.addr), "==", self.operand(rp.addr)),
+                        );
                         value = VExpr::Ternary(b(hit), b(self.operand(wp.data)), b(value));
                     }
                 }
@@ -545,7 +717,10 @@ impl<'a> Lower<'a> {
             body.push(VItem::AlwaysPosedge(reads));
         }
         if !init_mems.is_empty() || !init_regs.is_empty() {
-            body.push(VItem::InitialZero { memories: init_mems, regs: init_regs });
+            body.push(VItem::InitialZero {
+                memories: init_mems,
+                regs: init_regs,
+            });
         }
 
         for (k, inst) in m.instances.iter().enumerate() {
@@ -565,7 +740,11 @@ impl<'a> Lower<'a> {
                 let id = (0..m.nodes.len()).find(|i| matches!(m.nodes[*i].op, Op::InstOut { inst: ii, port: pp } if ii == k && pp == p)).unwrap();
                 conns.push((port.clone(), VExpr::Ident(self.names[id].clone())));
             }
-            body.push(VItem::Instance { module: inst.module.name.clone(), name: inst.name.clone(), connections: conns });
+            body.push(VItem::Instance {
+                module: inst.module.name.clone(),
+                name: inst.name.clone(),
+                connections: conns,
+            });
         }
 
         // Bits that nothing reads: one reduction wire, Verilator's documented idiom.
@@ -575,7 +754,8 @@ impl<'a> Lower<'a> {
         }
         for id in 0..m.nodes.len() {
             let n = &m.nodes[id];
-            let emitted = matches!(n.op, Op::Input) || (self.live.node[id] && !matches!(n.op, Op::Const(_)));
+            let emitted =
+                matches!(n.op, Op::Input) || (self.live.node[id] && !matches!(n.op, Op::Const(_)));
             if !emitted {
                 continue;
             }
@@ -606,11 +786,18 @@ impl<'a> Lower<'a> {
             parts.extend(unused);
             parts.push(VExpr::Const(Bits::zero(1)));
             decls.push(VItem::Wire("_unused_ok".into(), 1));
-            body.push(VItem::Assign(VExpr::Ident("_unused_ok".into()), VExpr::Unary("&", b(VExpr::Concat(parts)))));
+            body.push(VItem::Assign(
+                VExpr::Ident("_unused_ok".into()),
+                VExpr::Unary("&", b(VExpr::Concat(parts))),
+            ));
         }
 
         decls.extend(body);
-        VModule { name: m.name.clone(), ports, items: decls }
+        VModule {
+            name: m.name.clone(),
+            ports,
+            items: decls,
+        }
     }
 }
 
@@ -652,7 +839,10 @@ pub fn port_list(m: &Module) -> Vec<VPort> {
 
 /// Width of every port by name, for testbenches.
 pub fn port_widths(m: &Module) -> BTreeMap<String, u32> {
-    port_list(m).into_iter().map(|p| (p.name, p.width)).collect()
+    port_list(m)
+        .into_iter()
+        .map(|p| (p.name, p.width))
+        .collect()
 }
 
 #[cfg(test)]
@@ -688,8 +878,17 @@ mod tests {
         b.output("o", r);
         let m = b.finish().unwrap();
         let v = super::lower_module(&m).to_text();
-        assert!(v.contains("assign _unused_ok = (&{1'h0, x[3:0], 1'h0});"), "{v}");
-        assert!(v.contains("if (rst) begin\n      r <= 4'h5;\n    end else begin\n      r <= _n1;"), "{v}");
-        assert!(v.starts_with("module t (\n  input  wire [0:0] clk,\n  input  wire [0:0] rst,"), "{v}");
+        assert!(
+            v.contains("assign _unused_ok = (&{1'h0, x[3:0], 1'h0});"),
+            "{v}"
+        );
+        assert!(
+            v.contains("if (rst) begin\n      r <= 4'h5;\n    end else begin\n      r <= _n1;"),
+            "{v}"
+        );
+        assert!(
+            v.starts_with("module t (\n  input  wire [0:0] clk,\n  input  wire [0:0] rst,"),
+            "{v}"
+        );
     }
 }

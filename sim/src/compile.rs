@@ -1,0 +1,958 @@
+//! IR → a flat, topologically ordered instruction tape over machine words.
+//!
+//! Flattening costs nothing at run time: wires, casts, zero-extensions that stay in one word,
+//! instance inputs and instance outputs are *aliases* — they resolve to the slot of the node
+//! that drives them, so hierarchy adds no copies. Every other combinational node becomes one
+//! instruction. Values up to 64 bits live in one `u64` slot and use specialised instructions
+//! (no allocation, no loops); wider values span consecutive words, and the few operations on
+//! them (other than slicing and concatenation, which have fast forms) go through `Generic`.
+//!
+//! State is kept apart from the tape: registers, memories and their read ports are committed
+//! at the clock edge by the engine. A register whose data or enable comes straight from another
+//! register or memory read gets a copy at the end of the tape, so the edge can commit in any
+//! order and still read only pre-edge values.
+
+use crate::wide;
+use plume_hw::rtl::bits::{top_mask, words_for};
+use plume_hw::rtl::check::describe;
+use plume_hw::rtl::ir::*;
+use plume_hw::rtl::{Bits, Module};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    #[error("combinational loop through {0}")]
+    CombLoop(String),
+    #[error("{0}")]
+    Design(#[from] plume_hw::rtl::DrcErrors),
+}
+
+/// One step of the settle phase. Slots are word offsets into the value array.
+#[derive(Clone, Debug)]
+pub enum Instr {
+    Not {
+        d: u32,
+        a: u32,
+        m: u64,
+    },
+    Add {
+        d: u32,
+        a: u32,
+        b: u32,
+        m: u64,
+    },
+    Sub {
+        d: u32,
+        a: u32,
+        b: u32,
+        m: u64,
+    },
+    And {
+        d: u32,
+        a: u32,
+        b: u32,
+    },
+    Or {
+        d: u32,
+        a: u32,
+        b: u32,
+    },
+    Xor {
+        d: u32,
+        a: u32,
+        b: u32,
+    },
+    MulU {
+        d: u32,
+        a: u32,
+        b: u32,
+        m: u64,
+    },
+    /// Signed: operands sign-extended from their widths (shift amounts `sa`, `sb` = 64 − width).
+    MulS {
+        d: u32,
+        a: u32,
+        b: u32,
+        sa: u32,
+        sb: u32,
+        m: u64,
+    },
+    Eq {
+        d: u32,
+        a: u32,
+        b: u32,
+    },
+    Ne {
+        d: u32,
+        a: u32,
+        b: u32,
+    },
+    LtU {
+        d: u32,
+        a: u32,
+        b: u32,
+    },
+    LeU {
+        d: u32,
+        a: u32,
+        b: u32,
+    },
+    LtS {
+        d: u32,
+        a: u32,
+        b: u32,
+        sh: u32,
+    },
+    LeS {
+        d: u32,
+        a: u32,
+        b: u32,
+        sh: u32,
+    },
+    Shl {
+        d: u32,
+        a: u32,
+        b: u32,
+        w: u32,
+        m: u64,
+    },
+    Shr {
+        d: u32,
+        a: u32,
+        b: u32,
+        w: u32,
+    },
+    Sra {
+        d: u32,
+        a: u32,
+        b: u32,
+        sh: u32,
+        m: u64,
+    },
+    RedAnd {
+        d: u32,
+        a: u32,
+        m: u64,
+    },
+    RedOr {
+        d: u32,
+        a: u32,
+    },
+    RedXor {
+        d: u32,
+        a: u32,
+    },
+    Mux {
+        d: u32,
+        s: u32,
+        a: u32,
+        b: u32,
+    },
+    /// `d = v[sel_table[start + v[s]]]`
+    Select {
+        d: u32,
+        s: u32,
+        start: u32,
+    },
+    /// Bits `[sh +: width]` of one word.
+    Slice1 {
+        d: u32,
+        a: u32,
+        sh: u32,
+        m: u64,
+    },
+    /// Bits `[sh +: width]` straddling words `a` and `a+1`.
+    Slice2 {
+        d: u32,
+        a: u32,
+        sh: u32,
+        m: u64,
+    },
+    Sext {
+        d: u32,
+        a: u32,
+        sh: u32,
+        m: u64,
+    },
+    /// Narrow concatenation: OR of `v[slot] << shift` over `cat_table[start..start+len]`.
+    Cat {
+        d: u32,
+        start: u32,
+        len: u32,
+    },
+    /// Wide destination, narrow parts: deposit each `(slot, lo, width)` of `deposit_table`.
+    CatWide {
+        d: u32,
+        words: u32,
+        start: u32,
+        len: u32,
+    },
+    Copy {
+        d: u32,
+        a: u32,
+        n: u32,
+    },
+    Generic(Box<Generic>),
+}
+
+/// A wide operation, evaluated word by word.
+#[derive(Clone, Debug)]
+pub struct Generic {
+    pub op: Op,
+    pub d: Loc,
+    pub args: Vec<Loc>,
+}
+
+/// Where a value lives: first word and width, plus its signedness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub slot: u32,
+    pub width: u32,
+    pub signed: bool,
+}
+
+impl Loc {
+    pub fn words(&self) -> usize {
+        words_for(self.width)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RegCommit {
+    pub q: u32,
+    pub d: u32,
+    pub words: u32,
+    pub en: Option<u32>,
+    pub init: Vec<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MemState {
+    pub name: String,
+    pub width: u32,
+    pub depth: u32,
+    pub read_during_write: ReadDuringWrite,
+    /// (addr slot, enable slot, read-data slot)
+    pub reads: Vec<(u32, Option<u32>, u32)>,
+    /// (addr slot, data slot, enable slot)
+    pub writes: Vec<(u32, u32, u32)>,
+}
+
+/// A signal visible in waveforms: where in the hierarchy, its name, and its value's location.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub scope: Vec<String>,
+    pub name: String,
+    pub loc: Loc,
+}
+
+/// The compiled design.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub top: String,
+    pub slots: usize,
+    pub tape: Vec<Instr>,
+    pub sel_table: Vec<u32>,
+    pub cat_table: Vec<(u32, u32)>,
+    pub deposit_table: Vec<(u32, u32, u32)>,
+    pub regs: Vec<RegCommit>,
+    pub mems: Vec<MemState>,
+    /// Constant slots and their values, written once.
+    pub consts: Vec<(u32, Vec<u64>)>,
+    pub inputs: BTreeMap<String, Loc>,
+    pub outputs: BTreeMap<String, Loc>,
+    /// Input and output names in declaration order (`rst` first when clocked).
+    pub input_order: Vec<String>,
+    pub output_order: Vec<String>,
+    pub rst: Option<u32>,
+    pub traces: Vec<Trace>,
+}
+
+struct FlatInst {
+    module: Rc<Module>,
+    path: Vec<String>,
+    parent: Option<(usize, usize)>,
+    base: usize,
+    children: Vec<usize>,
+}
+
+struct Compiler {
+    insts: Vec<FlatInst>,
+    /// Global node → owning flat instance and local id.
+    owner: Vec<(usize, NodeId)>,
+    slot: Vec<u32>,
+    next_slot: u32,
+    prog: Program,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Compiler {
+    fn node(&self, g: usize) -> &Node {
+        let (i, id) = self.owner[g];
+        self.insts[i].module.node(id)
+    }
+
+    fn global(&self, inst: usize, id: NodeId) -> usize {
+        self.insts[inst].base + id as usize
+    }
+
+    fn describe(&self, g: usize) -> String {
+        let (i, id) = self.owner[g];
+        let mut path = self.insts[i].path.join(".");
+        path.push_str(": ");
+        path.push_str(&describe(&self.insts[i].module, id));
+        path
+    }
+
+    /// Follows aliases to the node that really holds the value.
+    fn resolve(&self, mut g: usize) -> usize {
+        loop {
+            let (i, id) = self.owner[g];
+            let inst = &self.insts[i];
+            let n = inst.module.node(id);
+            g = match &n.op {
+                Op::Wire(d) => self.global(i, d[0]),
+                Op::Cast(a) => self.global(i, *a),
+                Op::Extend(a) => {
+                    let an = inst.module.node(*a);
+                    if words_for(an.width) == words_for(n.width)
+                        && (!an.signed || an.width == n.width)
+                    {
+                        self.global(i, *a)
+                    } else {
+                        return g;
+                    }
+                }
+                Op::Input => match inst.parent {
+                    Some((p, k)) => {
+                        let port = inst
+                            .module
+                            .inputs
+                            .iter()
+                            .position(|(_, x)| *x == id)
+                            .unwrap();
+                        self.global(p, self.insts[p].module.instances[k].inputs[port])
+                    }
+                    None => return g,
+                },
+                Op::InstOut { inst: k, port } => {
+                    let c = inst.children[*k];
+                    self.global(c, self.insts[c].module.outputs[*port].1)
+                }
+                _ => return g,
+            };
+        }
+    }
+
+    fn loc(&mut self, g: usize) -> Loc {
+        let r = self.resolve(g);
+        let (w, signed) = {
+            let n = self.node(g);
+            (n.width, n.signed)
+        };
+        if self.slot[r] == NONE {
+            self.slot[r] = self.next_slot;
+            self.next_slot += words_for(self.node(r).width) as u32;
+        }
+        Loc {
+            slot: self.slot[r],
+            width: w,
+            signed,
+        }
+    }
+
+    fn flatten(
+        &mut self,
+        module: &Rc<Module>,
+        path: Vec<String>,
+        parent: Option<(usize, usize)>,
+    ) -> usize {
+        let idx = self.insts.len();
+        let base = self.owner.len();
+        for id in 0..module.nodes.len() {
+            self.owner.push((idx, id as NodeId));
+        }
+        self.insts.push(FlatInst {
+            module: module.clone(),
+            path: path.clone(),
+            parent,
+            base,
+            children: Vec::new(),
+        });
+        for (k, inst) in module.instances.iter().enumerate() {
+            let mut p = path.clone();
+            p.push(inst.name.clone());
+            let c = self.flatten(&inst.module, p, Some((idx, k)));
+            self.insts[idx].children.push(c);
+        }
+        idx
+    }
+
+    /// Canonical nodes whose value the tape computes (everything but leaves and state).
+    fn is_computed(&self, g: usize) -> bool {
+        !matches!(
+            self.node(g).op,
+            Op::Input | Op::Const(_) | Op::Reg { .. } | Op::MemRead { .. }
+        )
+    }
+
+    fn operands(&self, g: usize) -> Vec<usize> {
+        let (i, id) = self.owner[g];
+        operands(&self.insts[i].module.node(id).op)
+            .into_iter()
+            .map(|a| self.resolve(self.global(i, a)))
+            .collect()
+    }
+
+    fn order(&self) -> Result<Vec<usize>, CompileError> {
+        let n = self.owner.len();
+        let mut state = vec![0u8; n];
+        let mut order = Vec::new();
+        for root in 0..n {
+            let r = self.resolve(root);
+            if state[r] != 0 || !self.is_computed(r) {
+                continue;
+            }
+            let mut stack = vec![(r, self.operands(r), 0usize)];
+            state[r] = 1;
+            while let Some((g, ops, k)) = stack.last_mut() {
+                if *k < ops.len() {
+                    let a = ops[*k];
+                    *k += 1;
+                    if !self.is_computed(a) {
+                        continue;
+                    }
+                    match state[a] {
+                        0 => {
+                            state[a] = 1;
+                            let o = self.operands(a);
+                            stack.push((a, o, 0));
+                        }
+                        1 => return Err(CompileError::CombLoop(self.describe(a))),
+                        _ => {}
+                    }
+                } else {
+                    state[*g] = 2;
+                    order.push(*g);
+                    stack.pop();
+                }
+            }
+        }
+        Ok(order)
+    }
+
+    fn emit(&mut self, g: usize) {
+        let (i, id) = self.owner[g];
+        let module = self.insts[i].module.clone();
+        let n = module.node(id);
+        let d = self.loc(g);
+        let args: Vec<Loc> = operands(&n.op)
+            .into_iter()
+            .map(|a| self.loc(self.global(i, a)))
+            .collect();
+        let narrow = d.width <= 64 && args.iter().all(|a| a.width <= 64);
+        let m = top_mask(d.width);
+        let (ds, a0, a1) = (
+            d.slot,
+            args.first().map(|a| a.slot).unwrap_or(0),
+            args.get(1).map(|a| a.slot).unwrap_or(0),
+        );
+        let instr = match (&n.op, narrow) {
+            (Op::Not(_), true) => Instr::Not { d: ds, a: a0, m },
+            (Op::Bin(op, ..), true) => match op {
+                BinOp::Add => Instr::Add {
+                    d: ds,
+                    a: a0,
+                    b: a1,
+                    m,
+                },
+                BinOp::Sub => Instr::Sub {
+                    d: ds,
+                    a: a0,
+                    b: a1,
+                    m,
+                },
+                BinOp::And => Instr::And {
+                    d: ds,
+                    a: a0,
+                    b: a1,
+                },
+                BinOp::Or => Instr::Or {
+                    d: ds,
+                    a: a0,
+                    b: a1,
+                },
+                BinOp::Xor => Instr::Xor {
+                    d: ds,
+                    a: a0,
+                    b: a1,
+                },
+            },
+            (Op::Mul(..), true) if args[0].signed => Instr::MulS {
+                d: ds,
+                a: a0,
+                b: a1,
+                sa: 64 - args[0].width,
+                sb: 64 - args[1].width,
+                m,
+            },
+            (Op::Mul(..), true) => Instr::MulU {
+                d: ds,
+                a: a0,
+                b: a1,
+                m,
+            },
+            (Op::Cmp(op, ..), true) => {
+                let sh = 64 - args[0].width;
+                match (op, args[0].signed) {
+                    (CmpOp::Eq, _) => Instr::Eq {
+                        d: ds,
+                        a: a0,
+                        b: a1,
+                    },
+                    (CmpOp::Ne, _) => Instr::Ne {
+                        d: ds,
+                        a: a0,
+                        b: a1,
+                    },
+                    (CmpOp::Lt, false) => Instr::LtU {
+                        d: ds,
+                        a: a0,
+                        b: a1,
+                    },
+                    (CmpOp::Le, false) => Instr::LeU {
+                        d: ds,
+                        a: a0,
+                        b: a1,
+                    },
+                    (CmpOp::Gt, false) => Instr::LtU {
+                        d: ds,
+                        a: a1,
+                        b: a0,
+                    },
+                    (CmpOp::Ge, false) => Instr::LeU {
+                        d: ds,
+                        a: a1,
+                        b: a0,
+                    },
+                    (CmpOp::Lt, true) => Instr::LtS {
+                        d: ds,
+                        a: a0,
+                        b: a1,
+                        sh,
+                    },
+                    (CmpOp::Le, true) => Instr::LeS {
+                        d: ds,
+                        a: a0,
+                        b: a1,
+                        sh,
+                    },
+                    (CmpOp::Gt, true) => Instr::LtS {
+                        d: ds,
+                        a: a1,
+                        b: a0,
+                        sh,
+                    },
+                    (CmpOp::Ge, true) => Instr::LeS {
+                        d: ds,
+                        a: a1,
+                        b: a0,
+                        sh,
+                    },
+                }
+            }
+            (Op::Shift(ShiftOp::Shl, ..), true) => Instr::Shl {
+                d: ds,
+                a: a0,
+                b: a1,
+                w: d.width,
+                m,
+            },
+            (Op::Shift(ShiftOp::Shr, ..), true) if d.signed => Instr::Sra {
+                d: ds,
+                a: a0,
+                b: a1,
+                sh: 64 - d.width,
+                m,
+            },
+            (Op::Shift(ShiftOp::Shr, ..), true) => Instr::Shr {
+                d: ds,
+                a: a0,
+                b: a1,
+                w: d.width,
+            },
+            (Op::Reduce(RedOp::And, _), true) => Instr::RedAnd {
+                d: ds,
+                a: a0,
+                m: top_mask(args[0].width),
+            },
+            (Op::Reduce(RedOp::Or, _), true) => Instr::RedOr { d: ds, a: a0 },
+            (Op::Reduce(RedOp::Xor, _), true) => Instr::RedXor { d: ds, a: a0 },
+            (Op::Mux { .. }, true) => Instr::Mux {
+                d: ds,
+                s: a0,
+                a: a1,
+                b: args[2].slot,
+            },
+            (Op::Select { .. }, true) => {
+                let start = self.prog.sel_table.len() as u32;
+                self.prog.sel_table.extend(args[1..].iter().map(|a| a.slot));
+                Instr::Select {
+                    d: ds,
+                    s: a0,
+                    start,
+                }
+            }
+            (Op::Slice { lo, .. }, _) if d.width <= 64 => {
+                let a = args[0].slot + lo / 64;
+                let sh = lo % 64;
+                if sh + d.width <= 64 {
+                    Instr::Slice1 { d: ds, a, sh, m }
+                } else {
+                    Instr::Slice2 { d: ds, a, sh, m }
+                }
+            }
+            (Op::Extend(_), true) => Instr::Sext {
+                d: ds,
+                a: a0,
+                sh: 64 - args[0].width,
+                m,
+            },
+            (Op::Cat(_), true) => {
+                let start = self.prog.cat_table.len() as u32;
+                let mut shift = d.width;
+                for a in &args {
+                    shift -= a.width;
+                    self.prog.cat_table.push((a.slot, shift));
+                }
+                Instr::Cat {
+                    d: ds,
+                    start,
+                    len: args.len() as u32,
+                }
+            }
+            (Op::Cat(_), false) if args.iter().all(|a| a.width <= 64) => {
+                let start = self.prog.deposit_table.len() as u32;
+                let mut lo = d.width;
+                for a in &args {
+                    lo -= a.width;
+                    self.prog.deposit_table.push((a.slot, lo, a.width));
+                }
+                Instr::CatWide {
+                    d: ds,
+                    words: d.words() as u32,
+                    start,
+                    len: args.len() as u32,
+                }
+            }
+            (Op::Wire(_) | Op::Cast(_), _) => Instr::Copy {
+                d: ds,
+                a: a0,
+                n: d.words() as u32,
+            },
+            (op, _) => Instr::Generic(Box::new(Generic {
+                op: op.clone(),
+                d,
+                args,
+            })),
+        };
+        self.prog.tape.push(instr);
+    }
+}
+
+/// Compiles a design for simulation.
+pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
+    plume_hw::rtl::check::check_design(top)?;
+    let mut c = Compiler {
+        insts: Vec::new(),
+        owner: Vec::new(),
+        slot: Vec::new(),
+        next_slot: 0,
+        prog: Program {
+            top: top.name.clone(),
+            slots: 0,
+            tape: Vec::new(),
+            sel_table: Vec::new(),
+            cat_table: Vec::new(),
+            deposit_table: Vec::new(),
+            regs: Vec::new(),
+            mems: Vec::new(),
+            consts: Vec::new(),
+            inputs: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            input_order: Vec::new(),
+            output_order: Vec::new(),
+            rst: None,
+            traces: Vec::new(),
+        },
+    };
+    c.flatten(top, vec![top.name.clone()], None);
+    c.slot = vec![NONE; c.owner.len()];
+
+    if top.clocked {
+        let s = c.next_slot;
+        c.next_slot += 1;
+        c.prog.rst = Some(s);
+        c.prog.inputs.insert(
+            "rst".into(),
+            Loc {
+                slot: s,
+                width: 1,
+                signed: false,
+            },
+        );
+        c.prog.input_order.push("rst".into());
+    }
+    for (name, id) in &top.inputs {
+        let l = c.loc(*id as usize);
+        c.prog.inputs.insert(name.clone(), l);
+        c.prog.input_order.push(name.clone());
+    }
+
+    let order = c.order()?;
+    for g in order {
+        c.emit(g);
+    }
+
+    // State, constants, and the copies that keep the edge order-independent.
+    let n = c.owner.len();
+    for g in 0..n {
+        let r = c.resolve(g);
+        if r != g {
+            continue;
+        }
+        let (i, id) = c.owner[g];
+        let module = c.insts[i].module.clone();
+        match &module.node(id).op {
+            Op::Const(v) => {
+                let l = c.loc(g);
+                c.prog.consts.push((l.slot, v.words().to_vec()));
+            }
+            Op::Reg { d, en, init } => {
+                let q = c.loc(g);
+                let mut dl = c.loc(c.global(i, d[0]));
+                let mut enl = en.map(|e| c.loc(c.global(i, e)));
+                let is_state = |c: &Compiler, gg: usize| {
+                    matches!(
+                        c.node(c.resolve(gg)).op,
+                        Op::Reg { .. } | Op::MemRead { .. }
+                    )
+                };
+                if is_state(&c, c.global(i, d[0])) {
+                    dl = c.copy_to_fresh(dl);
+                }
+                if let Some(e) = en {
+                    if is_state(&c, c.global(i, *e)) {
+                        enl = Some(c.copy_to_fresh(enl.unwrap()));
+                    }
+                }
+                c.prog.regs.push(RegCommit {
+                    q: q.slot,
+                    d: dl.slot,
+                    words: q.words() as u32,
+                    en: enl.map(|l| l.slot),
+                    init: init.words().to_vec(),
+                });
+            }
+            _ => {}
+        }
+    }
+    for fi in 0..c.insts.len() {
+        let module = c.insts[fi].module.clone();
+        for (k, mem) in module.memories.iter().enumerate() {
+            let path = c.insts[fi].path.join(".");
+            let mut st = MemState {
+                name: format!("{path}.{}", mem.name),
+                width: mem.width,
+                depth: mem.depth,
+                read_during_write: mem.read_during_write,
+                reads: Vec::new(),
+                writes: Vec::new(),
+            };
+            for (p, rp) in mem.read_ports.iter().enumerate() {
+                let rd = module
+                    .nodes
+                    .iter()
+                    .position(
+                        |nd| matches!(nd.op, Op::MemRead { mem: mm, port } if mm == k && port == p),
+                    )
+                    .unwrap();
+                let rdl = c.loc(c.global(fi, rd as NodeId));
+                let addr = c.loc(c.global(fi, rp.addr)).slot;
+                let en = rp.en.map(|e| c.loc(c.global(fi, e)).slot);
+                st.reads.push((addr, en, rdl.slot));
+            }
+            for wp in &mem.write_ports {
+                let a = c.loc(c.global(fi, wp.addr)).slot;
+                let dd = c.loc(c.global(fi, wp.data)).slot;
+                let e = c.loc(c.global(fi, wp.en)).slot;
+                st.writes.push((a, dd, e));
+            }
+            c.prog.mems.push(st);
+        }
+    }
+
+    for (name, id) in &top.outputs {
+        let l = c.loc(*id as usize);
+        c.prog.outputs.insert(name.clone(), l);
+        c.prog.output_order.push(name.clone());
+    }
+
+    // Waveform view: every port of every instance, and every named node.
+    if let Some(rst) = c.prog.rst {
+        c.prog.traces.push(Trace {
+            scope: vec![top.name.clone()],
+            name: "rst".into(),
+            loc: Loc {
+                slot: rst,
+                width: 1,
+                signed: false,
+            },
+        });
+    }
+    for fi in 0..c.insts.len() {
+        let module = c.insts[fi].module.clone();
+        let scope = c.insts[fi].path.clone();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut add = |c: &mut Compiler, name: String, id: NodeId| {
+            if seen.insert(name.clone()) {
+                let loc = c.loc(c.global(fi, id));
+                c.prog.traces.push(Trace {
+                    scope: scope.clone(),
+                    name,
+                    loc,
+                });
+            }
+        };
+        for (name, id) in module.inputs.iter().chain(&module.outputs) {
+            add(&mut c, name.clone(), *id);
+        }
+        for (id, nd) in module.nodes.iter().enumerate() {
+            if let (Some(name), false) = (&nd.name, matches!(nd.op, Op::InstOut { .. } | Op::Input))
+            {
+                add(&mut c, name.clone(), id as NodeId);
+            }
+        }
+    }
+    c.prog.slots = c.next_slot as usize;
+    Ok(c.prog)
+}
+
+impl Compiler {
+    fn copy_to_fresh(&mut self, src: Loc) -> Loc {
+        let slot = self.next_slot;
+        self.next_slot += src.words() as u32;
+        self.prog.tape.push(Instr::Copy {
+            d: slot,
+            a: src.slot,
+            n: src.words() as u32,
+        });
+        Loc { slot, ..src }
+    }
+}
+
+/// Evaluates a wide operation.
+pub fn eval_generic(g: &Generic, v: &mut [u64]) {
+    let read = |l: &Loc| v[l.slot as usize..l.slot as usize + l.words()].to_vec();
+    let w = g.d.width;
+    let a = g.args.first().map(read);
+    let out: Vec<u64> = match &g.op {
+        Op::Not(_) => {
+            let mut r: Vec<u64> = a.unwrap().iter().map(|x| !x).collect();
+            wide::mask_top(&mut r, w);
+            r
+        }
+        Op::Bin(op, ..) => {
+            let (x, y) = (a.unwrap(), read(&g.args[1]));
+            match op {
+                BinOp::Add => wide::add(&x, &y, w),
+                BinOp::Sub => wide::sub(&x, &y, w),
+                BinOp::And => x.iter().zip(&y).map(|(p, q)| p & q).collect(),
+                BinOp::Or => x.iter().zip(&y).map(|(p, q)| p | q).collect(),
+                BinOp::Xor => x.iter().zip(&y).map(|(p, q)| p ^ q).collect(),
+            }
+        }
+        Op::Mul(..) => {
+            let (x, y) = (g.args[0], g.args[1]);
+            let xe = wide::extend(&a.unwrap(), x.width, w, x.signed);
+            let ye = wide::extend(&read(&y), y.width, w, y.signed);
+            wide::mul(&xe, &ye, w)
+        }
+        Op::Cmp(op, ..) => {
+            let (x, y) = (a.unwrap(), read(&g.args[1]));
+            let ord = if g.args[0].signed {
+                wide::cmp_signed(&x, &y, g.args[0].width)
+            } else {
+                wide::cmp_unsigned(&x, &y)
+            };
+            use std::cmp::Ordering::*;
+            let r = match op {
+                CmpOp::Eq => ord == Equal,
+                CmpOp::Ne => ord != Equal,
+                CmpOp::Lt => ord == Less,
+                CmpOp::Le => ord != Greater,
+                CmpOp::Gt => ord == Greater,
+                CmpOp::Ge => ord != Less,
+            };
+            vec![r as u64]
+        }
+        Op::Shift(op, ..) => {
+            let amount = read(&g.args[1]);
+            let n = if amount[1..].iter().any(|x| *x != 0) {
+                u64::MAX
+            } else {
+                amount[0]
+            };
+            match op {
+                ShiftOp::Shl => wide::shl(&a.unwrap(), n, w),
+                ShiftOp::Shr => wide::shr(&a.unwrap(), n, w, g.d.signed),
+            }
+        }
+        Op::Reduce(op, _) => {
+            let x = a.unwrap();
+            let aw = g.args[0].width;
+            let r = match op {
+                RedOp::Or => x.iter().any(|p| *p != 0),
+                RedOp::Xor => x.iter().map(|p| p.count_ones()).sum::<u32>() % 2 == 1,
+                RedOp::And => {
+                    let mut full = vec![u64::MAX; x.len()];
+                    wide::mask_top(&mut full, aw);
+                    x == full
+                }
+            };
+            vec![r as u64]
+        }
+        Op::Mux { .. } => {
+            if a.unwrap()[0] & 1 == 1 {
+                read(&g.args[1])
+            } else {
+                read(&g.args[2])
+            }
+        }
+        Op::Select { .. } => {
+            let s = a.unwrap()[0] as usize;
+            read(&g.args[1 + s])
+        }
+        Op::Cat(_) => {
+            let mut r = vec![0u64; words_for(w)];
+            let mut lo = w;
+            for l in &g.args {
+                lo -= l.width;
+                wide::deposit(&mut r, lo, &read(l), l.width);
+            }
+            r
+        }
+        Op::Slice { lo, .. } => wide::slice(&a.unwrap(), *lo, w),
+        Op::Extend(_) => wide::extend(&a.unwrap(), g.args[0].width, w, g.args[0].signed),
+        other => unreachable!("{} is not evaluated by the tape", op_name(other)),
+    };
+    let base = g.d.slot as usize;
+    v[base..base + out.len()].copy_from_slice(&out);
+}
+
+/// Value at a location, as `Bits`.
+pub fn read_loc(v: &[u64], l: Loc) -> Bits {
+    Bits::from_words(l.width, &v[l.slot as usize..l.slot as usize + l.words()])
+}

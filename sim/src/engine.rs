@@ -1,0 +1,424 @@
+//! The cycle loop. One cycle: inputs are applied (`poke`); combinational logic settles (the
+//! tape runs once, in topological order); outputs are sampled (`peek`, and the waveform and
+//! recording see the settled values); then the clock edge commits every register and memory
+//! write at once (`step`). Reset is synchronous: poke `rst` = 1 across an edge.
+
+use crate::compile::{compile, eval_generic, read_loc, CompileError, Instr, Loc, Program};
+use crate::vcd::VcdTrace;
+use plume_hw::rtl::bits::words_for;
+use plume_hw::rtl::{Bits, Module, ReadDuringWrite};
+use std::rc::Rc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{0}")]
+    Compile(#[from] CompileError),
+    #[error("design {design} has no input named '{name}'")]
+    NoInput { design: String, name: String },
+    #[error("design {design} has no output named '{name}'")]
+    NoOutput { design: String, name: String },
+    #[error("input '{name}' is {want} bits, value is {got} bits")]
+    Width { name: String, want: u32, got: u32 },
+    #[error("waveform: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Inputs and outputs seen at every cycle, for replay on other simulators.
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    pub inputs: Vec<(String, u32)>,
+    pub outputs: Vec<(String, u32)>,
+    /// Per cycle: input values (in `inputs` order), then the sampled outputs.
+    pub cycles: Vec<(Vec<Bits>, Vec<Bits>)>,
+}
+
+pub struct Sim {
+    prog: Program,
+    v: Vec<u64>,
+    mems: Vec<Vec<u64>>,
+    staged: Vec<u64>,
+    staged_en: Vec<bool>,
+    cycle: u64,
+    settled: bool,
+    vcd: Option<VcdTrace>,
+    recording: Option<Recording>,
+}
+
+impl Sim {
+    pub fn new(top: &Rc<Module>) -> Result<Sim, SimError> {
+        let prog = compile(top)?;
+        let mut v = vec![0u64; prog.slots];
+        for (slot, words) in &prog.consts {
+            v[*slot as usize..*slot as usize + words.len()].copy_from_slice(words);
+        }
+        // Registers start at their reset values, memories at zero.
+        for r in &prog.regs {
+            v[r.q as usize..r.q as usize + r.init.len()].copy_from_slice(&r.init);
+        }
+        let mems = prog
+            .mems
+            .iter()
+            .map(|m| vec![0u64; m.depth as usize * words_for(m.width)])
+            .collect();
+        let staged_len = prog
+            .mems
+            .iter()
+            .map(|m| m.reads.len() * words_for(m.width))
+            .sum();
+        let ports = prog.mems.iter().map(|m| m.reads.len()).sum();
+        Ok(Sim {
+            prog,
+            v,
+            mems,
+            staged: vec![0; staged_len],
+            staged_en: vec![false; ports],
+            cycle: 0,
+            settled: false,
+            vcd: None,
+            recording: None,
+        })
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.prog
+    }
+
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+
+    /// Writes a VCD waveform of every port and named signal, one time step per cycle.
+    pub fn trace_vcd(&mut self, path: &std::path::Path) -> Result<(), SimError> {
+        self.vcd = Some(VcdTrace::create(path, &self.prog)?);
+        Ok(())
+    }
+
+    /// Flushes and closes the waveform (also done on drop).
+    pub fn finish_vcd(&mut self) -> Result<(), SimError> {
+        if let Some(mut t) = self.vcd.take() {
+            t.finish(self.cycle)?;
+        }
+        Ok(())
+    }
+
+    /// Starts recording inputs and outputs of every cycle (for co-simulation).
+    pub fn record(&mut self) {
+        let ports = |order: &[String], map: &std::collections::BTreeMap<String, Loc>| {
+            order.iter().map(|n| (n.clone(), map[n].width)).collect()
+        };
+        self.recording = Some(Recording {
+            inputs: ports(&self.prog.input_order, &self.prog.inputs),
+            outputs: ports(&self.prog.output_order, &self.prog.outputs),
+            cycles: Vec::new(),
+        });
+    }
+
+    pub fn take_recording(&mut self) -> Option<Recording> {
+        self.recording.take()
+    }
+
+    pub fn input(&self, name: &str) -> Result<Loc, SimError> {
+        self.prog
+            .inputs
+            .get(name)
+            .copied()
+            .ok_or_else(|| SimError::NoInput {
+                design: self.prog.top.clone(),
+                name: name.into(),
+            })
+    }
+
+    pub fn output(&self, name: &str) -> Result<Loc, SimError> {
+        self.prog
+            .outputs
+            .get(name)
+            .copied()
+            .ok_or_else(|| SimError::NoOutput {
+                design: self.prog.top.clone(),
+                name: name.into(),
+            })
+    }
+
+    pub fn poke(&mut self, name: &str, value: &Bits) -> Result<(), SimError> {
+        let l = self.input(name)?;
+        if l.width != value.width() {
+            return Err(SimError::Width {
+                name: name.into(),
+                want: l.width,
+                got: value.width(),
+            });
+        }
+        self.poke_loc(l, value.words());
+        Ok(())
+    }
+
+    pub fn poke_u64(&mut self, name: &str, value: u64) -> Result<(), SimError> {
+        let l = self.input(name)?;
+        let b = Bits::from_u64(l.width, value);
+        self.poke_loc(l, b.words());
+        Ok(())
+    }
+
+    /// Writes an input by location (no lookup; the words must fit the width).
+    pub fn poke_loc(&mut self, l: Loc, words: &[u64]) {
+        let s = l.slot as usize;
+        self.v[s..s + l.words()].copy_from_slice(&words[..l.words()]);
+        self.settled = false;
+    }
+
+    pub fn peek(&mut self, name: &str) -> Result<Bits, SimError> {
+        let l = self.output(name)?;
+        self.settle();
+        Ok(read_loc(&self.v, l))
+    }
+
+    pub fn peek_u64(&mut self, name: &str) -> Result<u64, SimError> {
+        Ok(self.peek(name)?.to_u64())
+    }
+
+    /// Reads an output by location after settling.
+    pub fn peek_loc(&mut self, l: Loc) -> &[u64] {
+        self.settle();
+        &self.v[l.slot as usize..l.slot as usize + l.words()]
+    }
+
+    /// Any traced signal by hierarchical name (`top.inst.sig`), after settling.
+    pub fn peek_path(&mut self, path: &str) -> Option<Bits> {
+        self.settle();
+        let t = self
+            .prog
+            .traces
+            .iter()
+            .find(|t| format!("{}.{}", t.scope.join("."), t.name) == path)?;
+        Some(read_loc(&self.v, t.loc))
+    }
+
+    /// Holds reset for one cycle, then releases it.
+    pub fn reset(&mut self) {
+        if let Some(r) = self.prog.rst {
+            self.v[r as usize] = 1;
+            self.settled = false;
+            self.step();
+            self.v[r as usize] = 0;
+            self.settled = false;
+        }
+    }
+
+    pub fn settle(&mut self) {
+        if self.settled {
+            return;
+        }
+        run_tape(&self.prog, &mut self.v);
+        self.settled = true;
+    }
+
+    /// Completes the cycle: settle, sample (waveform, recording), clock edge.
+    pub fn step(&mut self) {
+        self.settle();
+        if let Some(t) = &mut self.vcd {
+            // A failing waveform write must not change the simulation; it is reported at finish.
+            t.sample(self.cycle, &self.v);
+        }
+        if let Some(rec) = &mut self.recording {
+            let ins = self
+                .prog
+                .input_order
+                .iter()
+                .map(|n| read_loc(&self.v, self.prog.inputs[n]))
+                .collect();
+            let outs = self
+                .prog
+                .output_order
+                .iter()
+                .map(|n| read_loc(&self.v, self.prog.outputs[n]))
+                .collect();
+            rec.cycles.push((ins, outs));
+        }
+        self.edge();
+        self.cycle += 1;
+        self.settled = false;
+    }
+
+    fn edge(&mut self) {
+        let v = &mut self.v;
+        // 1. Memory reads see the contents before this edge's writes; enables are sampled now,
+        //    before any register changes.
+        let (mut k, mut port) = (0, 0);
+        for (m, st) in self.prog.mems.iter().enumerate() {
+            let ww = words_for(st.width);
+            for &(addr, en, _) in &st.reads {
+                let enabled = en.map_or(true, |e| v[e as usize] & 1 == 1);
+                self.staged_en[port] = enabled;
+                if enabled {
+                    let a = v[addr as usize] as usize;
+                    let out = &mut self.staged[k..k + ww];
+                    if a < st.depth as usize {
+                        out.copy_from_slice(&self.mems[m][a * ww..(a + 1) * ww]);
+                    } else {
+                        out.fill(0);
+                    }
+                    if st.read_during_write == ReadDuringWrite::WriteFirst {
+                        for &(wa, wd, we) in &st.writes {
+                            if v[we as usize] & 1 == 1 && v[wa as usize] as usize == a {
+                                out.copy_from_slice(&v[wd as usize..wd as usize + ww]);
+                            }
+                        }
+                    }
+                }
+                k += ww;
+                port += 1;
+            }
+        }
+        // 2. Memory writes, in port order (a later port wins on the same address; writes past
+        //    the depth are dropped).
+        for (m, st) in self.prog.mems.iter().enumerate() {
+            let ww = words_for(st.width);
+            for &(wa, wd, we) in &st.writes {
+                let a = v[wa as usize] as usize;
+                if v[we as usize] & 1 == 1 && a < st.depth as usize {
+                    self.mems[m][a * ww..(a + 1) * ww]
+                        .copy_from_slice(&v[wd as usize..wd as usize + ww]);
+                }
+            }
+        }
+        // 3. Registers (their d and enable never alias state: see compile.rs).
+        let rst = self.prog.rst.is_some_and(|r| v[r as usize] & 1 == 1);
+        for r in &self.prog.regs {
+            let q = r.q as usize;
+            if rst {
+                v[q..q + r.init.len()].copy_from_slice(&r.init);
+            } else if r.en.map_or(true, |e| v[e as usize] & 1 == 1) {
+                if r.words == 1 {
+                    v[q] = v[r.d as usize];
+                } else {
+                    v.copy_within(r.d as usize..r.d as usize + r.words as usize, q);
+                }
+            }
+        }
+        // 4. Read-data registers take the staged words; disabled ports hold their value.
+        let (mut k, mut port) = (0, 0);
+        for st in &self.prog.mems {
+            let ww = words_for(st.width);
+            for &(_, _, rd) in &st.reads {
+                if self.staged_en[port] {
+                    v[rd as usize..rd as usize + ww].copy_from_slice(&self.staged[k..k + ww]);
+                }
+                k += ww;
+                port += 1;
+            }
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.finish_vcd();
+    }
+}
+
+/// One settle: every instruction once, in order.
+pub fn run_tape(p: &Program, v: &mut [u64]) {
+    for ins in &p.tape {
+        match *ins {
+            Instr::Not { d, a, m } => v[d as usize] = !v[a as usize] & m,
+            Instr::Add { d, a, b, m } => {
+                v[d as usize] = v[a as usize].wrapping_add(v[b as usize]) & m
+            }
+            Instr::Sub { d, a, b, m } => {
+                v[d as usize] = v[a as usize].wrapping_sub(v[b as usize]) & m
+            }
+            Instr::And { d, a, b } => v[d as usize] = v[a as usize] & v[b as usize],
+            Instr::Or { d, a, b } => v[d as usize] = v[a as usize] | v[b as usize],
+            Instr::Xor { d, a, b } => v[d as usize] = v[a as usize] ^ v[b as usize],
+            Instr::MulU { d, a, b, m } => {
+                v[d as usize] = v[a as usize].wrapping_mul(v[b as usize]) & m
+            }
+            Instr::MulS { d, a, b, sa, sb, m } => {
+                let x = ((v[a as usize] << sa) as i64) >> sa;
+                let y = ((v[b as usize] << sb) as i64) >> sb;
+                v[d as usize] = (x.wrapping_mul(y) as u64) & m;
+            }
+            Instr::Eq { d, a, b } => v[d as usize] = (v[a as usize] == v[b as usize]) as u64,
+            Instr::Ne { d, a, b } => v[d as usize] = (v[a as usize] != v[b as usize]) as u64,
+            Instr::LtU { d, a, b } => v[d as usize] = (v[a as usize] < v[b as usize]) as u64,
+            Instr::LeU { d, a, b } => v[d as usize] = (v[a as usize] <= v[b as usize]) as u64,
+            Instr::LtS { d, a, b, sh } => {
+                v[d as usize] =
+                    (((v[a as usize] << sh) as i64) < ((v[b as usize] << sh) as i64)) as u64
+            }
+            Instr::LeS { d, a, b, sh } => {
+                v[d as usize] =
+                    (((v[a as usize] << sh) as i64) <= ((v[b as usize] << sh) as i64)) as u64
+            }
+            Instr::Shl { d, a, b, w, m } => {
+                let n = v[b as usize];
+                v[d as usize] = if n >= w as u64 {
+                    0
+                } else {
+                    (v[a as usize] << n) & m
+                };
+            }
+            Instr::Shr { d, a, b, w } => {
+                let n = v[b as usize];
+                v[d as usize] = if n >= w as u64 { 0 } else { v[a as usize] >> n };
+            }
+            Instr::Sra { d, a, b, sh, m } => {
+                let n = v[b as usize].min(63);
+                let x = ((v[a as usize] << sh) as i64) >> sh;
+                v[d as usize] = ((x >> n) as u64) & m;
+            }
+            Instr::RedAnd { d, a, m } => v[d as usize] = (v[a as usize] == m) as u64,
+            Instr::RedOr { d, a } => v[d as usize] = (v[a as usize] != 0) as u64,
+            Instr::RedXor { d, a } => v[d as usize] = (v[a as usize].count_ones() & 1) as u64,
+            Instr::Mux { d, s, a, b } => {
+                v[d as usize] = if v[s as usize] & 1 == 1 {
+                    v[a as usize]
+                } else {
+                    v[b as usize]
+                }
+            }
+            Instr::Select { d, s, start } => {
+                let src = p.sel_table[start as usize + v[s as usize] as usize];
+                v[d as usize] = v[src as usize];
+            }
+            Instr::Slice1 { d, a, sh, m } => v[d as usize] = (v[a as usize] >> sh) & m,
+            Instr::Slice2 { d, a, sh, m } => {
+                v[d as usize] = ((v[a as usize] >> sh) | (v[a as usize + 1] << (64 - sh))) & m
+            }
+            Instr::Sext { d, a, sh, m } => {
+                v[d as usize] = ((((v[a as usize] << sh) as i64) >> sh) as u64) & m
+            }
+            Instr::Cat { d, start, len } => {
+                let mut acc = 0u64;
+                for &(slot, shift) in &p.cat_table[start as usize..(start + len) as usize] {
+                    acc |= v[slot as usize] << shift;
+                }
+                v[d as usize] = acc;
+            }
+            Instr::CatWide {
+                d,
+                words,
+                start,
+                len,
+            } => {
+                v[d as usize..(d + words) as usize].fill(0);
+                for &(slot, lo, w) in &p.deposit_table[start as usize..(start + len) as usize] {
+                    let x = v[slot as usize];
+                    let (wi, b) = ((d + lo / 64) as usize, lo % 64);
+                    v[wi] |= x << b;
+                    if b != 0 && b + w > 64 {
+                        v[wi + 1] |= x >> (64 - b);
+                    }
+                }
+            }
+            Instr::Copy { d, a, n } => {
+                if n == 1 {
+                    v[d as usize] = v[a as usize];
+                } else {
+                    v.copy_within(a as usize..(a + n) as usize, d as usize);
+                }
+            }
+            Instr::Generic(ref g) => eval_generic(g, v),
+        }
+    }
+}

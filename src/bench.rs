@@ -1,0 +1,124 @@
+//! Simulation speed: plume's simulator against Verilator on the same emitted Verilog and the same
+//! random stimulus (xorshift64 in both; the output checksums must agree or the run fails).
+
+use crate::rng::XorShift;
+use anyhow::{bail, Result};
+use plume_hw::rtl::Module;
+use plume_sim::cosim::{build_verilator, verilator_harness, HarnessInput, VerilatorBuild};
+use plume_sim::Sim;
+use std::process::Command;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Folds one output word into the checksum (the harness does the same).
+fn fold(sum: u64, v: u64) -> u64 {
+    sum.rotate_left(7) ^ v
+}
+
+pub struct PlumeRun {
+    pub checksum: u64,
+    pub seconds: f64,
+    /// Bytes of simulation state and program (values, tape, tables, register list).
+    pub model_bytes: usize,
+}
+
+/// Random inputs every cycle (reset in cycle 0), checksum of every output of every cycle.
+pub fn plume_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<PlumeRun> {
+    let mut sim = Sim::new(top)?;
+    let prog = sim.program();
+    let inputs: Vec<_> = prog
+        .input_order
+        .iter()
+        .map(|n| (n.clone(), prog.inputs[n]))
+        .collect();
+    let outputs: Vec<_> = prog.output_order.iter().map(|n| prog.outputs[n]).collect();
+    let model_bytes = prog.slots * 8
+        + prog.tape.len() * std::mem::size_of::<plume_sim::compile::Instr>()
+        + prog
+            .regs
+            .iter()
+            .map(|r| std::mem::size_of_val(r) + r.init.len() * 8)
+            .sum::<usize>()
+        + (prog.sel_table.len() + prog.cat_table.len() * 2 + prog.deposit_table.len() * 3) * 4;
+    let mut rng = XorShift::new(seed);
+    let mut buf = vec![0u64; inputs.iter().map(|(_, l)| l.words()).max().unwrap_or(1)];
+    let mut sum = 0u64;
+    let t0 = Instant::now();
+    for c in 0..cycles {
+        for (name, l) in &inputs {
+            if name == "rst" {
+                sim.poke_loc(*l, &[(c == 0) as u64]);
+                continue;
+            }
+            let n = l.words();
+            for w in buf.iter_mut().take(n) {
+                *w = rng.next();
+            }
+            if l.width % 64 != 0 {
+                buf[n - 1] &= (1u64 << (l.width % 64)) - 1;
+            }
+            sim.poke_loc(*l, &buf[..n]);
+        }
+        for l in &outputs {
+            for &v in sim.peek_loc(*l) {
+                sum = fold(sum, v);
+            }
+        }
+        sim.step();
+    }
+    Ok(PlumeRun {
+        checksum: sum,
+        seconds: t0.elapsed().as_secs_f64(),
+        model_bytes,
+    })
+}
+
+pub struct VerilatorRun {
+    pub checksum: u64,
+    pub seconds: f64,
+    pub build_seconds: f64,
+}
+
+/// Builds the design with Verilator -O3 and runs the same random stimulus.
+pub fn verilator_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<VerilatorRun> {
+    let sim = Sim::new(top)?;
+    let prog = sim.program();
+    let ins: Vec<(String, u32)> = prog
+        .input_order
+        .iter()
+        .map(|n| (n.clone(), prog.inputs[n].width))
+        .collect();
+    let outs: Vec<(String, u32)> = prog
+        .output_order
+        .iter()
+        .map(|n| (n.clone(), prog.outputs[n].width))
+        .collect();
+    let harness = verilator_harness(top, &ins, &outs, &HarnessInput::Random { cycles, seed });
+    let dir = crate::tools::TempDir::new("bench")?;
+    let (exe, build_seconds) =
+        build_verilator(top, &harness, dir.path(), VerilatorBuild { optimize: true })?;
+    let out = Command::new(&exe).output()?;
+    if !out.status.success() {
+        bail!(
+            "verilator model failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    let checksum = u64::from_str_radix(it.next().unwrap_or(""), 16)?;
+    let seconds: f64 = it.next().unwrap_or("").parse()?;
+    Ok(VerilatorRun {
+        checksum,
+        seconds,
+        build_seconds,
+    })
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in bytes.
+pub fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -1,0 +1,281 @@
+//! External tools on emitted Verilog: Verilator lint, Icarus compile, Yosys resource estimates
+//! for the ZCU104's XCZU7EV, and writing output directories all-or-nothing.
+
+use anyhow::{bail, Context, Result};
+use plume_hw::rtl::Module;
+use plume_sim::cosim::{available, write_verilog, Tool};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::rc::Rc;
+
+/// A scratch directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!("plume-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(TempDir(p))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `verilator --lint-only -Wall` on the design's files; any warning is an error.
+pub fn lint(top: &Rc<Module>) -> Result<()> {
+    if !available(Tool::Verilator) {
+        bail!("verilator is not installed (run `make deps`)");
+    }
+    let dir = TempDir::new("lint")?;
+    let files = write_verilog(top, dir.path())?;
+    let out = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "--top-module", &top.name])
+        .args(&files)
+        .output()?;
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() || log.contains("%Warning") {
+        bail!(
+            "verilator --lint-only -Wall reports problems in {}:\n{log}",
+            top.name
+        );
+    }
+    Ok(())
+}
+
+/// `iverilog -g2005` compiles the design.
+pub fn icarus_compiles(top: &Rc<Module>) -> Result<()> {
+    if !available(Tool::Icarus) {
+        bail!("iverilog is not installed (run `make deps`)");
+    }
+    let dir = TempDir::new("iverilog")?;
+    let files = write_verilog(top, dir.path())?;
+    let out = Command::new("iverilog")
+        .args(["-g2005", "-Wall", "-s", &top.name, "-o"])
+        .arg(dir.path().join("a.out"))
+        .args(&files)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "iverilog -g2005 fails on {}:\n{}",
+            top.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The ZCU104's device, XCZU7EV-2FFVC1156 (Zynq UltraScale+ product table).
+pub const XCZU7EV_LUT: u64 = 230_400;
+pub const XCZU7EV_FF: u64 = 460_800;
+pub const XCZU7EV_DSP: u64 = 1_728;
+pub const XCZU7EV_BRAM36: u64 = 312;
+pub const XCZU7EV_URAM: u64 = 96;
+
+/// Cells after `synth_xilinx -family xcup`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Resources {
+    pub design: String,
+    pub lut: u64,
+    pub ff: u64,
+    pub carry: u64,
+    pub dsp: u64,
+    /// RAMB36E2 plus half of each RAMB18E2.
+    pub bram36: f64,
+    pub uram: u64,
+    pub lutram: u64,
+}
+
+impl Resources {
+    /// Parses the cell table of Yosys `stat` for the top module.
+    pub fn from_stat(design: &str, stat: &str) -> Resources {
+        let mut r = Resources {
+            design: design.to_string(),
+            ..Default::default()
+        };
+        for line in stat.lines() {
+            let mut it = line.split_whitespace();
+            let (Some(cell), Some(n), None) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match cell {
+                c if c.starts_with("LUT") && c.len() == 4 => r.lut += n,
+                "FDRE" | "FDSE" | "FDCE" | "FDPE" => r.ff += n,
+                "CARRY8" | "CARRY4" => r.carry += n,
+                "DSP48E2" => r.dsp += n,
+                "RAMB36E2" => r.bram36 += n as f64,
+                "RAMB18E2" => r.bram36 += n as f64 / 2.0,
+                "URAM288" => r.uram += n,
+                c if c.starts_with("RAM32")
+                    || c.starts_with("RAM64")
+                    || c.starts_with("RAM128")
+                    || c.starts_with("RAM256")
+                    || c.starts_with("SRL") =>
+                {
+                    r.lutram += n
+                }
+                _ => {}
+            }
+        }
+        r
+    }
+
+    pub fn table(&self) -> String {
+        let pct = |x: f64, cap: u64| 100.0 * x / cap as f64;
+        let mut s = format!("resource estimate for {} (yosys synth_xilinx -family xcup -flatten; XCZU7EV on ZCU104)\n", self.design);
+        s.push_str(&format!(
+            "  {:<8} {:>10} {:>10} {:>8}\n",
+            "resource", "used", "device", "share"
+        ));
+        let rows: [(&str, f64, u64); 6] = [
+            ("LUT", self.lut as f64, XCZU7EV_LUT),
+            ("FF", self.ff as f64, XCZU7EV_FF),
+            ("CARRY8", self.carry as f64, XCZU7EV_LUT / 8),
+            ("DSP48E2", self.dsp as f64, XCZU7EV_DSP),
+            ("BRAM36", self.bram36, XCZU7EV_BRAM36),
+            ("URAM288", self.uram as f64, XCZU7EV_URAM),
+        ];
+        for (name, used, cap) in rows {
+            s.push_str(&format!(
+                "  {:<8} {:>10} {:>10} {:>7.2}%\n",
+                name,
+                used,
+                cap,
+                pct(used, cap)
+            ));
+        }
+        if self.lutram > 0 {
+            s.push_str(&format!(
+                "  ({} LUT-RAM/SRL cells among the LUTs' neighbours)\n",
+                self.lutram
+            ));
+        }
+        s
+    }
+}
+
+/// Runs Yosys `synth_xilinx -family xcup` on the design and counts its cells.
+pub fn synth(top: &Rc<Module>) -> Result<Resources> {
+    if !plume_sim::cosim::which("yosys") {
+        bail!("yosys is not installed (run `make deps`)");
+    }
+    let dir = TempDir::new("synth")?;
+    let files = write_verilog(top, dir.path())?;
+    let reads: Vec<String> = files
+        .iter()
+        .map(|f| format!("read_verilog {};", f.display()))
+        .collect();
+    let stat = dir.path().join("stat.txt");
+    let script = format!(
+        "{} synth_xilinx -family xcup -flatten -noiopad -top {}; tee -q -o {} stat",
+        reads.join(" "),
+        top.name,
+        stat.display()
+    );
+    let out = Command::new("yosys").args(["-q", "-p", &script]).output()?;
+    if !out.status.success() {
+        bail!(
+            "yosys failed on {}:\n{}{}",
+            top.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&stat)?;
+    Ok(Resources::from_stat(&top.name, &text))
+}
+
+/// Writes files into `dir` all-or-nothing: they go to a sibling staging directory first, which is
+/// renamed into place only when every file is written. An existing non-empty `dir` is refused.
+pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!("output directory {} exists and is not empty", dir.display());
+    }
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .context("output directory has no name")?
+        .to_string_lossy();
+    let staging = parent.join(format!(".{name}.plume-partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| -> Result<()> {
+        std::fs::create_dir_all(&staging)?;
+        for (f, bytes) in files {
+            std::fs::write(staging.join(f), bytes)?;
+        }
+        if dir.exists() {
+            std::fs::remove_dir(dir)?;
+        }
+        std::fs::rename(&staging, dir)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result.with_context(|| format!("cannot write {}", dir.display()))
+}
+
+/// Writes one file atomically (temporary sibling, then rename).
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let tmp = path.with_extension(format!("plume-partial-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            e
+        })
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yosys_stat() {
+        let stat = "   Number of cells:                 10\n     CARRY8                          4\n     FDRE                          100\n     LUT2                            3\n     LUT6                            5\n     RAMB18E2                        1\n     DSP48E2                         2\n";
+        let r = Resources::from_stat("x", stat);
+        assert_eq!((r.lut, r.ff, r.carry, r.dsp, r.bram36), (8, 100, 4, 2, 0.5));
+    }
+
+    #[test]
+    fn refuses_non_empty_output_directory_and_leaves_nothing_behind() {
+        let t = TempDir::new("atomic").unwrap();
+        let d = t.path().join("out");
+        write_dir_atomically(&d, &[("a.txt".into(), b"1".to_vec())]).unwrap();
+        let e = write_dir_atomically(&d, &[("b.txt".into(), b"2".to_vec())]).unwrap_err();
+        assert!(e.to_string().contains("exists and is not empty"));
+        assert!(!d.join("b.txt").exists());
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+}
