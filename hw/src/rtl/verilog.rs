@@ -680,14 +680,19 @@ impl<'a> Lower<'a> {
             if mem.style != MemStyle::Ultra {
                 init_mems.push((mem.name.clone(), mem.width, mem.depth));
             }
+            // Depths that are not a power of two: addresses past the end read as zero and drop
+            // writes, as in the simulator, instead of Verilog's undefined out-of-range access.
+            let aw = mem.addr_width();
+            let partial = (mem.depth as u64) < (1u64 << aw);
+            let depth_lit = VExpr::Const(Bits::from_u64(aw, mem.depth as u64));
             let mut writes = Vec::new();
             for wp in &mem.write_ports {
                 let target = VExpr::Index(mem.name.clone(), b(self.operand(wp.addr)));
-                writes.push(VStmt::If(
-                    self.operand(wp.en),
-                    vec![VStmt::NonBlocking(target, self.operand(wp.data))],
-                    vec![],
-                ));
+                let mut cond = self.operand(wp.en);
+                if partial {
+                    cond = binary(cond, "&&", binary(self.operand(wp.addr), "<", depth_lit.clone()));
+                }
+                writes.push(VStmt::If(cond, vec![VStmt::NonBlocking(target, self.operand(wp.data))], vec![]));
             }
             body.push(VItem::AlwaysPosedge(writes));
             let mut reads = Vec::new();
@@ -698,6 +703,10 @@ impl<'a> Lower<'a> {
                 let rd_name = self.names[rd].clone();
                 init_regs.push((rd_name.clone(), mem.width));
                 let mut value = VExpr::Index(mem.name.clone(), b(self.operand(rp.addr)));
+                if partial {
+                    let ok = binary(self.operand(rp.addr), "<", depth_lit.clone());
+                    value = VExpr::Ternary(b(ok), b(value), b(VExpr::Const(Bits::zero(mem.width))));
+                }
                 if mem.read_during_write == ReadDuringWrite::WriteFirst {
                     for wp in &mem.write_ports {
                         let hit = binary(
