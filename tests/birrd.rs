@@ -35,15 +35,23 @@ proptest! {
 
 /// The same recorded stimulus on the emitted Verilog, in both simulators.
 fn cosim_case(ports: u32, width: u32, topology: Topology, tools: &[Tool]) {
-    let cfg = BirrdConfig { ports, width, topology };
+    let cfg = BirrdConfig {
+        ports,
+        width,
+        topology,
+    };
     let top = generate(&cfg).unwrap();
-    let rec = simulate(&cfg, 60, ports as u64 * 31 + width as u64, None, true).unwrap().recording.unwrap();
+    let rec = simulate(&cfg, 60, ports as u64 * 31 + width as u64, None, true)
+        .unwrap()
+        .recording
+        .unwrap();
     for &tool in tools {
         if !cosim::require(tool).unwrap() {
             continue;
         }
         let dir = common::TempDir::new("birrd-cosim").unwrap();
-        let n = cosim::check(tool, &top, &rec, dir.path()).unwrap_or_else(|e| panic!("{} n={ports} w={width} {topology}: {e}", tool.name()));
+        let n = cosim::check(tool, &top, &rec, dir.path())
+            .unwrap_or_else(|e| panic!("{} n={ports} w={width} {topology}: {e}", tool.name()));
         assert_eq!(n, 59);
     }
 }
@@ -61,7 +69,12 @@ fn icarus_matches_sim_on_every_configuration_of_the_sweep() {
 
 #[test]
 fn verilator_matches_sim_on_a_sample() {
-    for (ports, width, topology) in [(4, 8, Topology::Bitrev), (8, 64, Topology::Benes), (16, 32, Topology::Bitrev), (32, 8, Topology::Benes)] {
+    for (ports, width, topology) in [
+        (4, 8, Topology::Bitrev),
+        (8, 64, Topology::Benes),
+        (16, 32, Topology::Bitrev),
+        (32, 8, Topology::Benes),
+    ] {
         cosim_case(ports, width, topology, &[Tool::Verilator]);
     }
 }
@@ -70,7 +83,12 @@ fn verilator_matches_sim_on_a_sample() {
 fn emitted_verilog_is_lint_clean_and_compiles_in_icarus() {
     for topology in [Topology::Bitrev, Topology::Benes] {
         for ports in [4, 8, 16, 32, 64] {
-            let top = generate(&BirrdConfig { ports, width: 32, topology }).unwrap();
+            let top = generate(&BirrdConfig {
+                ports,
+                width: 32,
+                topology,
+            })
+            .unwrap();
             if cosim::require(Tool::Verilator).unwrap() {
                 plume::tools::lint(&top).unwrap();
             }
@@ -84,16 +102,26 @@ fn emitted_verilog_is_lint_clean_and_compiles_in_icarus() {
 #[test]
 fn yosys_synthesises_for_xcup() {
     if !plume_sim::cosim::which("yosys") {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "yosys is not installed under CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "yosys is not installed under CI"
+        );
         eprintln!("SKIPPED: yosys is not installed");
         return;
     }
     // Width 8 above 16 ports keeps Yosys under a minute; synthesisability does not depend on W.
     for (ports, width) in [(4, 32), (8, 32), (16, 32), (32, 8), (64, 8)] {
-        let cfg = BirrdConfig { ports, width, topology: Topology::Bitrev };
+        let cfg = BirrdConfig {
+            ports,
+            width,
+            topology: Topology::Bitrev,
+        };
         let r = plume::tools::synth(&generate(&cfg).unwrap()).unwrap();
         // Every switch output and every forwarded command bit is a flip-flop.
-        let cmd_ffs: u32 = (0..cfg.stages()).map(|s| 2 * (cfg.stages() - s) - 2).sum::<u32>() * cfg.switches();
+        let cmd_ffs: u32 = (0..cfg.stages())
+            .map(|s| 2 * (cfg.stages() - s) - 2)
+            .sum::<u32>()
+            * cfg.switches();
         let data_ffs = cfg.stages() * cfg.ports * cfg.width;
         assert_eq!(r.ff, (data_ffs + cmd_ffs) as u64, "n={ports}");
         assert!(r.lut > 0 && r.carry > 0, "n={ports}: {r:?}");

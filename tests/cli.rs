@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn plume(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plume")).args(args).output().expect("plume runs")
+    Command::new(env!("CARGO_BIN_EXE_plume"))
+        .args(args)
+        .output()
+        .expect("plume runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -24,7 +27,11 @@ fn assert_bad_input(args: &[&str], needle: &str) {
     let o = plume(args);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: stderr should be one line: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{args:?}: stderr should be one line: {err}"
+    );
     assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(o.stdout.is_empty(), "{args:?}");
@@ -38,23 +45,78 @@ fn eval_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn bad_parameters_and_configurations() {
-    assert_bad_input(&["gen", "birrd", "--ports", "12", "-o", "/tmp/plume-never"], "ports must be a power of two from 4 to 256, got 12");
+    assert_bad_input(
+        &["gen", "birrd", "--ports", "12", "-o", "/tmp/plume-never"],
+        "ports must be a power of two from 4 to 256, got 12",
+    );
     assert!(!Path::new("/tmp/plume-never").exists());
     assert_bad_input(&["sim", "birrd", "--ports", "512"], "got 512");
-    assert_bad_input(&["sim", "birrd", "--width", "0"], "width must be from 1 to 64 bits, got 0");
-    assert_bad_input(&["sim", "birrd", "--topology", "omega"], "unknown topology 'omega'");
+    assert_bad_input(
+        &["sim", "birrd", "--width", "0"],
+        "width must be from 1 to 64 bits, got 0",
+    );
+    assert_bad_input(
+        &["sim", "birrd", "--topology", "omega"],
+        "unknown topology 'omega'",
+    );
     assert_bad_input(&["sim", "birrd", "--ports", "many"], "--ports");
     let ok_config = "[[0,0],[0,0],[0,0]]";
-    assert_bad_input(&eval_args(&["--config", "[[0,0],[0,0]]", "--inputs", "1,2,3,4"]), "configuration has 2 stages, the 4-port bitrev network has 3");
-    assert_bad_input(&eval_args(&["--config", "[[0,0,0],[0,0],[0,0]]", "--inputs", "1,2,3,4"]), "stage 0 has 3 switches");
-    assert_bad_input(&eval_args(&["--config", "[[0,7],[0,0],[0,0]]", "--inputs", "1,2,3,4"]), "stage 0 switch 1: unknown mode code 7");
-    assert_bad_input(&eval_args(&["--config", "[[0,0],[0,0],[0,0", "--inputs", "1,2,3,4"]), "configuration is not valid JSON");
-    assert_bad_input(&eval_args(&["--encoding", "names", "--config", "[[\"pass\",\"spin\"],[0,0],[0,0]]", "--inputs", "1,2,3,4"]), "unknown mode 'spin'");
-    assert_bad_input(&eval_args(&["--config", ok_config, "--inputs", "1,2,3"]), "expected 4 inputs, got 3");
-    assert_bad_input(&eval_args(&["--config", ok_config, "--inputs", "1,2,3,256"]), "input 3 = 256 does not fit in 8 bits");
-    assert_bad_input(&eval_args(&["--config", ok_config, "--inputs", "1,2,x,4"]), "input 2 'x' is not an unsigned integer");
-    assert_bad_input(&eval_args(&["--config", ok_config, "--inputs", "1,2,3,4", "--engine", "spice"]), "unknown engine 'spice'");
-    assert_bad_input(&eval_args(&["--config", ok_config, "--inputs", "1,2,3,4", "--encoding", "hex"]), "unknown encoding 'hex'");
+    assert_bad_input(
+        &eval_args(&["--config", "[[0,0],[0,0]]", "--inputs", "1,2,3,4"]),
+        "configuration has 2 stages, the 4-port bitrev network has 3",
+    );
+    assert_bad_input(
+        &eval_args(&["--config", "[[0,0,0],[0,0],[0,0]]", "--inputs", "1,2,3,4"]),
+        "stage 0 has 3 switches",
+    );
+    assert_bad_input(
+        &eval_args(&["--config", "[[0,7],[0,0],[0,0]]", "--inputs", "1,2,3,4"]),
+        "stage 0 switch 1: unknown mode code 7",
+    );
+    assert_bad_input(
+        &eval_args(&["--config", "[[0,0],[0,0],[0,0", "--inputs", "1,2,3,4"]),
+        "configuration is not valid JSON",
+    );
+    assert_bad_input(
+        &eval_args(&[
+            "--encoding",
+            "names",
+            "--config",
+            "[[\"pass\",\"spin\"],[0,0],[0,0]]",
+            "--inputs",
+            "1,2,3,4",
+        ]),
+        "unknown mode 'spin'",
+    );
+    assert_bad_input(
+        &eval_args(&["--config", ok_config, "--inputs", "1,2,3"]),
+        "expected 4 inputs, got 3",
+    );
+    assert_bad_input(
+        &eval_args(&["--config", ok_config, "--inputs", "1,2,3,256"]),
+        "input 3 = 256 does not fit in 8 bits",
+    );
+    assert_bad_input(
+        &eval_args(&["--config", ok_config, "--inputs", "1,2,x,4"]),
+        "input 2 'x' is not an unsigned integer",
+    );
+    assert_bad_input(
+        &eval_args(&[
+            "--config", ok_config, "--inputs", "1,2,3,4", "--engine", "spice",
+        ]),
+        "unknown engine 'spice'",
+    );
+    assert_bad_input(
+        &eval_args(&[
+            "--config",
+            ok_config,
+            "--inputs",
+            "1,2,3,4",
+            "--encoding",
+            "hex",
+        ]),
+        "unknown encoding 'hex'",
+    );
 }
 
 #[test]
@@ -63,25 +125,54 @@ fn gen_refuses_a_non_empty_directory_and_writes_nothing() {
     let d = t.path().join("busy");
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("keep.txt"), "mine").unwrap();
-    assert_bad_input(&["gen", "birrd", "--ports", "4", "-o", d.to_str().unwrap()], "exists and is not empty");
-    let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_bad_input(
+        &["gen", "birrd", "--ports", "4", "-o", d.to_str().unwrap()],
+        "exists and is not empty",
+    );
+    let names: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec!["keep.txt"]);
-    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1, "no staging directory left behind");
+    assert_eq!(
+        std::fs::read_dir(t.path()).unwrap().count(),
+        1,
+        "no staging directory left behind"
+    );
 }
 
 #[test]
 fn gen_writes_verilog_and_a_manifest() {
     let t = common::TempDir::new("cli-gen").unwrap();
     let d = t.path().join("b8");
-    let o = plume(&["gen", "birrd", "--ports", "8", "--width", "16", "--topology", "benes", "-o", d.to_str().unwrap()]);
+    let o = plume(&[
+        "gen",
+        "birrd",
+        "--ports",
+        "8",
+        "--width",
+        "16",
+        "--topology",
+        "benes",
+        "-o",
+        d.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["top"], "birrd_n8_w16_benes");
     assert_eq!(m["latency_cycles"], 5);
     assert_eq!(m["parameters"]["topology"], "benes");
     let ports = m["ports"].as_array().unwrap();
-    let width_of = |n: &str| ports.iter().find(|p| p["name"] == n).unwrap()["width"].as_u64().unwrap();
-    assert_eq!((width_of("i_data"), width_of("o_data"), width_of("i_cmd")), (128, 128, 4 * 2 * 5));
+    let width_of = |n: &str| {
+        ports.iter().find(|p| p["name"] == n).unwrap()["width"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        (width_of("i_data"), width_of("o_data"), width_of("i_cmd")),
+        (128, 128, 4 * 2 * 5)
+    );
     for f in m["files"].as_array().unwrap() {
         assert!(d.join(f.as_str().unwrap()).is_file(), "{f}");
     }
@@ -94,9 +185,30 @@ fn eval_agrees_on_all_engines() {
     // N=4 bitrev: stage 0 adds each pair into its even output ([1+2, 2, 3+4, 4]), the wiring
     // [0,2,1,3] gives [3, 7, 2, 4], stage 1 passes, wiring gives [3, 2, 7, 4], stage 2 swaps
     // the first pair: [2, 3, 7, 4].
-    let allo = eval_args(&["--encoding", "allo", "--config", "[[2,2],[0,0],[3,0]]", "--inputs", "1,2,3,4"]);
-    let rtl = eval_args(&["--encoding", "rtl", "--config", "[[1,1],[0,0],[3,0]]", "--inputs", "1,2,3,4"]);
-    let names = eval_args(&["--encoding", "names", "--config", "[[\"add_even\",\"add_even\"],[\"pass\",\"pass\"],[\"swap\",\"pass\"]]", "--inputs", "1,2,3,4"]);
+    let allo = eval_args(&[
+        "--encoding",
+        "allo",
+        "--config",
+        "[[2,2],[0,0],[3,0]]",
+        "--inputs",
+        "1,2,3,4",
+    ]);
+    let rtl = eval_args(&[
+        "--encoding",
+        "rtl",
+        "--config",
+        "[[1,1],[0,0],[3,0]]",
+        "--inputs",
+        "1,2,3,4",
+    ]);
+    let names = eval_args(&[
+        "--encoding",
+        "names",
+        "--config",
+        "[[\"add_even\",\"add_even\"],[\"pass\",\"pass\"],[\"swap\",\"pass\"]]",
+        "--inputs",
+        "1,2,3,4",
+    ]);
     let mut lines = Vec::new();
     for args in [&allo, &rtl, &names] {
         for engine in ["golden", "sim", "verilator", "icarus"] {
@@ -124,7 +236,18 @@ fn eval_agrees_on_all_engines() {
 fn sim_writes_a_vcd_with_the_design_hierarchy() {
     let t = common::TempDir::new("cli-vcd").unwrap();
     let vcd = t.path().join("w.vcd");
-    let o = plume(&["sim", "birrd", "--ports", "4", "--width", "8", "--cycles", "50", "--vcd", vcd.to_str().unwrap()]);
+    let o = plume(&[
+        "sim",
+        "birrd",
+        "--ports",
+        "4",
+        "--width",
+        "8",
+        "--cycles",
+        "50",
+        "--vcd",
+        vcd.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("simulated 50 cycles"), "{}", stdout(&o));
     let (vars, changes) = plume_sim::vcd::summarize(&vcd).unwrap();

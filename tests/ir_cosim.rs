@@ -7,7 +7,9 @@
 mod common;
 
 use plume::rng::XorShift;
-use plume_hw::rtl::{BinOp, Bits, CmpOp, MemStyle, Module, ModuleBuilder, ReadDuringWrite, RedOp, Sig};
+use plume_hw::rtl::{
+    BinOp, Bits, CmpOp, MemStyle, Module, ModuleBuilder, ReadDuringWrite, RedOp, Sig,
+};
 use plume_sim::cosim::{self, Tool};
 use plume_sim::Sim;
 use proptest::prelude::*;
@@ -87,7 +89,14 @@ impl Gen {
                 b.mul(x, y)
             }
             3 if width == 1 => {
-                let ops = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+                let ops = [
+                    CmpOp::Eq,
+                    CmpOp::Ne,
+                    CmpOp::Lt,
+                    CmpOp::Le,
+                    CmpOp::Gt,
+                    CmpOp::Ge,
+                ];
                 let op = ops[self.below(6) as usize];
                 let (w, s) = (self.width(), self.below(2) == 0);
                 let x = self.expr(b, w, s, d);
@@ -110,7 +119,9 @@ impl Gen {
             6 => {
                 let k = 1 + self.below(2) as u32;
                 let s = self.expr(b, k, false, d);
-                let choices: Vec<Sig> = (0..1 << k).map(|_| self.expr(b, width, signed, d.saturating_sub(1))).collect();
+                let choices: Vec<Sig> = (0..1 << k)
+                    .map(|_| self.expr(b, width, signed, d.saturating_sub(1)))
+                    .collect();
                 b.select(s, &choices)
             }
             7 if width >= 2 => {
@@ -118,7 +129,11 @@ impl Gen {
                 let mut parts = Vec::new();
                 let mut left = width;
                 for i in 0..k {
-                    let w = if i + 1 == k || left == 1 { left } else { 1 + self.below((left - 1) as u64) as u32 };
+                    let w = if i + 1 == k || left == 1 {
+                        left
+                    } else {
+                        1 + self.below((left - 1) as u64) as u32
+                    };
                     let s = self.below(2) == 0;
                     parts.push(self.expr(b, w, s, d));
                     left -= w;
@@ -164,10 +179,17 @@ impl Gen {
 /// A combinational module of `outputs` random trees over six random-width inputs.
 fn random_design(seed: u64, outputs: usize) -> Rc<Module> {
     let mut b = ModuleBuilder::new(format!("expr_{seed:x}"));
-    let mut g = Gen { rng: XorShift::new(seed), inputs: Vec::new() };
+    let mut g = Gen {
+        rng: XorShift::new(seed),
+        inputs: Vec::new(),
+    };
     for i in 0..6 {
         let w = g.width();
-        let x = if i % 2 == 0 { b.input(&format!("x{i}"), w) } else { b.input_signed(&format!("x{i}"), w) };
+        let x = if i % 2 == 0 {
+            b.input(&format!("x{i}"), w)
+        } else {
+            b.input_signed(&format!("x{i}"), w)
+        };
         g.inputs.push(x);
     }
     for k in 0..outputs {
@@ -181,7 +203,12 @@ fn random_design(seed: u64, outputs: usize) -> Rc<Module> {
 }
 
 /// Random inputs for `cycles` cycles through the simulator (recorded), then both tools.
-fn cross_check(top: &Rc<Module>, cycles: u64, seed: u64, drive: impl Fn(&mut Sim, u64, &mut XorShift)) {
+fn cross_check(
+    top: &Rc<Module>,
+    cycles: u64,
+    seed: u64,
+    drive: impl Fn(&mut Sim, u64, &mut XorShift),
+) {
     let mut sim = Sim::new(top).unwrap();
     sim.record();
     let mut rng = XorShift::new(seed);
@@ -267,7 +294,13 @@ fn stateful_design() -> Rc<Module> {
     let p = b.delay("p_q", p);
     b.output("p", p);
 
-    for (k, (style, rdw)) in [(MemStyle::Block, ReadDuringWrite::ReadFirst), (MemStyle::Distributed, ReadDuringWrite::WriteFirst)].into_iter().enumerate() {
+    for (k, (style, rdw)) in [
+        (MemStyle::Block, ReadDuringWrite::ReadFirst),
+        (MemStyle::Distributed, ReadDuringWrite::WriteFirst),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let mem = b.memory(&format!("mem{k}"), 36, 40, style, rdw);
         let wa = b.input(&format!("wa{k}"), 6);
         let wd = b.input(&format!("wd{k}"), 36);
@@ -294,7 +327,11 @@ fn registers_memories_and_dsp_multiply_agree_with_verilog() {
         for k in 0..2 {
             let wa = rng.next() % 44;
             sim.poke_u64(&format!("wa{k}"), wa).unwrap();
-            let ra = if rng.next() % 3 == 0 { wa } else { rng.next() % 40 };
+            let ra = if rng.next() % 3 == 0 {
+                wa
+            } else {
+                rng.next() % 40
+            };
             sim.poke_u64(&format!("ra{k}"), ra).unwrap();
         }
     });
@@ -331,7 +368,10 @@ fn read_during_write_semantics() {
 #[test]
 fn dsp_multiply_maps_to_one_dsp48e2() {
     if !plume_sim::cosim::which("yosys") {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "yosys is not installed under CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "yosys is not installed under CI"
+        );
         return;
     }
     let mut b = ModuleBuilder::new("mul27x18");

@@ -256,6 +256,10 @@ pub struct Program {
     pub sel_table: Vec<u32>,
     pub cat_table: Vec<(u32, u32)>,
     pub deposit_table: Vec<(u32, u32, u32)>,
+    /// One-word registers without enable (q, d), the common case, committed in a tight loop;
+    /// `fast_init` holds their reset values.
+    pub fast_regs: Vec<(u32, u32)>,
+    pub fast_init: Vec<u64>,
     pub regs: Vec<RegCommit>,
     pub mems: Vec<MemState>,
     /// Constant slots and their values, written once.
@@ -677,6 +681,8 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             sel_table: Vec::new(),
             cat_table: Vec::new(),
             deposit_table: Vec::new(),
+            fast_regs: Vec::new(),
+            fast_init: Vec::new(),
             regs: Vec::new(),
             mems: Vec::new(),
             consts: Vec::new(),
@@ -748,13 +754,18 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
                         enl = Some(c.copy_to_fresh(enl.unwrap()));
                     }
                 }
-                c.prog.regs.push(RegCommit {
-                    q: q.slot,
-                    d: dl.slot,
-                    words: q.words() as u32,
-                    en: enl.map(|l| l.slot),
-                    init: init.words().to_vec(),
-                });
+                if q.words() == 1 && enl.is_none() {
+                    c.prog.fast_regs.push((q.slot, dl.slot));
+                    c.prog.fast_init.push(init.words()[0]);
+                } else {
+                    c.prog.regs.push(RegCommit {
+                        q: q.slot,
+                        d: dl.slot,
+                        words: q.words() as u32,
+                        en: enl.map(|l| l.slot),
+                        init: init.words().to_vec(),
+                    });
+                }
             }
             _ => {}
         }
@@ -837,7 +848,67 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
         }
     }
     c.prog.slots = c.next_slot as usize;
+    c.prog.assert_in_bounds();
     Ok(c.prog)
+}
+
+impl Program {
+    /// Every slot the tape and the edge touch lies inside the value array; the engine relies
+    /// on this to read and write slots without bounds checks.
+    fn assert_in_bounds(&self) {
+        let n = self.slots as u64;
+        let ok = |slot: u32, words: u64| slot as u64 + words <= n;
+        let one = |slot: u32| ok(slot, 1);
+        for ins in &self.tape {
+            let fine = match *ins {
+                Instr::Not { d, a, .. }
+                | Instr::RedAnd { d, a, .. }
+                | Instr::RedOr { d, a }
+                | Instr::RedXor { d, a }
+                | Instr::Slice1 { d, a, .. }
+                | Instr::Sext { d, a, .. } => one(d) && one(a),
+                Instr::Slice2 { d, a, .. } => one(d) && ok(a, 2),
+                Instr::Add { d, a, b, .. }
+                | Instr::Sub { d, a, b, .. }
+                | Instr::And { d, a, b }
+                | Instr::Or { d, a, b }
+                | Instr::Xor { d, a, b }
+                | Instr::MulU { d, a, b, .. }
+                | Instr::MulS { d, a, b, .. }
+                | Instr::Eq { d, a, b }
+                | Instr::Ne { d, a, b }
+                | Instr::LtU { d, a, b }
+                | Instr::LeU { d, a, b }
+                | Instr::LtS { d, a, b, .. }
+                | Instr::LeS { d, a, b, .. }
+                | Instr::Shl { d, a, b, .. }
+                | Instr::Shr { d, a, b, .. }
+                | Instr::Sra { d, a, b, .. } => one(d) && one(a) && one(b),
+                Instr::Mux { d, s, a, b } => one(d) && one(s) && one(a) && one(b),
+                // The selector's value indexes the table: all 2^w entries exist (checked by
+                // the IR's design-rule check) and are slots.
+                Instr::Select { d, s, start } => {
+                    one(d) && one(s) && (start as usize) < self.sel_table.len()
+                }
+                Instr::Cat { d, start, len } => {
+                    one(d) && (start + len) as usize <= self.cat_table.len()
+                }
+                Instr::CatWide {
+                    d,
+                    words,
+                    start,
+                    len,
+                } => ok(d, words as u64) && (start + len) as usize <= self.deposit_table.len(),
+                Instr::Copy { d, a, n: w } => ok(d, w as u64) && ok(a, w as u64),
+                Instr::Generic(_) => true,
+            };
+            assert!(fine, "internal: instruction {ins:?} reaches past {n} slots");
+        }
+        assert!(self.sel_table.iter().all(|s| one(*s)));
+        assert!(self.cat_table.iter().all(|(s, _)| one(*s)));
+        assert!(self.deposit_table.iter().all(|(s, _, _)| one(*s)));
+        assert!(self.fast_regs.iter().all(|(q, d)| one(*q) && one(*d)));
+    }
 }
 
 impl Compiler {

@@ -52,6 +52,9 @@ impl Sim {
             v[*slot as usize..*slot as usize + words.len()].copy_from_slice(words);
         }
         // Registers start at their reset values, memories at zero.
+        for (&(q, _), &init) in prog.fast_regs.iter().zip(&prog.fast_init) {
+            v[q as usize] = init;
+        }
         for r in &prog.regs {
             v[r.q as usize..r.q as usize + r.init.len()].copy_from_slice(&r.init);
         }
@@ -283,6 +286,16 @@ impl Sim {
         }
         // 3. Registers (their d and enable never alias state: see compile.rs).
         let rst = self.prog.rst.is_some_and(|r| v[r as usize] & 1 == 1);
+        if rst {
+            for (&(q, _), &init) in self.prog.fast_regs.iter().zip(&self.prog.fast_init) {
+                v[q as usize] = init;
+            }
+        } else {
+            for &(q, d) in &self.prog.fast_regs {
+                // SAFETY: compile() asserts every fast register slot is inside `v`.
+                unsafe { *v.get_unchecked_mut(q as usize) = *v.get_unchecked(d as usize) };
+            }
+        }
         for r in &self.prog.regs {
             let q = r.q as usize;
             if rst {
@@ -318,82 +331,74 @@ impl Drop for Sim {
 
 /// One settle: every instruction once, in order.
 pub fn run_tape(p: &Program, v: &mut [u64]) {
+    // SAFETY: compile() asserts that every slot an instruction names, and every table entry,
+    // lies inside the value array, and Sim allocates exactly `p.slots` words.
+    macro_rules! r {
+        ($i:expr) => {
+            unsafe { *v.get_unchecked($i as usize) }
+        };
+    }
+    macro_rules! w {
+        ($i:expr, $x:expr) => {{
+            let x = $x;
+            unsafe { *v.get_unchecked_mut($i as usize) = x }
+        }};
+    }
     for ins in &p.tape {
         match *ins {
-            Instr::Not { d, a, m } => v[d as usize] = !v[a as usize] & m,
-            Instr::Add { d, a, b, m } => {
-                v[d as usize] = v[a as usize].wrapping_add(v[b as usize]) & m
-            }
-            Instr::Sub { d, a, b, m } => {
-                v[d as usize] = v[a as usize].wrapping_sub(v[b as usize]) & m
-            }
-            Instr::And { d, a, b } => v[d as usize] = v[a as usize] & v[b as usize],
-            Instr::Or { d, a, b } => v[d as usize] = v[a as usize] | v[b as usize],
-            Instr::Xor { d, a, b } => v[d as usize] = v[a as usize] ^ v[b as usize],
-            Instr::MulU { d, a, b, m } => {
-                v[d as usize] = v[a as usize].wrapping_mul(v[b as usize]) & m
-            }
+            Instr::Not { d, a, m } => w!(d, !r!(a) & m),
+            Instr::Add { d, a, b, m } => w!(d, r!(a).wrapping_add(r!(b)) & m),
+            Instr::Sub { d, a, b, m } => w!(d, r!(a).wrapping_sub(r!(b)) & m),
+            Instr::And { d, a, b } => w!(d, r!(a) & r!(b)),
+            Instr::Or { d, a, b } => w!(d, r!(a) | r!(b)),
+            Instr::Xor { d, a, b } => w!(d, r!(a) ^ r!(b)),
+            Instr::MulU { d, a, b, m } => w!(d, r!(a).wrapping_mul(r!(b)) & m),
             Instr::MulS { d, a, b, sa, sb, m } => {
-                let x = ((v[a as usize] << sa) as i64) >> sa;
-                let y = ((v[b as usize] << sb) as i64) >> sb;
-                v[d as usize] = (x.wrapping_mul(y) as u64) & m;
+                let x = ((r!(a) << sa) as i64) >> sa;
+                let y = ((r!(b) << sb) as i64) >> sb;
+                w!(d, (x.wrapping_mul(y) as u64) & m);
             }
-            Instr::Eq { d, a, b } => v[d as usize] = (v[a as usize] == v[b as usize]) as u64,
-            Instr::Ne { d, a, b } => v[d as usize] = (v[a as usize] != v[b as usize]) as u64,
-            Instr::LtU { d, a, b } => v[d as usize] = (v[a as usize] < v[b as usize]) as u64,
-            Instr::LeU { d, a, b } => v[d as usize] = (v[a as usize] <= v[b as usize]) as u64,
+            Instr::Eq { d, a, b } => w!(d, (r!(a) == r!(b)) as u64),
+            Instr::Ne { d, a, b } => w!(d, (r!(a) != r!(b)) as u64),
+            Instr::LtU { d, a, b } => w!(d, (r!(a) < r!(b)) as u64),
+            Instr::LeU { d, a, b } => w!(d, (r!(a) <= r!(b)) as u64),
             Instr::LtS { d, a, b, sh } => {
-                v[d as usize] =
-                    (((v[a as usize] << sh) as i64) < ((v[b as usize] << sh) as i64)) as u64
+                w!(d, (((r!(a) << sh) as i64) < ((r!(b) << sh) as i64)) as u64)
             }
             Instr::LeS { d, a, b, sh } => {
-                v[d as usize] =
-                    (((v[a as usize] << sh) as i64) <= ((v[b as usize] << sh) as i64)) as u64
+                w!(d, (((r!(a) << sh) as i64) <= ((r!(b) << sh) as i64)) as u64)
             }
             Instr::Shl { d, a, b, w, m } => {
-                let n = v[b as usize];
-                v[d as usize] = if n >= w as u64 {
-                    0
-                } else {
-                    (v[a as usize] << n) & m
-                };
+                let n = r!(b);
+                w!(d, if n >= w as u64 { 0 } else { (r!(a) << n) & m });
             }
             Instr::Shr { d, a, b, w } => {
-                let n = v[b as usize];
-                v[d as usize] = if n >= w as u64 { 0 } else { v[a as usize] >> n };
+                let n = r!(b);
+                w!(d, if n >= w as u64 { 0 } else { r!(a) >> n });
             }
             Instr::Sra { d, a, b, sh, m } => {
-                let n = v[b as usize].min(63);
-                let x = ((v[a as usize] << sh) as i64) >> sh;
-                v[d as usize] = ((x >> n) as u64) & m;
+                let n = r!(b).min(63);
+                let x = ((r!(a) << sh) as i64) >> sh;
+                w!(d, ((x >> n) as u64) & m);
             }
-            Instr::RedAnd { d, a, m } => v[d as usize] = (v[a as usize] == m) as u64,
-            Instr::RedOr { d, a } => v[d as usize] = (v[a as usize] != 0) as u64,
-            Instr::RedXor { d, a } => v[d as usize] = (v[a as usize].count_ones() & 1) as u64,
-            Instr::Mux { d, s, a, b } => {
-                v[d as usize] = if v[s as usize] & 1 == 1 {
-                    v[a as usize]
-                } else {
-                    v[b as usize]
-                }
-            }
+            Instr::RedAnd { d, a, m } => w!(d, (r!(a) == m) as u64),
+            Instr::RedOr { d, a } => w!(d, (r!(a) != 0) as u64),
+            Instr::RedXor { d, a } => w!(d, (r!(a).count_ones() & 1) as u64),
+            Instr::Mux { d, s, a, b } => w!(d, if r!(s) & 1 == 1 { r!(a) } else { r!(b) }),
             Instr::Select { d, s, start } => {
-                let src = p.sel_table[start as usize + v[s as usize] as usize];
-                v[d as usize] = v[src as usize];
+                // The selector is below 2^width and the table has 2^width entries (IR check).
+                let src = p.sel_table[start as usize + r!(s) as usize];
+                w!(d, r!(src));
             }
-            Instr::Slice1 { d, a, sh, m } => v[d as usize] = (v[a as usize] >> sh) & m,
-            Instr::Slice2 { d, a, sh, m } => {
-                v[d as usize] = ((v[a as usize] >> sh) | (v[a as usize + 1] << (64 - sh))) & m
-            }
-            Instr::Sext { d, a, sh, m } => {
-                v[d as usize] = ((((v[a as usize] << sh) as i64) >> sh) as u64) & m
-            }
+            Instr::Slice1 { d, a, sh, m } => w!(d, (r!(a) >> sh) & m),
+            Instr::Slice2 { d, a, sh, m } => w!(d, ((r!(a) >> sh) | (r!(a + 1) << (64 - sh))) & m),
+            Instr::Sext { d, a, sh, m } => w!(d, ((((r!(a) << sh) as i64) >> sh) as u64) & m),
             Instr::Cat { d, start, len } => {
                 let mut acc = 0u64;
                 for &(slot, shift) in &p.cat_table[start as usize..(start + len) as usize] {
-                    acc |= v[slot as usize] << shift;
+                    acc |= r!(slot) << shift;
                 }
-                v[d as usize] = acc;
+                w!(d, acc);
             }
             Instr::CatWide {
                 d,
@@ -403,7 +408,7 @@ pub fn run_tape(p: &Program, v: &mut [u64]) {
             } => {
                 v[d as usize..(d + words) as usize].fill(0);
                 for &(slot, lo, w) in &p.deposit_table[start as usize..(start + len) as usize] {
-                    let x = v[slot as usize];
+                    let x = r!(slot);
                     let (wi, b) = ((d + lo / 64) as usize, lo % 64);
                     v[wi] |= x << b;
                     if b != 0 && b + w > 64 {
@@ -413,7 +418,7 @@ pub fn run_tape(p: &Program, v: &mut [u64]) {
             }
             Instr::Copy { d, a, n } => {
                 if n == 1 {
-                    v[d as usize] = v[a as usize];
+                    w!(d, r!(a));
                 } else {
                     v.copy_within(a as usize..(a + n) as usize, d as usize);
                 }

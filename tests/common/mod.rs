@@ -6,9 +6,17 @@ use proptest::test_runner::{Config, RngSeed};
 /// Property tests run a fixed number of cases from a fixed seed, so CI is repeatable; set
 /// PLUME_PROPTEST_SEED to explore other seeds. Failures print the inputs that failed.
 pub fn proptest_config(cases: u32) -> Config {
-    let seed = std::env::var("PLUME_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_0f_91u64);
+    let seed = std::env::var("PLUME_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0f_91u64);
     eprintln!("proptest seed {seed}");
-    Config { cases, rng_seed: RngSeed::Fixed(seed), failure_persistence: None, ..Config::default() }
+    Config {
+        cases,
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 /// A scratch directory for tool runs, removed on drop.

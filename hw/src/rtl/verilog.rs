@@ -690,9 +690,17 @@ impl<'a> Lower<'a> {
                 let target = VExpr::Index(mem.name.clone(), b(self.operand(wp.addr)));
                 let mut cond = self.operand(wp.en);
                 if partial {
-                    cond = binary(cond, "&&", binary(self.operand(wp.addr), "<", depth_lit.clone()));
+                    cond = binary(
+                        cond,
+                        "&&",
+                        binary(self.operand(wp.addr), "<", depth_lit.clone()),
+                    );
                 }
-                writes.push(VStmt::If(cond, vec![VStmt::NonBlocking(target, self.operand(wp.data))], vec![]));
+                writes.push(VStmt::If(
+                    cond,
+                    vec![VStmt::NonBlocking(target, self.operand(wp.data))],
+                    vec![],
+                ));
             }
             body.push(VItem::AlwaysPosedge(writes));
             let mut reads = Vec::new();
