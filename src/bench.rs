@@ -122,3 +122,84 @@ pub fn peak_rss() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// Routing time by network size and pattern kind.
+pub struct RouteStats {
+    pub ports: u32,
+    pub kind: &'static str,
+    pub cases: usize,
+    pub median_ms: f64,
+    pub worst_ms: f64,
+    pub unroutable: usize,
+    pub timeouts: usize,
+}
+
+/// Random targets: `permutation` sends every input to a distinct output; `reduction` splits all
+/// inputs into groups of 1–8 and sends each group's sum to a distinct random output.
+pub fn random_target(
+    rng: &mut XorShift,
+    n: usize,
+    reduction: bool,
+) -> plume_hw::feather::route::Target {
+    let mut ins: Vec<usize> = (0..n).collect();
+    let mut outs: Vec<usize> = (0..n).collect();
+    for k in (1..n).rev() {
+        ins.swap(k, (rng.next() % (k as u64 + 1)) as usize);
+        outs.swap(k, (rng.next() % (k as u64 + 1)) as usize);
+    }
+    let mut target = plume_hw::feather::route::Target::new();
+    let mut at = 0;
+    for &o in &outs {
+        if at == n {
+            break;
+        }
+        let g = if reduction {
+            (1 + (rng.next() % 8) as usize).min(n - at)
+        } else {
+            1
+        };
+        target.insert(o, ins[at..at + g].to_vec());
+        at += g;
+    }
+    target
+}
+
+pub fn route_stats(
+    ports: u32,
+    topology: plume_hw::feather::birrd::Topology,
+    reduction: bool,
+    cases: usize,
+    budget: std::time::Duration,
+    seed: u64,
+) -> Result<RouteStats> {
+    use plume_hw::feather::route::{RouteError, Router};
+    let router = Router::new(ports, topology)?;
+    let mut rng = XorShift::new(seed);
+    let mut times = Vec::with_capacity(cases);
+    let (mut unroutable, mut timeouts) = (0, 0);
+    for _ in 0..cases {
+        let target = random_target(&mut rng, ports as usize, reduction);
+        let t0 = Instant::now();
+        match router.route(&target, budget) {
+            Ok(_) => {}
+            Err(RouteError::Unroutable(_)) => unroutable += 1,
+            Err(RouteError::Timeout(_)) => timeouts += 1,
+            Err(e) => bail!("{e}"),
+        }
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(RouteStats {
+        ports,
+        kind: if reduction {
+            "reduction"
+        } else {
+            "permutation"
+        },
+        cases,
+        median_ms: times[times.len() / 2],
+        worst_ms: *times.last().unwrap(),
+        unroutable,
+        timeouts,
+    })
+}

@@ -59,8 +59,12 @@ enum Cmd {
         #[arg(long, default_value = "out")]
         out: PathBuf,
     },
-    /// Simulation speed: plume vs Verilator -O3 on the same stimulus.
+    /// Simulation speed: plume vs Verilator -O3 on the same stimulus (`bench sim`), or BIRRD
+    /// routing time (`bench route`).
     Bench {
+        /// sim or route.
+        #[arg(default_value = "sim")]
+        what: String,
         /// Cycles per run.
         #[arg(long, default_value_t = 200_000)]
         cycles: u64,
@@ -147,6 +151,26 @@ enum SynthDesign {
 
 #[derive(Subcommand)]
 enum BirrdCmd {
+    /// Find a configuration that sums the given inputs onto the given outputs. Prints the
+    /// configuration (as `eval --config` takes it); exit 3 when no configuration exists, 4 when
+    /// the time budget runs out first.
+    Route {
+        /// Ports N: a power of two from 4 to 256.
+        #[arg(long, default_value_t = 16)]
+        ports: u32,
+        /// bitrev or benes.
+        #[arg(long, default_value = "bitrev")]
+        topology: String,
+        /// JSON object: output port → array of input ports, e.g. {"6":[0,4],"5":[1,5]} (or @FILE).
+        #[arg(long)]
+        target: String,
+        /// rtl, allo or names.
+        #[arg(long, default_value = "rtl")]
+        encoding: String,
+        /// Time budget in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
     /// Evaluate one input vector under a configuration; prints the N outputs as a JSON array.
     Eval {
         #[command(flatten)]
@@ -165,6 +189,18 @@ enum BirrdCmd {
         engine: String,
     },
 }
+
+/// No configuration exists (exit 3) or none was found in time (exit 4).
+#[derive(Debug)]
+struct RouteFailure(String, u8);
+
+impl std::fmt::Display for RouteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RouteFailure {}
 
 /// An error in what the user gave: exit code 2.
 #[derive(Debug)]
@@ -216,6 +252,9 @@ fn main() -> ExitCode {
             if let Some(b) = e.downcast_ref::<BadInput>() {
                 eprintln!("plume: {b}");
                 ExitCode::from(2)
+            } else if let Some(RouteFailure(msg, code)) = e.downcast_ref::<RouteFailure>() {
+                eprintln!("plume: {msg}");
+                ExitCode::from(*code)
             } else {
                 eprintln!("plume: {e:#}");
                 ExitCode::from(1)
@@ -271,8 +310,28 @@ fn dispatch(cmd: Cmd) -> Result<()> {
             println!("{}", serde_json::to_string(&out)?);
             Ok(())
         }
+        Cmd::Birrd {
+            cmd:
+                BirrdCmd::Route {
+                    ports,
+                    topology,
+                    target,
+                    encoding,
+                    timeout_ms,
+                },
+        } => route_cmd(ports, &topology, &target, &encoding, timeout_ms),
         Cmd::Demo { out } => demo(&out),
-        Cmd::Bench { cycles, ports } => bench_cmd(cycles, &ports),
+        Cmd::Bench {
+            what,
+            cycles,
+            ports,
+        } => match what.as_str() {
+            "sim" => bench_cmd(cycles, &ports),
+            "route" => bench_route(),
+            other => Err(bad(format!(
+                "unknown benchmark '{other}' (expected sim or route)"
+            ))),
+        },
     }
 }
 
@@ -598,4 +657,101 @@ fn bench_cmd(cycles: u64, ports: &[u32]) -> Result<()> {
         bench::peak_rss().unwrap_or(0) as f64 / 1e6
     );
     Ok(())
+}
+
+fn bench_route() -> Result<()> {
+    let budget = std::time::Duration::from_secs(1);
+    println!("BIRRD routing, bitrev topology, random targets, 1 s budget per target");
+    println!(
+        "{:>6} {:>12} {:>6} {:>11} {:>10} {:>11} {:>9}",
+        "ports", "kind", "cases", "median ms", "worst ms", "unroutable", "timeouts"
+    );
+    for ports in [16u32, 32, 64, 128] {
+        for reduction in [false, true] {
+            let cases = if ports >= 128 { 20 } else { 50 };
+            let r = bench::route_stats(
+                ports,
+                Topology::Bitrev,
+                reduction,
+                cases,
+                budget,
+                ports as u64 + reduction as u64,
+            )?;
+            println!(
+                "{:>6} {:>12} {:>6} {:>11.2} {:>10.2} {:>10.0}% {:>9}",
+                r.ports,
+                r.kind,
+                r.cases,
+                r.median_ms,
+                r.worst_ms,
+                100.0 * r.unroutable as f64 / r.cases as f64,
+                r.timeouts
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_arg(text: &str, what: &str) -> Result<String> {
+    match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| bad(format!("cannot read {what} {path}: {e}"))),
+        None => Ok(text.to_string()),
+    }
+}
+
+fn parse_target(text: &str) -> Result<plume_hw::feather::route::Target> {
+    let v: serde_json::Value = serde_json::from_str(&read_arg(text, "target")?)
+        .map_err(|e| bad(format!("target is not valid JSON: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| {
+        bad("target must be a JSON object mapping output ports to arrays of input ports")
+    })?;
+    let mut target = plume_hw::feather::route::Target::new();
+    for (k, ins) in obj {
+        let o: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("target output '{k}' is not a port number")))?;
+        let arr = ins.as_array().ok_or_else(|| {
+            bad(format!(
+                "target output {o}: inputs must be an array of port numbers"
+            ))
+        })?;
+        let mut list = Vec::new();
+        for x in arr {
+            let i = x
+                .as_u64()
+                .ok_or_else(|| bad(format!("target output {o}: input {x} is not a port number")))?;
+            list.push(i as usize);
+        }
+        target.insert(o, list);
+    }
+    Ok(target)
+}
+
+fn route_cmd(
+    ports: u32,
+    topology: &str,
+    target: &str,
+    encoding: &str,
+    timeout_ms: u64,
+) -> Result<()> {
+    use plume_hw::feather::route::{RouteError, Router};
+    let topology: Topology = topology.parse().map_err(bad)?;
+    let enc: Encoding = encoding.parse().map_err(bad)?;
+    let router = Router::new(ports, topology).map_err(|e| bad(e.to_string()))?;
+    let target = parse_target(target)?;
+    match router.route(&target, std::time::Duration::from_millis(timeout_ms)) {
+        Ok(config) => {
+            let rows: Vec<Vec<serde_json::Value>> = config
+                .iter()
+                .map(|row| row.iter().map(|m| m.encode(enc)).collect())
+                .collect();
+            println!("{}", serde_json::to_string(&rows)?);
+            Ok(())
+        }
+        Err(e @ RouteError::Unroutable(_)) => Err(anyhow!(RouteFailure(e.to_string(), 3))),
+        Err(e @ RouteError::Timeout(_)) => Err(anyhow!(RouteFailure(e.to_string(), 4))),
+        Err(e) => Err(bad(e.to_string())),
+    }
 }

@@ -260,3 +260,96 @@ fn sim_writes_a_vcd_with_the_design_hierarchy() {
     // Nothing but the waveform is left in the directory.
     assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn route_output_evaluates_to_the_requested_sums() {
+    let o = plume(&[
+        "birrd",
+        "route",
+        "--ports",
+        "16",
+        "--target",
+        r#"{"6":[0,4],"5":[1,5],"0":[15]}"#,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = stdout(&o);
+    let inputs: Vec<String> = (0..16).map(|i| (i * 10 + 1).to_string()).collect();
+    let e = plume(&[
+        "birrd",
+        "eval",
+        "--ports",
+        "16",
+        "--config",
+        config.trim(),
+        "--inputs",
+        &inputs.join(","),
+    ]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    let out: Vec<u64> = serde_json::from_str(&stdout(&e)).unwrap();
+    assert_eq!((out[6], out[5], out[0]), (1 + 41, 11 + 51, 151));
+}
+
+#[test]
+fn route_reports_unroutable_with_exit_3() {
+    use plume::rng::XorShift;
+    use plume_hw::feather::birrd::Topology;
+    use plume_hw::feather::route::{RouteError, Router};
+    // Find an unroutable reduction on the 8-port bit-reversal network (about 1 % are).
+    let router = Router::new(8, Topology::Bitrev).unwrap();
+    let mut rng = XorShift::new(5);
+    let target = (0..5000)
+        .map(|_| plume::bench::random_target(&mut rng, 8, true))
+        .find(|t| {
+            matches!(
+                router.route(t, std::time::Duration::from_secs(5)),
+                Err(RouteError::Unroutable(_))
+            )
+        })
+        .expect("an unroutable target among 5000");
+    let json = serde_json::to_string(
+        &target
+            .iter()
+            .map(|(o, v)| (o.to_string(), v.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+    .unwrap();
+    let o = plume(&["birrd", "route", "--ports", "8", "--target", &json]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(
+            "plume: unroutable: no configuration of the 8-port bitrev network satisfies outputs"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn route_bad_input() {
+    let r = |t: &str| {
+        ["birrd", "route", "--ports", "8", "--target", t]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    let run = |t: &str, needle: &str| {
+        let args = r(t);
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        assert_bad_input(&refs, needle);
+    };
+    run(
+        "{\"1\":[0,2],\"3\":[2]}",
+        "input 2 is wanted by outputs 1 and 3",
+    );
+    run("{\"1\":[0,2", "target is not valid JSON");
+    run("[1,2]", "target must be a JSON object");
+    run("{\"x\":[0]}", "target output 'x' is not a port number");
+    run("{\"8\":[0]}", "output port 8 is out of range");
+    run("{\"1\":[8]}", "input port 8 (for output 1) is out of range");
+    assert_bad_input(
+        &["birrd", "route", "--ports", "12", "--target", "{}"],
+        "ports must be a power of two",
+    );
+}

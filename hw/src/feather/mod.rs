@@ -4,3 +4,4 @@
 pub mod birrd;
 pub mod egg;
 pub mod golden;
+pub mod route;
