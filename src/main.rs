@@ -151,6 +151,21 @@ enum SynthDesign {
 
 #[derive(Subcommand)]
 enum BirrdCmd {
+    /// Draw a configured network as SVG: switches coloured by mode, wires labelled with the
+    /// inputs they carry.
+    Draw {
+        #[command(flatten)]
+        p: BirrdParams,
+        /// rtl, allo or names.
+        #[arg(long, default_value = "rtl")]
+        encoding: String,
+        /// JSON array [stage][switch] of modes (or @FILE).
+        #[arg(long)]
+        config: String,
+        /// The SVG file to write.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Find a configuration that sums the given inputs onto the given outputs. Prints the
     /// configuration (as `eval --config` takes it); exit 3 when no configuration exists, 4 when
     /// the time budget runs out first.
@@ -320,6 +335,22 @@ fn dispatch(cmd: Cmd) -> Result<()> {
                     timeout_ms,
                 },
         } => route_cmd(ports, &topology, &target, &encoding, timeout_ms),
+        Cmd::Birrd {
+            cmd:
+                BirrdCmd::Draw {
+                    p,
+                    encoding,
+                    config,
+                    out,
+                },
+        } => {
+            let cfg = p.config()?;
+            let enc: Encoding = encoding.parse().map_err(bad)?;
+            let config = parse_config(&cfg, enc, &config)?;
+            write_file_atomically(&out, plume::draw::birrd_svg(&cfg, &config).as_bytes())?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Cmd::Demo { out } => demo(&out),
         Cmd::Bench {
             what,
