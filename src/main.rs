@@ -53,7 +53,7 @@ enum Cmd {
         #[command(subcommand)]
         cmd: BirrdCmd,
     },
-    /// Generate, simulate and cross-check a 16-port BIRRD; writes out/birrd16.v and out/birrd16.vcd.
+    /// Generate, route, simulate and cross-check a 16-port BIRRD; writes out/birrd16.{v,vcd,svg}.
     Demo {
         /// Output directory.
         #[arg(long, default_value = "out")]
@@ -539,32 +539,17 @@ fn demo(out_dir: &Path) -> Result<()> {
         cfg.stages()
     );
 
-    // A reduce-and-reorder pattern: the first two stages add neighbours (groups of four), the
-    // rest pass, and the last stage swaps every pair — the sums land on reordered ports.
+    // Reorder-in-reduction: four groups of four inputs are summed and each sum lands on the
+    // output bank a next layer's layout might want, in one pass (the router finds the modes).
     let s = cfg.stages() as usize;
-    let n2 = cfg.switches() as usize;
-    let mut pattern: Config = vec![vec![Mode::Pass; n2]; s];
-    pattern[0] = vec![Mode::AddEven; n2];
-    pattern[1] = (0..n2)
-        .map(|j| {
-            if j % 2 == 0 {
-                Mode::AddEven
-            } else {
-                Mode::AddOdd
-            }
-        })
-        .collect();
-    pattern[s - 1] = vec![Mode::Swap; n2];
+    let wanted: plume_hw::feather::route::Target = [(3, vec![0, 1, 2, 3]), (12, vec![4, 5, 6, 7]), (0, vec![8, 9, 10, 11]), (9, vec![12, 13, 14, 15])].into_iter().collect();
+    let router = plume_hw::feather::route::Router::new(cfg.ports, cfg.topology)?;
+    let pattern = router.route(&wanted, std::time::Duration::from_secs(10))?;
     let sets = input_sets(&cfg, &pattern)?;
-    println!("pattern (stage 0 add_even, stage 1 add_even/add_odd, last stage swap):");
-    for (p, set) in sets.iter().enumerate() {
-        if set.len() > 1 {
-            let list: Vec<String> = set.iter().map(|i| i.to_string()).collect();
-            println!(
-                "  output port {p:>2} = sum of inputs {{{}}}",
-                list.join(",")
-            );
-        }
+    println!("pattern (routed by `plume birrd route`): four sums of four, written to reordered banks");
+    for o in wanted.keys() {
+        let list: Vec<String> = sets[*o].iter().map(|i| i.to_string()).collect();
+        println!("  output port {o:>2} = sum of inputs {{{}}}", list.join(","));
     }
 
     // Stream: the pattern on even cycles, a random configuration on odd ones (commands travel
@@ -622,6 +607,9 @@ fn demo(out_dir: &Path) -> Result<()> {
     }
     let v_path = out_dir.join("birrd16.v");
     write_file_atomically(&v_path, emit_bundle(&top).as_bytes())?;
+    let svg_path = out_dir.join("birrd16.svg");
+    write_file_atomically(&svg_path, plume::draw::birrd_svg(&cfg, &pattern).as_bytes())?;
+    println!("wrote {} (the routed pattern as a picture)", svg_path.display());
     let (vars, changes) = plume_sim::vcd::summarize(&vcd_path)?;
     println!(
         "wrote {} and {} ({} signals, {} value changes; open with gtkwave)",
