@@ -25,7 +25,8 @@ lint: deps
 	$(CARGO) test --test birrd emitted_verilog_is_lint_clean_and_compiles_in_icarus
 
 bench: deps
-	$(CARGO) run -q --release -- bench
+	$(CARGO) run -q --release -- bench sim
+	$(CARGO) run -q --release -- bench route
 
 verilog:
 	$(CARGO) run -q -- gen birrd --ports 16 -o out/verilog/birrd16
