@@ -542,14 +542,26 @@ fn demo(out_dir: &Path) -> Result<()> {
     // Reorder-in-reduction: four groups of four inputs are summed and each sum lands on the
     // output bank a next layer's layout might want, in one pass (the router finds the modes).
     let s = cfg.stages() as usize;
-    let wanted: plume_hw::feather::route::Target = [(3, vec![0, 1, 2, 3]), (12, vec![4, 5, 6, 7]), (0, vec![8, 9, 10, 11]), (9, vec![12, 13, 14, 15])].into_iter().collect();
+    let wanted: plume_hw::feather::route::Target = [
+        (3, vec![0, 1, 2, 3]),
+        (12, vec![4, 5, 6, 7]),
+        (0, vec![8, 9, 10, 11]),
+        (9, vec![12, 13, 14, 15]),
+    ]
+    .into_iter()
+    .collect();
     let router = plume_hw::feather::route::Router::new(cfg.ports, cfg.topology)?;
     let pattern = router.route(&wanted, std::time::Duration::from_secs(10))?;
     let sets = input_sets(&cfg, &pattern)?;
-    println!("pattern (routed by `plume birrd route`): four sums of four, written to reordered banks");
+    println!(
+        "pattern (routed by `plume birrd route`): four sums of four, written to reordered banks"
+    );
     for o in wanted.keys() {
         let list: Vec<String> = sets[*o].iter().map(|i| i.to_string()).collect();
-        println!("  output port {o:>2} = sum of inputs {{{}}}", list.join(","));
+        println!(
+            "  output port {o:>2} = sum of inputs {{{}}}",
+            list.join(",")
+        );
     }
 
     // Stream: the pattern on even cycles, a random configuration on odd ones (commands travel
@@ -609,7 +621,10 @@ fn demo(out_dir: &Path) -> Result<()> {
     write_file_atomically(&v_path, emit_bundle(&top).as_bytes())?;
     let svg_path = out_dir.join("birrd16.svg");
     write_file_atomically(&svg_path, plume::draw::birrd_svg(&cfg, &pattern).as_bytes())?;
-    println!("wrote {} (the routed pattern as a picture)", svg_path.display());
+    println!(
+        "wrote {} (the routed pattern as a picture)",
+        svg_path.display()
+    );
     let (vars, changes) = plume_sim::vcd::summarize(&vcd_path)?;
     println!(
         "wrote {} and {} ({} signals, {} value changes; open with gtkwave)",

@@ -31,8 +31,16 @@
 //!    wire is a conflict, found stages before it happens (in the bit-reversal network the second
 //!    half's paths are unique, so this sees most conflicts right after the first stages);
 //! 3. switch capacity — partial sums of three different targets forced into one switch;
-//! 4. memoised failures — the future depends only on which target occupies which position at a
+//! 4. Hall groups — partial sums whose possible positions at a later stage are exactly the same
+//!    set S: more distinct targets among them than |S| positions cannot all fit. This is what
+//!    makes 64-port routes feasible: in the bit-reversal network, values heading to nearby
+//!    outputs must take distinct middle addresses, and the groups see that as soon as the first
+//!    address bits are chosen;
+//! 5. memoised failures — the future depends only on which target occupies which position at a
 //!    stage boundary, so a failed boundary state is never explored twice.
+//!
+//! Each step decides the switch with the fewest surviving options (a switch with none fails
+//! the branch at once), after a few short randomised probes that escape unlucky early choices.
 //!
 //! Tests compare the router with exhaustive enumeration of every configuration at N = 4 and of
 //! every pass/swap configuration at N = 8 (all 40,320 permutations). A search that exceeds its
@@ -136,6 +144,7 @@ pub struct Router {
 enum Undo {
     Occ(usize),
     Pair(usize, usize),
+    Group(usize, PSet, u16),
 }
 
 struct Search<'a> {
@@ -146,6 +155,9 @@ struct Search<'a> {
     /// Per stage·(n/2) + switch: up to two (target + 1, count) forced into the switch.
     pair: Vec<[(u16, u32); 2]>,
     undo: Vec<Undo>,
+    /// Per (stage, set of positions): the targets whose partial sums are confined to exactly
+    /// that set, with counts. More distinct targets than positions is a conflict (Hall).
+    groups: HashMap<(usize, PSet), Vec<(u16, u32)>>,
     modes: Vec<Vec<Mode>>,
     failed: Vec<HashSet<Vec<u16>>>,
     deadline: Instant,
@@ -325,6 +337,7 @@ impl Router {
             occ: vec![(0, 0); (self.s + 1) * self.n],
             pair: vec![[(0, 0); 2]; (self.s + 1) * n2],
             undo: Vec::new(),
+            groups: HashMap::new(),
             modes: vec![vec![Mode::Pass; n2]; self.s],
             failed: vec![HashSet::new(); self.s + 1],
             deadline,
@@ -441,6 +454,19 @@ impl Search<'_> {
                 self.occ[idx] = (t1, k + 1);
                 self.undo.push(Undo::Occ(idx));
             }
+            if c >= 2 && (c as usize) < self.out.len() {
+                let entry = self.groups.entry((later, ps)).or_default();
+                match entry.iter_mut().find(|(t, _)| *t == t1) {
+                    Some((_, k)) => *k += 1,
+                    None => {
+                        if entry.len() as u32 >= c {
+                            return false;
+                        }
+                        entry.push((t1, 1));
+                    }
+                }
+                self.undo.push(Undo::Group(later, ps, t1));
+            }
             if later < r.s && ps.first() / 2 == ps.last() / 2 {
                 let idx = later * n2 + ps.first() / 2;
                 let slots = &mut self.pair[idx];
@@ -464,6 +490,17 @@ impl Search<'_> {
                 Undo::Occ(i) => {
                     let (t, k) = self.occ[i];
                     self.occ[i] = if k == 1 { (0, 0) } else { (t, k - 1) };
+                }
+                Undo::Group(stage, ps, t1) => {
+                    let entry = self.groups.get_mut(&(stage, ps)).expect("group recorded");
+                    let i = entry
+                        .iter()
+                        .position(|(t, _)| *t == t1)
+                        .expect("target recorded");
+                    entry[i].1 -= 1;
+                    if entry[i].1 == 0 {
+                        entry.swap_remove(i);
+                    }
                 }
                 Undo::Pair(i, k) => {
                     let (t, c) = self.pair[i][k];
@@ -514,8 +551,7 @@ impl Search<'_> {
     ) -> bool {
         let r = self.r;
         self.nodes += 1;
-        if self.nodes > self.node_limit
-            || (self.nodes % 256 == 0 && Instant::now() >= self.deadline)
+        if self.nodes > self.node_limit || (self.nodes % 64 == 0 && Instant::now() >= self.deadline)
         {
             self.timed_out = true;
         }
