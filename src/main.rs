@@ -100,6 +100,28 @@ impl BirrdParams {
     }
 }
 
+/// A network and a configuration for it.
+#[derive(Args, Clone)]
+struct ConfiguredNetwork {
+    #[command(flatten)]
+    p: BirrdParams,
+    /// rtl (0 pass, 1 add_even, 2 add_odd, 3 swap), allo (0 pass, 1 add_odd, 2 add_even, 3 swap) or names.
+    #[arg(long, default_value = "rtl")]
+    encoding: String,
+    /// JSON array [stage][switch] of modes (or @FILE).
+    #[arg(long)]
+    config: String,
+}
+
+impl ConfiguredNetwork {
+    fn parse(&self) -> Result<(BirrdConfig, Config)> {
+        let cfg = self.p.config()?;
+        let enc: Encoding = self.encoding.parse().map_err(bad)?;
+        let config = parse_config(&cfg, enc, &self.config)?;
+        Ok((cfg, config))
+    }
+}
+
 #[derive(Subcommand)]
 enum GenDesign {
     Birrd {
@@ -155,13 +177,7 @@ enum BirrdCmd {
     /// inputs they carry.
     Draw {
         #[command(flatten)]
-        p: BirrdParams,
-        /// rtl, allo or names.
-        #[arg(long, default_value = "rtl")]
-        encoding: String,
-        /// JSON array [stage][switch] of modes (or @FILE).
-        #[arg(long)]
-        config: String,
+        c: ConfiguredNetwork,
         /// The SVG file to write.
         #[arg(short, long)]
         out: PathBuf,
@@ -189,13 +205,7 @@ enum BirrdCmd {
     /// Evaluate one input vector under a configuration; prints the N outputs as a JSON array.
     Eval {
         #[command(flatten)]
-        p: BirrdParams,
-        /// rtl (0 pass, 1 add_even, 2 add_odd, 3 swap), allo (0 pass, 1 add_odd, 2 add_even, 3 swap) or names.
-        #[arg(long, default_value = "rtl")]
-        encoding: String,
-        /// JSON array [stage][switch] of modes (or @FILE).
-        #[arg(long)]
-        config: String,
+        c: ConfiguredNetwork,
         /// Comma-separated list of N unsigned integers.
         #[arg(long)]
         inputs: String,
@@ -307,19 +317,10 @@ fn dispatch(cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Birrd {
-            cmd:
-                BirrdCmd::Eval {
-                    p,
-                    encoding,
-                    config,
-                    inputs,
-                    engine,
-                },
+            cmd: BirrdCmd::Eval { c, inputs, engine },
         } => {
-            let cfg = p.config()?;
-            let enc: Encoding = encoding.parse().map_err(bad)?;
+            let (cfg, config) = c.parse()?;
             let engine: Engine = engine.parse().map_err(bad)?;
-            let config = parse_config(&cfg, enc, &config)?;
             let inputs = parse_inputs(&cfg, &inputs)?;
             let out = run::eval(&cfg, &config, &inputs, engine)?;
             println!("{}", serde_json::to_string(&out)?);
@@ -336,17 +337,9 @@ fn dispatch(cmd: Cmd) -> Result<()> {
                 },
         } => route_cmd(ports, &topology, &target, &encoding, timeout_ms),
         Cmd::Birrd {
-            cmd:
-                BirrdCmd::Draw {
-                    p,
-                    encoding,
-                    config,
-                    out,
-                },
+            cmd: BirrdCmd::Draw { c, out },
         } => {
-            let cfg = p.config()?;
-            let enc: Encoding = encoding.parse().map_err(bad)?;
-            let config = parse_config(&cfg, enc, &config)?;
+            let (cfg, config) = c.parse()?;
             write_file_atomically(&out, plume::draw::birrd_svg(&cfg, &config).as_bytes())?;
             println!("wrote {}", out.display());
             Ok(())
@@ -367,11 +360,7 @@ fn dispatch(cmd: Cmd) -> Result<()> {
 }
 
 fn parse_config(cfg: &BirrdConfig, enc: Encoding, text: &str) -> Result<Config> {
-    let text = match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| bad(format!("cannot read configuration {path}: {e}")))?,
-        None => text.to_string(),
-    };
+    let text = read_arg(text, "configuration")?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| bad(format!("configuration is not valid JSON: {e}")))?;
     let rows = v
