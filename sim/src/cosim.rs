@@ -10,7 +10,6 @@
 //! `rst` = 1 and cycle 0 is not compared.
 
 use crate::engine::Recording;
-use plume_hw::rtl::bits::words_for;
 use plume_hw::rtl::verilog::emit_modules;
 use plume_hw::rtl::Module;
 use std::fmt::Write as _;
@@ -487,9 +486,4 @@ pub fn check(
         }
     }
     Ok(rec.cycles.len() - first)
-}
-
-/// Words of a width, for callers packing random stimulus the way the harness does.
-pub fn words64(width: u32) -> usize {
-    words_for(width)
 }

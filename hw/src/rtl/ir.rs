@@ -213,15 +213,6 @@ impl Module {
         self.outputs.iter().position(|(n, _)| n == name)
     }
 
-    /// Width of input or output port `name`.
-    pub fn port_width(&self, name: &str) -> Option<u32> {
-        self.inputs
-            .iter()
-            .chain(&self.outputs)
-            .find(|(n, _)| n == name)
-            .map(|(_, id)| self.node(*id).width)
-    }
-
     /// Every distinct module of the design under (and including) this one, children first,
     /// deduplicated by name. Equal names must mean equal modules; `finish` enforces that per
     /// builder, and `check::check_design` across the tree.

@@ -10,7 +10,7 @@
 
 use super::bits::Bits;
 use super::ir::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -852,14 +852,6 @@ pub fn emit_bundle(top: &Rc<Module>) -> String {
 /// Port list of a module as the Verilog sees it (clk/rst first when clocked).
 pub fn port_list(m: &Module) -> Vec<VPort> {
     lower_module(m).ports
-}
-
-/// Width of every port by name, for testbenches.
-pub fn port_widths(m: &Module) -> BTreeMap<String, u32> {
-    port_list(m)
-        .into_iter()
-        .map(|p| (p.name, p.width))
-        .collect()
 }
 
 #[cfg(test)]
