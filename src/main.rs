@@ -449,7 +449,17 @@ fn sim_birrd(cfg: &BirrdConfig, cycles: u64, seed: u64, vcd: Option<&Path>) -> R
     if cycles == 0 {
         return Err(bad("--cycles must be at least 1"));
     }
+    if let Some(dir) = vcd
+        .and_then(|p| p.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+    }
     let tmp = vcd.map(|p| p.with_extension("vcd.plume-partial"));
+    if let Some(t) = &tmp {
+        std::fs::File::create(t).map_err(|e| bad(format!("cannot write {}: {e}", t.display())))?;
+    }
     let r = run::simulate(cfg, cycles, seed, tmp.as_deref(), false);
     let r = match r {
         Ok(r) => r,

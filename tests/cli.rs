@@ -60,6 +60,10 @@ fn bad_parameters_and_configurations() {
         "unknown topology 'omega'",
     );
     assert_bad_input(&["sim", "birrd", "--ports", "many"], "--ports");
+    assert_bad_input(
+        &["sim", "birrd", "--ports", "4", "--vcd", "/proc/plume/w.vcd"],
+        "cannot create /proc/plume",
+    );
     let ok_config = "[[0,0],[0,0],[0,0]]";
     assert_bad_input(
         &eval_args(&["--config", "[[0,0],[0,0]]", "--inputs", "1,2,3,4"]),
