@@ -256,9 +256,11 @@ pub struct Program {
     pub sel_table: Vec<u32>,
     pub cat_table: Vec<(u32, u32)>,
     pub deposit_table: Vec<(u32, u32, u32)>,
-    /// One-word registers without enable (q, d), the common case, committed in a tight loop;
-    /// `fast_init` holds their reset values.
-    pub fast_regs: Vec<(u32, u32)>,
+    /// One-word registers without enable, the common case: their values sit in the block
+    /// `fast_q .. fast_q + fast_init.len()` and their next values in the block at `fast_d`, in
+    /// the same order, so the clock edge is one block copy. `fast_init` holds reset values.
+    pub fast_q: u32,
+    pub fast_d: u32,
     pub fast_init: Vec<u64>,
     pub regs: Vec<RegCommit>,
     pub mems: Vec<MemState>,
@@ -681,7 +683,8 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             sel_table: Vec::new(),
             cat_table: Vec::new(),
             deposit_table: Vec::new(),
-            fast_regs: Vec::new(),
+            fast_q: 0,
+            fast_d: 0,
             fast_init: Vec::new(),
             regs: Vec::new(),
             mems: Vec::new(),
@@ -717,13 +720,51 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
         c.prog.input_order.push(name.clone());
     }
 
+    // Block layout of the one-word registers without enable (see `Program::fast_q`): the node
+    // computing a register's next value is placed in the d block when it is computed by the
+    // tape and not placed yet; otherwise (an input, a constant, state, a shared node) a copy
+    // into the d block ends the tape, which also keeps the edge reading pre-edge values only.
+    let n = c.owner.len();
+    let fast: Vec<(usize, usize, u64)> = (0..n)
+        .filter(|&g| c.resolve(g) == g)
+        .filter_map(|g| {
+            let (i, id) = c.owner[g];
+            match &c.insts[i].module.node(id).op {
+                Op::Reg { d, en: None, init } if init.width() <= 64 => {
+                    Some((g, c.resolve(c.global(i, d[0])), init.words()[0]))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    c.prog.fast_q = c.next_slot;
+    c.prog.fast_d = c.next_slot + fast.len() as u32;
+    c.next_slot += 2 * fast.len() as u32;
+    let mut copies = Vec::new();
+    for (k, &(g, dg, init)) in fast.iter().enumerate() {
+        c.slot[g] = c.prog.fast_q + k as u32;
+        c.prog.fast_init.push(init);
+        if c.is_computed(dg) && c.slot[dg] == NONE && c.node(dg).width <= 64 {
+            c.slot[dg] = c.prog.fast_d + k as u32;
+        } else {
+            copies.push((k, dg));
+        }
+    }
+
     let order = c.order()?;
     for g in order {
         c.emit(g);
     }
+    for (k, dg) in copies {
+        let a = c.loc(dg).slot;
+        c.prog.tape.push(Instr::Copy {
+            d: c.prog.fast_d + k as u32,
+            a,
+            n: 1,
+        });
+    }
 
     // State, constants, and the copies that keep the edge order-independent.
-    let n = c.owner.len();
     for g in 0..n {
         let r = c.resolve(g);
         if r != g {
@@ -736,7 +777,7 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
                 let l = c.loc(g);
                 c.prog.consts.push((l.slot, v.words().to_vec()));
             }
-            Op::Reg { d, en, init } => {
+            Op::Reg { d, en, init } if !(en.is_none() && init.width() <= 64) => {
                 let q = c.loc(g);
                 let mut dl = c.loc(c.global(i, d[0]));
                 let mut enl = en.map(|e| c.loc(c.global(i, e)));
@@ -754,18 +795,13 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
                         enl = Some(c.copy_to_fresh(enl.unwrap()));
                     }
                 }
-                if q.words() == 1 && enl.is_none() {
-                    c.prog.fast_regs.push((q.slot, dl.slot));
-                    c.prog.fast_init.push(init.words()[0]);
-                } else {
-                    c.prog.regs.push(RegCommit {
-                        q: q.slot,
-                        d: dl.slot,
-                        words: q.words() as u32,
-                        en: enl.map(|l| l.slot),
-                        init: init.words().to_vec(),
-                    });
-                }
+                c.prog.regs.push(RegCommit {
+                    q: q.slot,
+                    d: dl.slot,
+                    words: q.words() as u32,
+                    en: enl.map(|l| l.slot),
+                    init: init.words().to_vec(),
+                });
             }
             _ => {}
         }
@@ -907,7 +943,8 @@ impl Program {
         assert!(self.sel_table.iter().all(|s| one(*s)));
         assert!(self.cat_table.iter().all(|(s, _)| one(*s)));
         assert!(self.deposit_table.iter().all(|(s, _, _)| one(*s)));
-        assert!(self.fast_regs.iter().all(|(q, d)| one(*q) && one(*d)));
+        let r = self.fast_init.len() as u64;
+        assert!(ok(self.fast_q, r) && ok(self.fast_d, r));
     }
 }
 

@@ -52,9 +52,8 @@ impl Sim {
             v[*slot as usize..*slot as usize + words.len()].copy_from_slice(words);
         }
         // Registers start at their reset values, memories at zero.
-        for (&(q, _), &init) in prog.fast_regs.iter().zip(&prog.fast_init) {
-            v[q as usize] = init;
-        }
+        let q = prog.fast_q as usize;
+        v[q..q + prog.fast_init.len()].copy_from_slice(&prog.fast_init);
         for r in &prog.regs {
             v[r.q as usize..r.q as usize + r.init.len()].copy_from_slice(&r.init);
         }
@@ -286,15 +285,15 @@ impl Sim {
         }
         // 3. Registers (their d and enable never alias state: see compile.rs).
         let rst = self.prog.rst.is_some_and(|r| v[r as usize] & 1 == 1);
+        let (q, d, count) = (
+            self.prog.fast_q as usize,
+            self.prog.fast_d as usize,
+            self.prog.fast_init.len(),
+        );
         if rst {
-            for (&(q, _), &init) in self.prog.fast_regs.iter().zip(&self.prog.fast_init) {
-                v[q as usize] = init;
-            }
+            v[q..q + count].copy_from_slice(&self.prog.fast_init);
         } else {
-            for &(q, d) in &self.prog.fast_regs {
-                // SAFETY: compile() asserts every fast register slot is inside `v`.
-                unsafe { *v.get_unchecked_mut(q as usize) = *v.get_unchecked(d as usize) };
-            }
+            v.copy_within(d..d + count, q);
         }
         for r in &self.prog.regs {
             let q = r.q as usize;
