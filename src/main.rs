@@ -694,32 +694,29 @@ fn bench_cmd(cycles: u64, ports: &[u32]) -> Result<()> {
 
 fn bench_route() -> Result<()> {
     let budget = std::time::Duration::from_secs(1);
-    println!("BIRRD routing, bitrev topology, random targets, 1 s budget per target");
+    println!("BIRRD routing, random targets, 1 s budget per target");
     println!(
-        "{:>6} {:>12} {:>6} {:>11} {:>10} {:>11} {:>9}",
-        "ports", "kind", "cases", "median ms", "worst ms", "unroutable", "timeouts"
+        "{:>8} {:>6} {:>12} {:>6} {:>11} {:>10} {:>11} {:>9}",
+        "topology", "ports", "kind", "cases", "median ms", "worst ms", "unroutable", "timeouts"
     );
-    for ports in [16u32, 32, 64, 128] {
-        for reduction in [false, true] {
-            let cases = if ports >= 128 { 20 } else { 50 };
-            let r = bench::route_stats(
-                ports,
-                Topology::Bitrev,
-                reduction,
-                cases,
-                budget,
-                ports as u64 + reduction as u64,
-            )?;
-            println!(
-                "{:>6} {:>12} {:>6} {:>11.2} {:>10.2} {:>10.0}% {:>9}",
-                r.ports,
-                r.kind,
-                r.cases,
-                r.median_ms,
-                r.worst_ms,
-                100.0 * r.unroutable as f64 / r.cases as f64,
-                r.timeouts
-            );
+    for topology in [Topology::Bitrev, Topology::Benes] {
+        for ports in [16u32, 32, 64, 128] {
+            for reduction in [false, true] {
+                let cases = if ports >= 128 { 20 } else { 50 };
+                let seed = ports as u64 + reduction as u64;
+                let r = bench::route_stats(ports, topology, reduction, cases, budget, seed)?;
+                println!(
+                    "{:>8} {:>6} {:>12} {:>6} {:>11.2} {:>10.2} {:>10.0}% {:>9}",
+                    topology.to_string(),
+                    r.ports,
+                    r.kind,
+                    r.cases,
+                    r.median_ms,
+                    r.worst_ms,
+                    100.0 * r.unroutable as f64 / r.cases as f64,
+                    r.timeouts
+                );
+            }
         }
     }
     Ok(())
