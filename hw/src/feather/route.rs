@@ -40,7 +40,8 @@
 //!    stage boundary, so a failed boundary state is never explored twice.
 //!
 //! Each step decides the switch with the fewest surviving options (a switch with none fails
-//! the branch at once), after a few short randomised probes that escape unlucky early choices.
+//! the branch at once). Randomised probes of growing length (a restart schedule) run first and
+//! escape unlucky early choices; the complete search follows.
 //!
 //! Tests compare the router with exhaustive enumeration of every configuration at N = 4 and of
 //! every pass/swap configuration at N = 8 (all 40,320 permutations). A search that exceeds its
@@ -82,8 +83,8 @@ pub enum RouteError {
     Timeout(u128),
 }
 
-/// Randomised probes tried before the complete search.
-const PROBES: u64 = 8;
+/// Randomised probes tried before the complete search (four rounds of six growing lengths).
+const PROBES: u64 = 24;
 
 /// Fixed-size set of positions (N ≤ 256).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -291,11 +292,11 @@ impl Router {
         self.check_target(target)?;
         let deadline = Instant::now() + budget;
         // Solutions are usually plentiful but a bad early choice can trap a depth-first search
-        // for a long time: a few short randomised probes first (each result still verified),
+        // for a long time: randomised probes of growing length first (each result verified),
         // then the complete search with the rest of the budget, which alone may answer
-        // "unroutable".
-        let probe_nodes = 64 * self.n as u64 * self.s as u64;
+        // "unroutable". Probe lengths cycle through 4, 8, … 128 nodes per switch of the network.
         for k in 1..=PROBES {
+            let probe_nodes = (2u64 << (k % 6)) * self.n as u64 * self.s as u64;
             if let Some(Ok(config)) =
                 self.search(target, deadline, probe_nodes, 0x9e37_79b9_7f4a_7c15 ^ k)
             {
