@@ -552,7 +552,7 @@ impl Search<'_> {
     ) -> bool {
         let r = self.r;
         self.nodes += 1;
-        if self.nodes > self.node_limit || (self.nodes % 64 == 0 && Instant::now() >= self.deadline)
+        if self.nodes > self.node_limit || (self.nodes % 8 == 0 && Instant::now() >= self.deadline)
         {
             self.timed_out = true;
         }
