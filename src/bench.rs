@@ -123,7 +123,8 @@ pub fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Routing time by network size and pattern kind.
+/// Routing time by network size and pattern kind: a permutation sends every input to a distinct
+/// output; a reduction splits all inputs into groups of 1–8, each to a distinct output.
 pub struct RouteStats {
     pub ports: u32,
     pub kind: &'static str,
@@ -134,12 +135,14 @@ pub struct RouteStats {
     pub timeouts: usize,
 }
 
-/// Random targets: `permutation` sends every input to a distinct output; `reduction` splits all
-/// inputs into groups of 1–8 and sends each group's sum to a distinct random output.
+/// A random target: inputs and outputs shuffled, then up to `groups` outputs each get the sum of
+/// the next 1–`max_group` inputs (fewer when inputs run out). `max_group` = 1 gives a
+/// permutation of the chosen inputs; `groups` = n with `max_group` = 1 a full permutation.
 pub fn random_target(
     rng: &mut XorShift,
     n: usize,
-    reduction: bool,
+    groups: usize,
+    max_group: usize,
 ) -> plume_hw::feather::route::Target {
     let mut ins: Vec<usize> = (0..n).collect();
     let mut outs: Vec<usize> = (0..n).collect();
@@ -149,15 +152,11 @@ pub fn random_target(
     }
     let mut target = plume_hw::feather::route::Target::new();
     let mut at = 0;
-    for &o in &outs {
+    for &o in outs.iter().take(groups) {
         if at == n {
             break;
         }
-        let g = if reduction {
-            (1 + (rng.next() % 8) as usize).min(n - at)
-        } else {
-            1
-        };
+        let g = (1 + (rng.next() % max_group as u64) as usize).min(n - at);
         target.insert(o, ins[at..at + g].to_vec());
         at += g;
     }
@@ -178,7 +177,12 @@ pub fn route_stats(
     let mut times = Vec::with_capacity(cases);
     let (mut unroutable, mut timeouts) = (0, 0);
     for _ in 0..cases {
-        let target = random_target(&mut rng, ports as usize, reduction);
+        let target = random_target(
+            &mut rng,
+            ports as usize,
+            ports as usize,
+            if reduction { 8 } else { 1 },
+        );
         let t0 = Instant::now();
         match router.route(&target, budget) {
             Ok(_) => {}

@@ -509,18 +509,6 @@ fn check_birrd(cfg: &BirrdConfig, cycles: u64, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// Which inputs each output carries: evaluate with input i = 2^i (distinct bits, so a sum of a
-/// set of inputs is the set's bitmask as long as no input is counted twice).
-fn input_sets(cfg: &BirrdConfig, config: &Config) -> Result<Vec<Vec<u32>>> {
-    let probe = BirrdConfig { width: 64, ..*cfg };
-    let inputs: Vec<u64> = (0..cfg.ports).map(|i| 1u64 << i).collect();
-    let out = golden::birrd(&probe, config, &inputs)?;
-    Ok(out
-        .iter()
-        .map(|m| (0..cfg.ports).filter(|i| m >> i & 1 == 1).collect())
-        .collect())
-}
-
 fn demo(out_dir: &Path) -> Result<()> {
     let cfg = BirrdConfig {
         ports: 16,
@@ -551,15 +539,16 @@ fn demo(out_dir: &Path) -> Result<()> {
     .collect();
     let router = plume_hw::feather::route::Router::new(cfg.ports, cfg.topology)?;
     let pattern = router.route(&wanted, std::time::Duration::from_secs(10))?;
-    let sets = input_sets(&cfg, &pattern)?;
+    let sets = plume::draw::wire_sets(&cfg, &pattern)
+        .pop()
+        .expect("outputs");
     println!(
         "pattern (routed by `plume birrd route`): four sums of four, written to reordered banks"
     );
     for o in wanted.keys() {
-        let list: Vec<String> = sets[*o].iter().map(|i| i.to_string()).collect();
         println!(
-            "  output port {o:>2} = sum of inputs {{{}}}",
-            list.join(",")
+            "  output port {o:>2} = sum of inputs {}",
+            plume::draw::set_label(&sets[*o])
         );
     }
 

@@ -302,7 +302,7 @@ fn route_reports_unroutable_with_exit_3() {
     let router = Router::new(8, Topology::Bitrev).unwrap();
     let mut rng = XorShift::new(5);
     let target = (0..5000)
-        .map(|_| plume::bench::random_target(&mut rng, 8, true))
+        .map(|_| plume::bench::random_target(&mut rng, 8, 8, 8))
         .find(|t| {
             matches!(
                 router.route(t, std::time::Duration::from_secs(5)),

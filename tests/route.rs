@@ -6,6 +6,7 @@
 
 mod common;
 
+use plume::bench::random_target;
 use plume::rng::XorShift;
 use plume_hw::feather::birrd::{BirrdConfig, Config, Mode, Topology, MODES};
 use plume_hw::feather::golden;
@@ -273,22 +274,7 @@ fn routed_configurations_run_on_simulator_and_verilog() {
         let mut expect = std::collections::VecDeque::new();
         for _ in 0..12 {
             // Random groups of 1-4 inputs sent to random distinct outputs.
-            let mut ins: Vec<usize> = (0..n as usize).collect();
-            let mut outs: Vec<usize> = (0..n as usize).collect();
-            for k in (1..ins.len()).rev() {
-                ins.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-                outs.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-            }
-            let mut target = Target::new();
-            let mut at = 0;
-            for &o in outs.iter().take(n as usize / 4) {
-                let g = 1 + (rng.next() % 4) as usize;
-                if at + g > ins.len() {
-                    break;
-                }
-                target.insert(o, ins[at..at + g].to_vec());
-                at += g;
-            }
+            let target = random_target(&mut rng, n as usize, n as usize / 4, 4);
             let config = match router.route(&target, BUDGET) {
                 Ok(c) => c,
                 Err(RouteError::Unroutable(_)) => continue,
@@ -399,26 +385,6 @@ fn exhaustive_routable(topology: Topology, target: &Target) -> bool {
         .any(|st| outs.iter().zip(&masks).all(|(o, m)| st[*o] == *m))
 }
 
-fn random_reduction(rng: &mut XorShift, n: usize, groups: usize, max_group: u64) -> Target {
-    let mut ins: Vec<usize> = (0..n).collect();
-    let mut outs: Vec<usize> = (0..n).collect();
-    for k in (1..n).rev() {
-        ins.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-        outs.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-    }
-    let mut target = Target::new();
-    let mut at = 0;
-    for &o in outs.iter().take(groups) {
-        let g = 1 + (rng.next() % max_group) as usize;
-        if at + g > n {
-            break;
-        }
-        target.insert(o, ins[at..at + g].to_vec());
-        at += g;
-    }
-    target
-}
-
 /// N = 8, random reductions (groups of 1-4 inputs to random outputs). Among 3,000 targets,
 /// "unroutable" answers are confirmed by exhaustive search over all 4^(stages·4)
 /// configurations (the first dozen per topology; the search takes about a second each).
@@ -430,7 +396,7 @@ fn n8_random_reductions_unroutable_answers_are_confirmed_exhaustively() {
         let router = Router::new(8, topology).unwrap();
         let (mut routed, mut unroutable, mut confirmed) = (0, 0, 0);
         for k in 0..3000 {
-            let target = random_reduction(&mut rng, 8, 8, 4);
+            let target = random_target(&mut rng, 8, 8, 4);
             match router.route(&target, BUDGET) {
                 Ok(_) => {
                     routed += 1;
