@@ -21,3 +21,17 @@ pub fn proptest_config(cases: u32) -> Config {
 
 /// A scratch directory for tool runs, removed on drop.
 pub use plume::tools::TempDir;
+
+/// Whether a command-line tool is installed; under CI=true a missing tool fails the test
+/// instead of skipping it.
+pub fn have(bin: &str) -> bool {
+    if plume_sim::cosim::which(bin) {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{bin} is not installed under CI"
+    );
+    eprintln!("SKIPPED: {bin} is not installed");
+    false
+}

@@ -1,7 +1,10 @@
-//! FEATHER (Tong et al., ISCA 2024): the BIRRD reduce-and-reorder network and its EGG switch.
-//! NEST, buffers and the controller follow in later issues.
+//! FEATHER (Tong et al., ISCA 2024): the NEST array, the BIRRD reduce-and-reorder network
+//! and its EGG switch, their golden models and the BIRRD router.
+//! NEST (PE array), buffers, controller and the layer compiler build on them.
 
 pub mod birrd;
 pub mod egg;
 pub mod golden;
+pub mod nest;
+pub mod pe;
 pub mod route;
