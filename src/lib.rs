@@ -10,5 +10,6 @@ pub use plume_sim as sim;
 pub mod bench;
 pub mod birrd;
 pub mod draw;
+pub mod feather;
 pub mod rng;
 pub mod tools;

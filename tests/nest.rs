@@ -32,6 +32,7 @@ struct In {
 
 struct Case {
     cfg: NestConfig,
+    signed: (bool, bool),
     rows: u32,
     zp: (u8, u8),
     stim: Vec<In>,
@@ -41,7 +42,15 @@ struct Case {
 
 /// Builds a stimulus: load bank 0; stream `groups` VNs from bank 0 while loading bank 1
 /// (wait for the load if it is longer); stream `groups` VNs from bank 1; drain.
-fn build(cfg: NestConfig, v: u32, rows: u32, groups: u32, bubbles: bool, seed: u64) -> Case {
+fn build(
+    cfg: NestConfig,
+    signed: (bool, bool),
+    v: u32,
+    rows: u32,
+    groups: u32,
+    bubbles: bool,
+    seed: u64,
+) -> Case {
     let mut rng = XorShift::new(seed);
     let (ah, aw) = (cfg.ah as usize, cfg.aw as usize);
     let zp = ((rng.next() & 0xff) as u8, (rng.next() & 0xff) as u8);
@@ -116,12 +125,7 @@ fn build(cfg: NestConfig, v: u32, rows: u32, groups: u32, bubbles: bool, seed: u
             for r in 0..rows as usize {
                 for (col, out) in want.iter_mut().enumerate() {
                     let xcol: Vec<u8> = xs.iter().map(|x| x[col]).collect();
-                    let value = vn_dot(
-                        &xcol,
-                        &w[bank as usize][r][col],
-                        zp,
-                        (cfg.iact_signed, cfg.weight_signed),
-                    );
+                    let value = vn_dot(&xcol, &w[bank as usize][r][col], zp, signed);
                     out.push((t_last + r as u64 + PE_LATENCY + 1, value));
                 }
             }
@@ -141,6 +145,7 @@ fn build(cfg: NestConfig, v: u32, rows: u32, groups: u32, bubbles: bool, seed: u
     }
     Case {
         cfg,
+        signed,
         rows,
         zp,
         stim,
@@ -161,6 +166,8 @@ fn run(case: &Case, record: bool) -> (Vec<Vec<(u64, u32)>>, Option<plume_sim::en
     set(&mut sim, "i_rows", case.rows as u64);
     set(&mut sim, "i_zp_i", case.zp.0 as u64);
     set(&mut sim, "i_zp_w", case.zp.1 as u64);
+    set(&mut sim, "i_iact_signed", case.signed.0 as u64);
+    set(&mut sim, "i_weight_signed", case.signed.1 as u64);
     let mut got = vec![Vec::new(); aw];
     let pack = |bytes: &[u8]| {
         let mut b = Bits::zero(8 * bytes.len() as u32);
@@ -227,8 +234,8 @@ proptest! {
                            seed in any::<u64>()) {
         let v = 1 + vsel % ah;
         let rows = 1 + rsel % v;
-        let cfg = NestConfig { ah, aw, iact_signed, weight_signed };
-        let case = build(cfg, v, rows, groups, bubbles, seed);
+        let cfg = NestConfig { ah, aw };
+        let case = build(cfg, (iact_signed, weight_signed), v, rows, groups, bubbles, seed);
         let (got, _) = run(&case, false);
         prop_assert_eq!(got, case.want);
     }
@@ -237,13 +244,8 @@ proptest! {
 #[test]
 fn a_full_array_delivers_one_partial_sum_per_cycle() {
     // V = rows = AH: after the pipeline fills, every column is valid every cycle.
-    let cfg = NestConfig {
-        ah: 8,
-        aw: 4,
-        iact_signed: false,
-        weight_signed: true,
-    };
-    let case = build(cfg, 8, 8, 4, false, 7);
+    let cfg = NestConfig { ah: 8, aw: 4 };
+    let case = build(cfg, (false, true), 8, 8, 4, false, 7);
     let (got, _) = run(&case, false);
     assert_eq!(got, case.want);
     let bank0: Vec<u64> = got[0].iter().take(32).map(|e| e.0).collect();
@@ -252,13 +254,8 @@ fn a_full_array_delivers_one_partial_sum_per_cycle() {
 
 #[test]
 fn emitted_verilog_matches_the_simulator() {
-    let cfg = NestConfig {
-        ah: 4,
-        aw: 4,
-        iact_signed: false,
-        weight_signed: true,
-    };
-    let case = build(cfg, 3, 3, 3, true, 11);
+    let cfg = NestConfig { ah: 4, aw: 4 };
+    let case = build(cfg, (true, false), 3, 3, 3, true, 11);
     let (got, rec) = run(&case, true);
     assert_eq!(got, case.want);
     let rec = rec.unwrap();
@@ -280,12 +277,7 @@ fn emitted_verilog_matches_the_simulator() {
 #[test]
 fn pe_synthesises_small() {
     use plume_hw::feather::pe::{pe, PeConfig};
-    let top = pe(&PeConfig {
-        ah: 16,
-        iact_signed: false,
-        weight_signed: true,
-    })
-    .unwrap();
+    let top = pe(&PeConfig { ah: 16 }).unwrap();
     plume::tools::lint(&top).unwrap();
     if !common::have("yosys") {
         return;

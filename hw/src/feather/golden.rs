@@ -101,6 +101,60 @@ pub fn vn_dot(iacts: &[u8], weights: &[u8], zp: (u8, u8), signed: (bool, bool)) 
     })
 }
 
+/// Fractional bits of the quantizer's 32-bit fixed-point scale (the ZCU104 flow uses 24;
+/// spec feather.md §2.6).
+pub const SCALE_FRAC_BITS: u32 = 24;
+
+/// Requantisation of a 32-bit accumulator to an 8-bit activation:
+/// `clamp(round(acc · scale / 2^24) + zp_o)`, rounding half up (add 2^23, shift arithmetically),
+/// clamped to uint8 or int8. `scale` is signed 8.24 fixed point.
+pub fn requant(acc: u32, scale: u32, zp_o: u8, out_signed: bool) -> u8 {
+    let p = acc as i32 as i64 * scale as i32 as i64;
+    let y = ((p + (1i64 << (SCALE_FRAC_BITS - 1))) >> SCALE_FRAC_BITS)
+        + if out_signed {
+            zp_o as i8 as i64
+        } else {
+            zp_o as i64
+        };
+    if out_signed {
+        y.clamp(-128, 127) as i8 as u8
+    } else {
+        y.clamp(0, 255) as u8
+    }
+}
+
+/// Quantisation parameters of one layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quant {
+    pub zp_i: u8,
+    pub zp_w: u8,
+    pub scale: u32,
+    pub zp_o: u8,
+    pub iact_signed: bool,
+    pub weight_signed: bool,
+    pub out_signed: bool,
+}
+
+/// int8 GEMM `C = requant(Σ_k (A[m][k] − zp_i)(B[k][n] − zp_w))`: A is M×K, B is K×N, both
+/// row-major; returns C, M×N row-major.
+pub fn gemm(a: &[u8], b: &[u8], m: usize, k: usize, n: usize, q: &Quant) -> Vec<u8> {
+    assert_eq!(a.len(), m * k);
+    assert_eq!(b.len(), k * n);
+    let mut c = vec![0u8; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0u32;
+            for kk in 0..k {
+                let p = diff(a[i * k + kk], q.zp_i, q.iact_signed)
+                    * diff(b[kk * n + j], q.zp_w, q.weight_signed);
+                acc = acc.wrapping_add(p as u32);
+            }
+            c[i * n + j] = requant(acc, q.scale, q.zp_o, q.out_signed);
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +224,34 @@ mod tests {
         let out = birrd(&c, &config, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         assert_eq!(out[0], 36);
         assert!(MODES.len() == 4);
+    }
+
+    #[test]
+    fn requant_rounds_half_up_and_clamps() {
+        let half = 1u32 << 23;
+        assert_eq!(requant(100, half, 10, false), 60);
+        // −1.5 rounds to −1: 0 as uint8 (clamped), 0xff as int8.
+        assert_eq!(requant(-3i32 as u32, half, 0, false), 0);
+        assert_eq!(requant(-3i32 as u32, half, 0, true), 0xff);
+        assert_eq!(requant(1000, 1 << 24, 0, false), 255);
+        assert_eq!(requant(1000, 1 << 24, 0, true), 127);
+        // Output zero point as int8: −128 + 5.
+        assert_eq!(requant(5, 1 << 24, 0x80, true) as i8, -123);
+    }
+
+    #[test]
+    fn gemm_by_hand() {
+        // A = [[1, 2]], B = [[3], [4]] with zero points 1 and 2: (0)(1) + (1)(2) = 2.
+        let q = Quant {
+            zp_i: 1,
+            zp_w: 2,
+            scale: 1 << 24,
+            zp_o: 0,
+            iact_signed: false,
+            weight_signed: false,
+            out_signed: false,
+        };
+        assert_eq!(gemm(&[1, 2], &[3, 4], 1, 2, 1, &q), vec![2]);
+        assert_eq!(vn_dot(&[0], &[0xff], (1, 0), (false, true)), 1);
     }
 }

@@ -3,8 +3,11 @@
 //! NEST (PE array), buffers, controller and the layer compiler build on them.
 
 pub mod birrd;
+pub mod controller;
 pub mod egg;
 pub mod golden;
+pub mod mapper;
 pub mod nest;
 pub mod pe;
 pub mod route;
+pub mod top;

@@ -9,7 +9,8 @@
 //! Everything enters row 0 and moves down one row per cycle, so row r sees the row-0 stream
 //! r cycles late. Control is the same for every column, so it is registered once per row
 //! rather than once per PE. Zero points and the number of active rows are layer constants
-//! (broadcast, not forwarded).
+//! (broadcast, not forwarded), and so are the operands' number formats (`i_iact_signed`,
+//! `i_weight_signed`: int8 or uint8).
 //!
 //! **Timing.** Let element k of virtual neuron (VN) g enter row 0 at cycle t0 + g·V + k, with
 //! `last` on k = V − 1. PE(r, c) emits VN g's partial sum during cycle t0 + g·V + (V − 1) + r + 3
@@ -36,28 +37,15 @@ pub struct NestConfig {
     pub ah: u32,
     /// Columns (= BIRRD ports).
     pub aw: u32,
-    pub iact_signed: bool,
-    pub weight_signed: bool,
 }
 
 impl NestConfig {
     pub fn pe(&self) -> PeConfig {
-        PeConfig {
-            ah: self.ah,
-            iact_signed: self.iact_signed,
-            weight_signed: self.weight_signed,
-        }
+        PeConfig { ah: self.ah }
     }
 
     pub fn module_name(&self) -> String {
-        let fmt = |s: bool| if s { 's' } else { 'u' };
-        format!(
-            "feather_nest_{}x{}_{}{}",
-            self.ah,
-            self.aw,
-            fmt(self.iact_signed),
-            fmt(self.weight_signed)
-        )
+        format!("feather_nest_{}x{}", self.ah, self.aw)
     }
 
     /// Width of `i_rows` (counts 0 … AH).
@@ -88,6 +76,8 @@ pub fn nest(cfg: &NestConfig) -> Result<Rc<Module>, DrcErrors> {
     let rows = b.input("i_rows", cfg.rows_bits());
     let zp_i = b.input("i_zp_i", 8);
     let zp_w = b.input("i_zp_w", 8);
+    let i_signed = b.input("i_iact_signed", 1);
+    let w_signed = b.input("i_weight_signed", 1);
 
     let mut col_iact: Vec<Sig> = (0..aw).map(|c| b.slice(iact, 8 * c + 7, 8 * c)).collect();
     let mut col_wdata: Vec<Sig> = (0..aw).map(|c| b.slice(wdata, 8 * c + 7, 8 * c)).collect();
@@ -127,6 +117,8 @@ pub fn nest(cfg: &NestConfig) -> Result<Rc<Module>, DrcErrors> {
                     ("i_wbank", wbank),
                     ("i_zp_i", zp_i),
                     ("i_zp_w", zp_w),
+                    ("i_iact_signed", i_signed),
+                    ("i_weight_signed", w_signed),
                 ],
             );
             col_iact[c] = o.get("o_iact");

@@ -12,7 +12,7 @@
 //!   read, mapped to LUT RAM (`ram_style = "distributed"`) instead of the public PE's flip-flops.
 //! * **Arithmetic** (the intended behaviour, not the public RTL's): both differences are 9-bit
 //!   two's complement — `{0,x} − {0,zp}` for unsigned operands, `sext(x) − sext(zp)` for
-//!   signed ones — and the product is a *signed* 9×9→18-bit multiply (the public PE multiplies
+//!   signed ones (chosen per layer by `i_iact_signed` / `i_weight_signed`) — and the product is a *signed* 9×9→18-bit multiply (the public PE multiplies
 //!   the differences unsigned, wrong whenever one is negative; spec §2.3.1), sign-extended into a
 //!   32-bit wrap-around accumulator.
 //! * **Temporal reduction**: the stream carries `last` on a virtual neuron's final element.
@@ -29,15 +29,12 @@
 use crate::rtl::{Bits, DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, Sig};
 use std::rc::Rc;
 
-/// Number formats of the PE's operands.
+/// Shape of the PE. The operands' number formats (int8 or uint8, zero point in the same
+/// format) are layer constants on `i_iact_signed` / `i_weight_signed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeConfig {
     /// NEST rows = weight file depth per bank (a power of two ≥ 2).
     pub ah: u32,
-    /// iActs are int8 (else uint8); the zero point has the same format.
-    pub iact_signed: bool,
-    /// Weights are int8 (else uint8); the zero point has the same format.
-    pub weight_signed: bool,
 }
 
 /// Bits of a weight index (`log2 AH`).
@@ -45,28 +42,23 @@ pub fn index_bits(ah: u32) -> u32 {
     ah.trailing_zeros().max(1)
 }
 
-/// An 8-bit operand minus its 8-bit zero point as a 9-bit signed value.
-fn diff9(b: &mut ModuleBuilder, x: Sig, zp: Sig, signed: bool) -> Sig {
-    let (x, zp) = if signed {
-        let (xs, zs) = (b.as_signed(x), b.as_signed(zp));
-        (b.extend(xs, 9), b.extend(zs, 9))
-    } else {
-        let (xe, ze) = (b.extend(x, 9), b.extend(zp, 9));
-        (b.as_signed(xe), b.as_signed(ze))
+/// An 8-bit operand minus its 8-bit zero point as a 9-bit signed value; `signed` (1 bit)
+/// chooses sign or zero extension.
+fn diff9(b: &mut ModuleBuilder, x: Sig, zp: Sig, signed: Sig) -> Sig {
+    let ext = |b: &mut ModuleBuilder, v: Sig| {
+        let top = b.bit(v, 7);
+        let e = b.and(top, signed);
+        let w = b.cat(&[e, v]);
+        b.as_signed(w)
     };
+    let (x, zp) = (ext(b, x), ext(b, zp));
     b.sub(x, zp)
 }
 
 /// Generates the PE.
 pub fn pe(cfg: &PeConfig) -> Result<Rc<Module>, DrcErrors> {
     let ib = index_bits(cfg.ah);
-    let fmt = |s: bool| if s { 's' } else { 'u' };
-    let mut b = ModuleBuilder::new(format!(
-        "feather_pe_ah{}_{}{}",
-        cfg.ah,
-        fmt(cfg.iact_signed),
-        fmt(cfg.weight_signed)
-    ));
+    let mut b = ModuleBuilder::new(format!("feather_pe_ah{}", cfg.ah));
     let iact = b.input("i_iact", 8);
     let valid = b.input("i_valid", 1);
     let widx = b.input("i_widx", ib);
@@ -78,6 +70,8 @@ pub fn pe(cfg: &PeConfig) -> Result<Rc<Module>, DrcErrors> {
     let wbank = b.input("i_wbank", 1);
     let zp_i = b.input("i_zp_i", 8);
     let zp_w = b.input("i_zp_w", 8);
+    let i_signed = b.input("i_iact_signed", 1);
+    let w_signed = b.input("i_weight_signed", 1);
 
     let o_iact = b.delay("iact_q", iact);
     let o_wdata = b.delay("wdata_q", wdata);
@@ -97,13 +91,13 @@ pub fn pe(cfg: &PeConfig) -> Result<Rc<Module>, DrcErrors> {
     let w = b.mem_read(wf, ra, None);
 
     // Stage 1: iAct difference; weight read in flight.
-    let di = diff9(&mut b, iact, zp_i, cfg.iact_signed);
+    let di = diff9(&mut b, iact, zp_i, i_signed);
     let di_q = b.delay("di_q", di);
     let v1 = b.delay("v1_q", valid);
     let vl = b.and(valid, last);
     let l1 = b.delay("l1_q", vl);
     // Stage 2: weight difference and the signed product.
-    let dw = diff9(&mut b, w, zp_w, cfg.weight_signed);
+    let dw = diff9(&mut b, w, zp_w, w_signed);
     let dw = b.named(dw, "dw");
     let prod = b.mul(di_q, dw);
     let prod_q = b.delay("prod_q", prod);

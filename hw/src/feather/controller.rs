@@ -1,0 +1,154 @@
+//! The FEATHER micro-instruction: the contract between the layer compiler and the hardware.
+//!
+//! plume's first controller is *horizontal microcode*: the compiler schedules every cycle
+//! statically and the accelerator executes one `Uop` per cycle (a testbench, or a host through
+//! a FIFO, supplies them back to back). Each field says what one part of the machine does in
+//! that cycle; the compiler knows every latency, so nothing is decided at run time and the
+//! cycle count is exactly the number of micro-instructions plus the drain. A loop-compressed
+//! instruction format (tile loops expanded by a sequencer) would carry the same fields; this is
+//! the form the sequencer expands to.
+//!
+//! # Fields and their timing (cycle t = the cycle the uop is presented)
+//!
+//! | field | bits | effect |
+//! |---|---|---|
+//! | `s_read` | 1 | read streaming buffer `s_buf` at `s_addr` (all AW banks); the bytes enter NEST row 0 at t+1 as one valid VN element |
+//! | `s_buf` | 1 | which streaming buffer (0/1) is read |
+//! | `s_addr` | log2 S | streaming-buffer line |
+//! | `widx` | log2 AH | weight index of that element (applied at t+1 with the data) |
+//! | `rbank` | 1 | weight bank (ping/pong) the element reads |
+//! | `last` | 1 | the element ends its virtual neuron |
+//! | `w_read` | 1 | read weight-buffer line `w_addr`; at t+1 NEST writes its AW bytes into row `wrow`'s files |
+//! | `w_addr` | log2 W | weight-buffer line |
+//! | `wrow`, `waddr`, `wbank` | log2 AH, log2 AH, 1 | destination PE row, file index and bank |
+//! | `birrd` | AW/2 · 2S | BIRRD command word for the row vector entering BIRRD at t (NEST's column-mux output) |
+//! | `ob_mask` | AW | output-buffer banks that take the row vector leaving BIRRD at t |
+//! | `ob_addr` | log2 O | their line (read at t, written at t+1) |
+//! | `ob_acc` | 1 | add to the line's contents (else overwrite) |
+//! | `quant` | 1 | also requantise the sum and write it at t+2 into streaming buffer `q_buf`, same banks and line |
+//! | `q_buf` | 1 | destination streaming buffer |
+//!
+//! Fields are packed LSB first in the order of the table (`UopLayout`).
+
+use super::birrd::BirrdConfig;
+use crate::rtl::Bits;
+
+/// One cycle's micro-instruction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Uop {
+    pub s_read: bool,
+    pub s_buf: u8,
+    pub s_addr: u32,
+    pub widx: u32,
+    pub rbank: u8,
+    pub last: bool,
+    pub w_read: bool,
+    pub w_addr: u32,
+    pub wrow: u32,
+    pub waddr: u32,
+    pub wbank: u8,
+    /// BIRRD command word (`BirrdConfig::command_word`), or all-pass when `None`.
+    pub birrd: Option<Bits>,
+    pub ob_mask: u128,
+    pub ob_addr: u32,
+    pub ob_acc: bool,
+    pub quant: bool,
+    pub q_buf: u8,
+}
+
+/// Field widths of the micro-instruction for one machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UopLayout {
+    /// (name, width) in packing order, LSB first.
+    pub fields: Vec<(&'static str, u32)>,
+}
+
+impl UopLayout {
+    pub fn new(
+        aw: u32,
+        ah: u32,
+        s_bits: u32,
+        w_bits: u32,
+        o_bits: u32,
+        birrd: &BirrdConfig,
+    ) -> Self {
+        let ib = super::pe::index_bits(ah);
+        UopLayout {
+            fields: vec![
+                ("s_read", 1),
+                ("s_buf", 1),
+                ("s_addr", s_bits),
+                ("widx", ib),
+                ("rbank", 1),
+                ("last", 1),
+                ("w_read", 1),
+                ("w_addr", w_bits),
+                ("wrow", ib),
+                ("waddr", ib),
+                ("wbank", 1),
+                ("birrd", birrd.cmd_width()),
+                ("ob_mask", aw),
+                ("ob_addr", o_bits),
+                ("ob_acc", 1),
+                ("quant", 1),
+                ("q_buf", 1),
+            ],
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.fields.iter().map(|f| f.1).sum()
+    }
+
+    /// (lsb, width) of a field.
+    pub fn field(&self, name: &str) -> (u32, u32) {
+        let mut lo = 0;
+        for &(n, w) in &self.fields {
+            if n == name {
+                return (lo, w);
+            }
+            lo += w;
+        }
+        panic!("no micro-instruction field {name}")
+    }
+
+    /// Packs a micro-instruction. Values must fit their fields (the compiler guarantees it;
+    /// checked here in debug builds).
+    pub fn encode(&self, u: &Uop) -> Bits {
+        let mut out = Bits::zero(self.width());
+        let mut put = |name: &str, v: u64| {
+            let (lo, w) = self.field(name);
+            debug_assert!(w >= 64 || v >> w == 0, "{name} = {v} does not fit {w} bits");
+            out.set_slice(lo, &Bits::from_u64(w, v));
+        };
+        put("s_read", u.s_read as u64);
+        put("s_buf", u.s_buf as u64);
+        put("s_addr", u.s_addr as u64);
+        put("widx", u.widx as u64);
+        put("rbank", u.rbank as u64);
+        put("last", u.last as u64);
+        put("w_read", u.w_read as u64);
+        put("w_addr", u.w_addr as u64);
+        put("wrow", u.wrow as u64);
+        put("waddr", u.waddr as u64);
+        put("wbank", u.wbank as u64);
+        put("ob_addr", u.ob_addr as u64);
+        put("ob_acc", u.ob_acc as u64);
+        put("quant", u.quant as u64);
+        put("q_buf", u.q_buf as u64);
+        let (lo, w) = self.field("ob_mask");
+        let mut mask = Bits::zero(w);
+        for i in 0..w {
+            if u.ob_mask >> i & 1 == 1 {
+                mask.set_slice(i, &Bits::from_u64(1, 1));
+            }
+        }
+        out.set_slice(lo, &mask);
+        if let Some(cmd) = &u.birrd {
+            let (lo, w) = self.field("birrd");
+            assert_eq!(cmd.width(), w, "BIRRD command width");
+            out.set_slice(lo, cmd);
+        }
+        out
+    }
+}

@@ -1,0 +1,586 @@
+//! The layer compiler: an int8 GEMM (or a convolution lowered to one) → a static schedule of
+//! micro-instructions, buffer placements and BIRRD configurations for one FEATHER core.
+//!
+//! # Mapping (weights stationary)
+//! `C[M][N] = A[M][K] · B[K][N]`. K is cut into chunks of V = min(AH, K) elements (one virtual
+//! neuron, VN). The AW columns are split as `AW = G · Pn · Pm`:
+//! * G columns hold G different K-chunks of the same outputs — BIRRD adds them (spatial
+//!   reduction); further chunks are added in the output buffer (temporal reduction, `ob_acc`);
+//! * Pn column groups hold different output channels n, Pm groups stream different rows m.
+//!
+//! PE row r of column (g, pm, pn) holds `B[k0 + g·V + k][n0 + r·Pn + pn]` for k < V; the column
+//! streams `A[m0 + pm][k0 + g·V + k]`. Rows = min(V, ⌈N / Pn⌉) (NEST needs rows ≤ V). A *tile*
+//! is one (n-block, K-superchunk) weight set; its weights load into the idle ping/pong bank
+//! while the previous tile streams.
+//!
+//! # Output layout and bank conflicts
+//! A layout `C<cb>W<wb>` (cb · wb = AW) stores `C[m][n]` in bank `n mod cb + cb·(m mod wb)` at
+//! line `⌊m / wb⌋ · ⌈N / cb⌉ + ⌊n / cb⌋`. `HWC_C<AW>` (channel-last) is C<AW>W1, `HWC_W<AW>`
+//! (row-major) is C1W<AW>, and `HWC_C4W<AW/4>` is the mixed one. A row vector's Pn·Pm results
+//! must land in distinct banks on one line; the compiler picks Pn ≤ cb and Pm ≤ wb so they do,
+//! checks every row vector anyway, and refuses (never emits) a schedule with a conflict. BIRRD
+//! then both reduces the G columns and steers each sum to its bank (reorder in reduction).
+//!
+//! Among the splits that satisfy the layout the compiler keeps the one the timing model says is
+//! fastest. The inputs-stationary dataflow is the same machine on the transposed GEMM
+//! (`Cᵀ = Bᵀ Aᵀ`): the compiler swaps the operands' roles and transposes the layout.
+
+use super::birrd::Config;
+use super::controller::Uop;
+use super::route::{RouteCache, RouteError, Target};
+use super::top::FeatherConfig;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Budget for routing one BIRRD target.
+const ROUTE_BUDGET: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gemm {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Gemm {
+    pub fn macs(&self) -> u64 {
+        (self.m * self.k * self.n) as u64
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dataflow {
+    /// Weights stationary, iActs streamed.
+    Ws,
+    /// iActs stationary, weights streamed (the transposed GEMM).
+    Is,
+}
+
+impl std::fmt::Display for Dataflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Dataflow::Ws => "ws",
+            Dataflow::Is => "is",
+        })
+    }
+}
+
+/// Output layout: `cb` consecutive channels × `wb` consecutive rows across the AW banks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub cb: usize,
+    pub wb: usize,
+}
+
+impl Layout {
+    /// Parses `HWC_C<AW>`, `HWC_W<AW>`, `HWC_C<a>W<b>` (a·b = AW), or the short `C<a>W<b>`.
+    pub fn parse(name: &str, aw: usize) -> Result<Layout, String> {
+        let bad = || {
+            format!(
+                "unknown layout {name:?}: expected HWC_C{aw} (channel-last), HWC_W{aw} (row-major) or HWC_C<a>W<b> with a·b = {aw}, e.g. HWC_C4W{}",
+                (aw / 4).max(1)
+            )
+        };
+        let body = name.strip_prefix("HWC_").unwrap_or(name);
+        let num = |s: &str| s.parse::<usize>().ok().filter(|v| v.is_power_of_two());
+        let (cb, wb) = if let Some(rest) = body.strip_prefix('C') {
+            match rest.split_once('W') {
+                Some((a, b)) => (num(a).ok_or_else(bad)?, num(b).ok_or_else(bad)?),
+                None => (num(rest).ok_or_else(bad)?, 1),
+            }
+        } else if let Some(rest) = body.strip_prefix('W') {
+            (1, num(rest).ok_or_else(bad)?)
+        } else {
+            return Err(bad());
+        };
+        if cb * wb != aw {
+            return Err(bad());
+        }
+        Ok(Layout { cb, wb })
+    }
+
+    pub fn name(&self) -> String {
+        match (self.cb, self.wb) {
+            (c, 1) => format!("HWC_C{c}"),
+            (1, w) => format!("HWC_W{w}"),
+            (c, w) => format!("HWC_C{c}W{w}"),
+        }
+    }
+
+    pub fn bank(&self, m: usize, n: usize) -> usize {
+        n % self.cb + self.cb * (m % self.wb)
+    }
+
+    pub fn line(&self, m: usize, n: usize, n_total: usize) -> usize {
+        (m / self.wb) * n_total.div_ceil(self.cb) + n / self.cb
+    }
+
+    pub fn lines(&self, m_total: usize, n_total: usize) -> usize {
+        m_total.div_ceil(self.wb) * n_total.div_ceil(self.cb)
+    }
+}
+
+/// The output layout seen from the GEMM the hardware runs: for `Is` the hardware computes Cᵀ,
+/// so its row m' is the channel n of C and its channel n' is the row m.
+#[derive(Clone, Copy, Debug)]
+struct HwLayout {
+    l: Layout,
+    transposed: bool,
+    /// N of the original C.
+    n_total: usize,
+}
+
+impl HwLayout {
+    fn orig(&self, m: usize, n: usize) -> (usize, usize) {
+        if self.transposed {
+            (n, m)
+        } else {
+            (m, n)
+        }
+    }
+
+    fn bank(&self, m: usize, n: usize) -> usize {
+        let (m, n) = self.orig(m, n);
+        self.l.bank(m, n)
+    }
+
+    fn line(&self, m: usize, n: usize) -> usize {
+        let (m, n) = self.orig(m, n);
+        self.l.line(m, n, self.n_total)
+    }
+
+    /// Most hardware channels / rows a row vector may hold without a conflict.
+    fn limits(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.l.wb, self.l.cb)
+        } else {
+            (self.l.cb, self.l.wb)
+        }
+    }
+}
+
+/// How a (possibly transposed) GEMM is spread over the array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// VN length.
+    pub v: usize,
+    /// Active PE rows.
+    pub rows: usize,
+    pub g: usize,
+    pub pn: usize,
+    pub pm: usize,
+    /// K-chunks (⌈K / V⌉), K-superchunks (⌈chunks / G⌉), n-blocks, m-blocks.
+    pub kg: usize,
+    pub ks: usize,
+    pub nb: usize,
+    pub mb: usize,
+    /// The last PE row holding a real output channel in the last n-block.
+    pub last_r: usize,
+}
+
+impl Mapping {
+    fn new(cfg: &FeatherConfig, gemm: &Gemm, g: usize, pn: usize, pm: usize) -> Mapping {
+        let v = gemm.k.min(cfg.ah as usize);
+        let rows = v.min(gemm.n.div_ceil(pn));
+        let kg = gemm.k.div_ceil(v);
+        let nb = gemm.n.div_ceil(rows * pn);
+        Mapping {
+            v,
+            rows,
+            g,
+            pn,
+            pm,
+            kg,
+            ks: kg.div_ceil(g),
+            nb,
+            mb: gemm.m.div_ceil(pm),
+            last_r: ((gemm.n - 1) / pn - (nb - 1) * rows).min(rows - 1),
+        }
+    }
+
+    pub fn tiles(&self) -> usize {
+        self.nb * self.ks
+    }
+
+    /// Weight-load cycles per tile (one byte per column per cycle).
+    pub fn load_cycles(&self) -> u64 {
+        (self.rows * self.v) as u64
+    }
+
+    /// Stream cycles per tile.
+    pub fn stream_cycles(&self) -> u64 {
+        (self.mb * self.v) as u64
+    }
+
+    /// Column of chunk g in group (pm, pn).
+    pub fn column(&self, g: usize, pm: usize, pn: usize) -> usize {
+        g + self.g * (pm + self.pm * pn)
+    }
+}
+
+/// Start cycles of every tile's weight load and stream (the schedule's skeleton).
+fn tile_starts(map: &Mapping) -> Vec<(u64, u64)> {
+    let (lw, ls) = (map.load_cycles(), map.stream_cycles());
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(map.tiles());
+    for i in 0..map.tiles() {
+        let l = if i == 0 {
+            0
+        } else {
+            let mut l = out[i - 1].0 + lw;
+            if i >= 2 {
+                // The bank is free once tile i−2 has streamed.
+                l = l.max(out[i - 2].1 + ls);
+            }
+            l
+        };
+        let s = if i == 0 {
+            lw
+        } else {
+            (out[i - 1].1 + ls).max(l + lw)
+        };
+        out.push((l, s));
+    }
+    out
+}
+
+/// Cycle at which the row vector of PE row r, VN j of a tile streaming from `s` enters BIRRD:
+/// buffer read 1 + NEST (V + r + 3).
+fn birrd_entry(s: u64, map: &Mapping, j: usize, r: usize) -> u64 {
+    s + (j * map.v) as u64 + map.v as u64 + r as u64 + 4
+}
+
+/// The analytical timing model: cycles from the first micro-instruction to the last quantized
+/// write (inclusive), for a mapping. Equal to the cycle-simulated count (tests assert it).
+pub fn predict_cycles(cfg: &FeatherConfig, map: &Mapping) -> u64 {
+    let starts = tile_starts(map);
+    let (_, s) = *starts.last().expect("a layer has at least one tile");
+    birrd_entry(s, map, map.mb - 1, map.last_r) + cfg.birrd_latency() + 3
+}
+
+/// A compiled layer.
+pub struct Schedule {
+    pub cfg: FeatherConfig,
+    pub gemm: Gemm,
+    /// The GEMM the hardware runs (transposed for `Is`).
+    pub hw_gemm: Gemm,
+    pub dataflow: Dataflow,
+    pub layout: Layout,
+    pub map: Mapping,
+    pub uops: Vec<Uop>,
+    /// Predicted cycles (timing model).
+    pub cycles: u64,
+    /// Distinct BIRRD configurations used.
+    pub configs: usize,
+    /// Streaming buffer holding the inputs and the one receiving the outputs.
+    pub in_buf: u8,
+    pub out_buf: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    #[error("GEMM dimensions must be positive, got M={0} K={1} N={2}")]
+    Shape(usize, usize, usize),
+    #[error("layout {layout} does not suit the array: {why}")]
+    Layout { layout: String, why: String },
+    #[error("{what} needs {need} lines but the {cfg} core has {have}")]
+    Capacity {
+        what: &'static str,
+        need: usize,
+        have: usize,
+        cfg: String,
+    },
+    #[error("bank conflict: {0}")]
+    Conflict(String),
+    #[error("BIRRD cannot route a row vector of this mapping ({0}); try --topology benes or another layout")]
+    Route(RouteError),
+}
+
+/// Compiles `gemm` for `cfg` with a dataflow and an output layout (of the GEMM's C[M][N]).
+pub fn compile(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    dataflow: Dataflow,
+    layout: Layout,
+    cache: &mut RouteCache,
+) -> Result<Schedule, MapError> {
+    if gemm.m == 0 || gemm.k == 0 || gemm.n == 0 {
+        return Err(MapError::Shape(gemm.m, gemm.k, gemm.n));
+    }
+    let aw = cfg.aw as usize;
+    if layout.cb * layout.wb != aw {
+        return Err(MapError::Layout {
+            layout: layout.name(),
+            why: format!(
+                "it spans {} banks, the array has {aw}",
+                layout.cb * layout.wb
+            ),
+        });
+    }
+    let hw_gemm = match dataflow {
+        Dataflow::Ws => gemm,
+        Dataflow::Is => Gemm {
+            m: gemm.n,
+            k: gemm.k,
+            n: gemm.m,
+        },
+    };
+    let hw_layout = HwLayout {
+        l: layout,
+        transposed: dataflow == Dataflow::Is,
+        n_total: gemm.n,
+    };
+    let map = best_mapping(cfg, &hw_gemm, &hw_layout)?;
+    let out_lines = layout.lines(gemm.m, gemm.n);
+    capacity(cfg, "the output", out_lines, cfg.o_depth.min(cfg.s_depth))?;
+    let starts = tile_starts(&map);
+    let total = predict_cycles(cfg, &map) as usize;
+    let mut uops = vec![Uop::default(); total];
+    let bcfg = cfg.birrd();
+    let s_lat = cfg.birrd_latency() as usize;
+    let mut words: HashSet<Vec<u64>> = HashSet::new();
+    for (i, &(l, s)) in starts.iter().enumerate() {
+        let (nbi, ksi) = (i / map.ks, i % map.ks);
+        let bank = (i % 2) as u8;
+        for r in 0..map.rows {
+            for k in 0..map.v {
+                let u = &mut uops[l as usize + r * map.v + k];
+                u.w_read = true;
+                u.w_addr = ((i * map.rows + r) * map.v + k) as u32;
+                u.wrow = r as u32;
+                u.waddr = k as u32;
+                u.wbank = bank;
+            }
+        }
+        for j in 0..map.mb {
+            for k in 0..map.v {
+                let u = &mut uops[s as usize + j * map.v + k];
+                u.s_read = true;
+                u.s_buf = 0;
+                u.s_addr = ((ksi * map.mb + j) * map.v + k) as u32;
+                u.widx = k as u32;
+                u.rbank = bank;
+                u.last = k + 1 == map.v;
+            }
+            for r in 0..map.rows {
+                let tb = birrd_entry(s, &map, j, r) as usize;
+                let mut target = Target::new();
+                let (mut mask, mut line) = (0u128, None);
+                let mut banks = Vec::new();
+                for pn in 0..map.pn {
+                    for pm in 0..map.pm {
+                        let m = j * map.pm + pm;
+                        let n = (nbi * map.rows + r) * map.pn + pn;
+                        if m >= hw_gemm.m || n >= hw_gemm.n {
+                            continue;
+                        }
+                        let b = hw_layout.bank(m, n);
+                        let ln = hw_layout.line(m, n);
+                        if mask >> b & 1 == 1 {
+                            return Err(MapError::Conflict(format!(
+                                "outputs of one row vector meet in bank {b}"
+                            )));
+                        }
+                        if *line.get_or_insert(ln) != ln {
+                            return Err(MapError::Conflict(format!(
+                                "one row vector needs lines {} and {ln}",
+                                line.unwrap()
+                            )));
+                        }
+                        mask |= 1 << b;
+                        banks.push(b);
+                        target.insert(b, (0..map.g).map(|g| map.column(g, pm, pn)).collect());
+                    }
+                }
+                if banks.is_empty() {
+                    continue; // padding rows: nothing to route or write
+                }
+                let config: Config = cache
+                    .route(cfg.aw, cfg.topology, &target, ROUTE_BUDGET)
+                    .map_err(MapError::Route)?;
+                let word = bcfg.command_word(&config);
+                words.insert(word.words().to_vec());
+                let ub = &mut uops[tb];
+                assert!(
+                    ub.birrd.is_none(),
+                    "two row vectors enter BIRRD at cycle {tb}"
+                );
+                ub.birrd = Some(word);
+                let uo = &mut uops[tb + s_lat];
+                assert_eq!(
+                    uo.ob_mask,
+                    0,
+                    "two row vectors leave BIRRD at cycle {}",
+                    tb + s_lat
+                );
+                uo.ob_mask = mask;
+                uo.ob_addr = line.unwrap_or(0) as u32;
+                uo.ob_acc = ksi > 0;
+                uo.quant = ksi + 1 == map.ks;
+                uo.q_buf = 1;
+            }
+        }
+    }
+    Ok(Schedule {
+        cfg: *cfg,
+        gemm,
+        hw_gemm,
+        dataflow,
+        layout,
+        map,
+        uops,
+        cycles: total as u64,
+        configs: words.len(),
+        in_buf: 0,
+        out_buf: 1,
+    })
+}
+
+fn capacity(
+    cfg: &FeatherConfig,
+    what: &'static str,
+    need: usize,
+    have: u32,
+) -> Result<(), MapError> {
+    if need > have as usize {
+        Err(MapError::Capacity {
+            what,
+            need,
+            have: have as usize,
+            cfg: cfg.module_name(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether a mapping's operands fit the buffers.
+fn fits(cfg: &FeatherConfig, map: &Mapping) -> Result<(), MapError> {
+    capacity(
+        cfg,
+        "the streamed operand",
+        map.ks * map.mb * map.v,
+        cfg.s_depth,
+    )?;
+    capacity(
+        cfg,
+        "the stationary operand",
+        map.tiles() * map.rows * map.v,
+        cfg.w_depth,
+    )
+}
+
+/// The fastest split `AW = G·Pn·Pm` (powers of two) that the layout allows and the buffers
+/// hold; when none fits, the fastest one's capacity error.
+fn best_mapping(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout) -> Result<Mapping, MapError> {
+    let aw = cfg.aw as usize;
+    let (max_pn, max_pm) = layout.limits();
+    let mut best: Option<(bool, u64, Mapping)> = None;
+    let mut pn = 1;
+    while pn <= max_pn {
+        let mut pm = 1;
+        while pm <= max_pm && pn * pm <= aw {
+            let g = aw / (pn * pm);
+            let map = Mapping::new(cfg, gemm, g, pn, pm);
+            let c = predict_cycles(cfg, &map);
+            let ok = fits(cfg, &map).is_ok();
+            if best.as_ref().is_none_or(|(bok, bc, _)| {
+                (ok, std::cmp::Reverse(c)) > (*bok, std::cmp::Reverse(*bc))
+            }) {
+                best = Some((ok, c, map));
+            }
+            pm *= 2;
+        }
+        pn *= 2;
+    }
+    let (_, _, map) = best.expect("pn = pm = 1 is always allowed");
+    fits(cfg, &map)?;
+    Ok(map)
+}
+
+/// Where the host puts the operands: streaming-buffer lines (AW bytes each) and weight-buffer
+/// lines, for operand matrices A (M×K) and B (K×N) of the *original* GEMM. Unused bytes hold
+/// the zero point, so padding contributes nothing.
+pub fn place(
+    sched: &Schedule,
+    a: &[u8],
+    b: &[u8],
+    zp_i: u8,
+    zp_w: u8,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let g = sched.gemm;
+    let map = &sched.map;
+    let aw = sched.cfg.aw as usize;
+    // The hardware's streamed matrix X (Mh × K) and stationary Y (K × Nh).
+    let (x, y): (
+        Box<dyn Fn(usize, usize) -> u8 + '_>,
+        Box<dyn Fn(usize, usize) -> u8 + '_>,
+    ) = match sched.dataflow {
+        Dataflow::Ws => (
+            Box::new(|m, k| a[m * g.k + k]),
+            Box::new(|k, n| b[k * g.n + n]),
+        ),
+        Dataflow::Is => (
+            Box::new(|m, k| b[k * g.n + m]),
+            Box::new(|k, n| a[n * g.k + k]),
+        ),
+    };
+    // For IS the streamed operand is B's columns and the zero points swap roles with them.
+    let (zx, zy) = match sched.dataflow {
+        Dataflow::Ws => (zp_i, zp_w),
+        Dataflow::Is => (zp_w, zp_i),
+    };
+    let hg = sched.hw_gemm;
+    let mut s_lines = vec![vec![zx; aw]; map.ks * map.mb * map.v];
+    for ksi in 0..map.ks {
+        for j in 0..map.mb {
+            for kk in 0..map.v {
+                let line = &mut s_lines[(ksi * map.mb + j) * map.v + kk];
+                for gi in 0..map.g {
+                    let k = (ksi * map.g + gi) * map.v + kk;
+                    for pm in 0..map.pm {
+                        let m = j * map.pm + pm;
+                        if k < hg.k && m < hg.m {
+                            for pn in 0..map.pn {
+                                line[map.column(gi, pm, pn)] = x(m, k);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut w_lines = vec![vec![zy; aw]; map.tiles() * map.rows * map.v];
+    for i in 0..map.tiles() {
+        let (nbi, ksi) = (i / map.ks, i % map.ks);
+        for r in 0..map.rows {
+            for kk in 0..map.v {
+                let line = &mut w_lines[(i * map.rows + r) * map.v + kk];
+                for gi in 0..map.g {
+                    let k = (ksi * map.g + gi) * map.v + kk;
+                    for pn in 0..map.pn {
+                        let n = (nbi * map.rows + r) * map.pn + pn;
+                        if k < hg.k && n < hg.n {
+                            for pm in 0..map.pm {
+                                line[map.column(gi, pm, pn)] = y(k, n);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (s_lines, w_lines)
+}
+
+/// Reads C (M×N, row-major) out of the output streaming buffer's lines.
+pub fn gather(sched: &Schedule, out_lines: &[Vec<u8>]) -> Vec<u8> {
+    let g = sched.gemm;
+    let mut c = vec![0u8; g.m * g.n];
+    for m in 0..g.m {
+        for n in 0..g.n {
+            let (bank, line) = (sched.layout.bank(m, n), sched.layout.line(m, n, g.n));
+            c[m * g.n + n] = out_lines[line][bank];
+        }
+    }
+    c
+}

@@ -1,0 +1,371 @@
+//! The FEATHER accelerator core: buffers, NEST, BIRRD, output buffer and quantizer, driven by
+//! one micro-instruction per cycle (`controller.rs`).
+//!
+//! ```text
+//!  host ──► S0 / S1 streaming buffers (AW banks × 8 b) ──► NEST iActs ─┐
+//!  host ──► W stationary buffer (AW bytes a line)     ──► NEST weights ┤
+//!                                NEST (AH × AW) ──► column mux ──► BIRRD (reduce + reorder)
+//!                                                                    │ AW sums, bank = port
+//!        S0 / S1 ◄── quantizer (8.24 scale, zero point, clamp) ◄── OB (AW banks × 32 b, accumulate)
+//! ```
+//!
+//! Latencies (cycle t = the micro-instruction's cycle): buffer reads 1 → NEST row 0 at t+1;
+//! NEST `V + r + 3` from a VN's first element to the column mux output (see `nest.rs`); BIRRD
+//! S stages; OB read at t, sum written at t+1; quantized byte written at t+2.
+//!
+//! Memories are synchronous-read with one read and one write port each (simple dual port), so
+//! Vivado maps them to BRAM/URAM: the host's writes share the quantizer's write port and its
+//! read-back shares the stream's read port (the host uses them only while the core is idle).
+//! The output buffer is write-first so an accumulation can read the line written the cycle
+//! before.
+
+use super::birrd::{self, BirrdConfig, BirrdError, Topology};
+use super::controller::UopLayout;
+use super::golden::SCALE_FRAC_BITS;
+use super::nest::{nest, NestConfig};
+use crate::rtl::{DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, Sig};
+use std::rc::Rc;
+
+/// Largest array dimension accepted (AH and AW).
+pub const MAX_DIM: u32 = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeatherConfig {
+    pub ah: u32,
+    pub aw: u32,
+    pub topology: Topology,
+    /// Lines per streaming-buffer bank (power of two).
+    pub s_depth: u32,
+    /// Lines of the weight buffer.
+    pub w_depth: u32,
+    /// Lines per output-buffer bank.
+    pub o_depth: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeatherError {
+    #[error(
+        "array {0}x{1}: both dimensions must be powers of two from {min} to {MAX_DIM}",
+        min = 2
+    )]
+    Array(u32, u32),
+    #[error("array {0}x{1}: BIRRD needs at least 4 columns")]
+    Columns(u32, u32),
+    #[error("{0} depth {1} must be a power of two from 2 to 2^20")]
+    Depth(&'static str, u32),
+    #[error(transparent)]
+    Birrd(#[from] BirrdError),
+    #[error(transparent)]
+    Drc(#[from] DrcErrors),
+}
+
+impl FeatherConfig {
+    pub fn new(ah: u32, aw: u32) -> FeatherConfig {
+        FeatherConfig {
+            ah,
+            aw,
+            topology: Topology::Bitrev,
+            s_depth: 1024,
+            w_depth: 1024,
+            o_depth: 1024,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), FeatherError> {
+        let p2 = |x: u32| x.is_power_of_two();
+        if !p2(self.ah) || !p2(self.aw) || self.ah < 2 || self.ah > MAX_DIM || self.aw > MAX_DIM {
+            return Err(FeatherError::Array(self.ah, self.aw));
+        }
+        if self.aw < 4 {
+            return Err(FeatherError::Columns(self.ah, self.aw));
+        }
+        for (name, d) in [
+            ("streaming buffer", self.s_depth),
+            ("weight buffer", self.w_depth),
+            ("output buffer", self.o_depth),
+        ] {
+            if !p2(d) || !(2..=1 << 20).contains(&d) {
+                return Err(FeatherError::Depth(name, d));
+            }
+        }
+        self.birrd().validate()?;
+        Ok(())
+    }
+
+    pub fn nest(&self) -> NestConfig {
+        NestConfig {
+            ah: self.ah,
+            aw: self.aw,
+        }
+    }
+
+    pub fn birrd(&self) -> BirrdConfig {
+        BirrdConfig {
+            ports: self.aw,
+            width: 32,
+            topology: self.topology,
+        }
+    }
+
+    pub fn s_bits(&self) -> u32 {
+        self.s_depth.trailing_zeros()
+    }
+
+    pub fn w_bits(&self) -> u32 {
+        self.w_depth.trailing_zeros()
+    }
+
+    pub fn o_bits(&self) -> u32 {
+        self.o_depth.trailing_zeros()
+    }
+
+    pub fn uop_layout(&self) -> UopLayout {
+        UopLayout::new(
+            self.aw,
+            self.ah,
+            self.s_bits(),
+            self.w_bits(),
+            self.o_bits(),
+            &self.birrd(),
+        )
+    }
+
+    pub fn module_name(&self) -> String {
+        format!("feather_{}x{}_{}", self.ah, self.aw, self.topology)
+    }
+
+    /// Cycles from a row vector entering BIRRD to leaving it.
+    pub fn birrd_latency(&self) -> u64 {
+        self.birrd().stages() as u64
+    }
+}
+
+/// Generates the core. Ports: `i_uop` (one micro-instruction per cycle), the layer constants
+/// `i_rows i_zp_i i_zp_w i_iact_signed i_weight_signed i_scale i_zp_o i_out_signed`, the host port
+/// `i_host_we i_host_sel (0 = S0, 1 = S1, 2 = W) i_host_addr i_host_data`, read-back
+/// `i_host_raddr i_host_rsel → o_host_rdata` (one cycle later), and `o_qwe` (a quantized byte
+/// is being written this cycle).
+pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
+    cfg.validate()?;
+    let aw = cfg.aw;
+    let lay = cfg.uop_layout();
+    let nest_mod = nest(&cfg.nest())?;
+    let birrd_mod = birrd::generate(&cfg.birrd())?;
+    let mut b = ModuleBuilder::new(cfg.module_name());
+    let uop = b.input("i_uop", lay.width());
+    let rows = b.input("i_rows", cfg.nest().rows_bits());
+    let zp_i = b.input("i_zp_i", 8);
+    let zp_w = b.input("i_zp_w", 8);
+    let i_signed = b.input("i_iact_signed", 1);
+    let w_signed = b.input("i_weight_signed", 1);
+    let scale = b.input("i_scale", 32);
+    let zp_o = b.input("i_zp_o", 8);
+    let out_signed = b.input("i_out_signed", 1);
+    let host_we = b.input("i_host_we", 1);
+    let host_sel = b.input("i_host_sel", 2);
+    let addr_bits = cfg.s_bits().max(cfg.w_bits());
+    let host_addr = b.input("i_host_addr", addr_bits);
+    let host_data = b.input("i_host_data", 8 * aw);
+    let host_raddr = b.input("i_host_raddr", cfg.s_bits());
+    let host_rsel = b.input("i_host_rsel", 1);
+
+    let f = |b: &mut ModuleBuilder, name: &str| {
+        let (lo, w) = lay.field(name);
+        let s = b.slice(uop, lo + w - 1, lo);
+        b.named(s, &format!("u_{name}"))
+    };
+    let s_read = f(&mut b, "s_read");
+    let s_buf = f(&mut b, "s_buf");
+    let s_addr = f(&mut b, "s_addr");
+    let widx = f(&mut b, "widx");
+    let rbank = f(&mut b, "rbank");
+    let last = f(&mut b, "last");
+    let w_read = f(&mut b, "w_read");
+    let w_addr = f(&mut b, "w_addr");
+    let wrow = f(&mut b, "wrow");
+    let waddr = f(&mut b, "waddr");
+    let wbank = f(&mut b, "wbank");
+    let birrd_cmd = f(&mut b, "birrd");
+    let ob_mask = f(&mut b, "ob_mask");
+    let ob_addr = f(&mut b, "ob_addr");
+    let ob_acc = f(&mut b, "ob_acc");
+    let quant = f(&mut b, "quant");
+    let q_buf = f(&mut b, "q_buf");
+
+    // ---- streaming buffers: read port = stream or host read-back; write port = host or
+    // quantizer. Quantizer signals are wires, driven at the end.
+    let q_we = b.wire("q_we", aw);
+    let q_addr = b.wire("q_addr", cfg.o_bits());
+    let q_sel = b.wire("q_sel", 1);
+    let q_data = b.wire("q_data", 8 * aw);
+    let rd_addr = b.mux(s_read, s_addr, host_raddr);
+    let rd_sel = b.mux(s_read, s_buf, host_rsel);
+    let rd_sel_q = b.delay("s_rd_sel_q", rd_sel);
+    let host_s_addr = b.trunc(host_addr, cfg.s_bits());
+    let q_addr_s = if cfg.o_bits() >= cfg.s_bits() {
+        b.trunc(q_addr, cfg.s_bits())
+    } else {
+        b.extend(q_addr, cfg.s_bits())
+    };
+    let mut s_out: Vec<Sig> = Vec::new();
+    for c in 0..aw {
+        let mut banks = Vec::new();
+        for buf in 0..2u64 {
+            let m = b.memory(
+                &format!("s{buf}_bank{c}"),
+                8,
+                cfg.s_depth,
+                MemStyle::Block,
+                ReadDuringWrite::ReadFirst,
+            );
+            let is_buf = b.eq_lit(rd_sel, buf);
+            let rd = b.mem_read(m, rd_addr, Some(is_buf));
+            let host_hit = b.eq_lit(host_sel, buf);
+            let host_w = b.and(host_we, host_hit);
+            let q_hit = b.eq_lit(q_sel, buf);
+            let qb = b.bit(q_we, c);
+            let q_w = b.and(qb, q_hit);
+            let we = b.or(host_w, q_w);
+            let wa = b.mux(host_w, host_s_addr, q_addr_s);
+            let hd = b.slice(host_data, 8 * c + 7, 8 * c);
+            let qd = b.slice(q_data, 8 * c + 7, 8 * c);
+            let wd = b.mux(host_w, hd, qd);
+            b.mem_write(m, wa, wd, we);
+            banks.push(rd);
+        }
+        s_out.push(b.mux(rd_sel_q, banks[1], banks[0]));
+    }
+    let mut msb_first = s_out.clone();
+    msb_first.reverse();
+    let s_line = b.cat(&msb_first);
+    b.output("o_host_rdata", s_line);
+
+    // ---- weight buffer.
+    let wm = b.memory(
+        "wbuf",
+        8 * aw,
+        cfg.w_depth,
+        MemStyle::Block,
+        ReadDuringWrite::ReadFirst,
+    );
+    let w_line = b.mem_read(wm, w_addr, Some(w_read));
+    let host_w_hit = b.eq_lit(host_sel, 2);
+    let host_w_we = b.and(host_we, host_w_hit);
+    let host_w_addr = b.trunc(host_addr, cfg.w_bits());
+    b.mem_write(wm, host_w_addr, host_data, host_w_we);
+
+    // ---- NEST: control delayed one cycle to meet the buffer data.
+    let valid_q = b.delay("n_valid_q", s_read);
+    let widx_q = b.delay("n_widx_q", widx);
+    let rbank_q = b.delay("n_rbank_q", rbank);
+    let last_q = b.delay("n_last_q", last);
+    let wen_q = b.delay("n_wen_q", w_read);
+    let wrow_q = b.delay("n_wrow_q", wrow);
+    let waddr_q = b.delay("n_waddr_q", waddr);
+    let wbank_q = b.delay("n_wbank_q", wbank);
+    let n = b.instance(
+        "nest",
+        &nest_mod,
+        &[
+            ("i_iact", s_line),
+            ("i_wdata", w_line),
+            ("i_valid", valid_q),
+            ("i_widx", widx_q),
+            ("i_rbank", rbank_q),
+            ("i_last", last_q),
+            ("i_wen", wen_q),
+            ("i_wrow", wrow_q),
+            ("i_waddr", waddr_q),
+            ("i_wbank", wbank_q),
+            ("i_rows", rows),
+            ("i_zp_i", zp_i),
+            ("i_zp_w", zp_w),
+            ("i_iact_signed", i_signed),
+            ("i_weight_signed", w_signed),
+        ],
+    );
+    let nest_data = n.get("o_data");
+    let nest_valid = n.get("o_valid");
+    let _ = b.named(nest_valid, "nest_valid");
+
+    // ---- BIRRD.
+    let br = b.instance(
+        "birrd",
+        &birrd_mod,
+        &[("i_data", nest_data), ("i_cmd", birrd_cmd)],
+    );
+    let birrd_out = br.get("o_data");
+
+    // ---- output buffer: read at t, add and write at t+1.
+    let any = b.reduce(crate::rtl::RedOp::Or, ob_mask);
+    let mask_q = b.delay("ob_mask_q", ob_mask);
+    let addr_q = b.delay("ob_addr_q", ob_addr);
+    let acc_q = b.delay("ob_acc_q", ob_acc);
+    let quant_q = b.delay("ob_quant_q", quant);
+    let qbuf_q = b.delay("ob_qbuf_q", q_buf);
+    let bo_q = b.delay("birrd_out_q", birrd_out);
+    let mut prods = Vec::new();
+    for c in 0..aw {
+        let m = b.memory(
+            &format!("ob_bank{c}"),
+            32,
+            cfg.o_depth,
+            MemStyle::Block,
+            ReadDuringWrite::WriteFirst,
+        );
+        let old = b.mem_read(m, ob_addr, Some(any));
+        let v = b.slice(bo_q, 32 * c + 31, 32 * c);
+        let zero = b.zero(32);
+        let base = b.mux(acc_q, old, zero);
+        let sum = b.add(v, base);
+        let sum = b.named(sum, &format!("ob_sum{c}"));
+        let we = b.bit(mask_q, c);
+        b.mem_write(m, addr_q, sum, we);
+        // Quantizer stage 1: the 32 × 32 signed product (registered).
+        let ss = b.as_signed(sum);
+        let sc = b.as_signed(scale);
+        let p = b.mul(ss, sc);
+        prods.push(b.delay(&format!("q{c}_prod_q"), p));
+    }
+    // ---- quantizer stage 2: round, shift, zero point, clamp; write at t+2.
+    let no_q = b.zero(aw);
+    let qm = b.mux(quant_q, mask_q, no_q);
+    let qwe_q = b.delay("q_we_q", qm);
+    let qaddr_q = b.delay("q_addr_q", addr_q);
+    let qsel_q = b.delay("q_sel_q", qbuf_q);
+    b.assign(q_we, qwe_q);
+    b.assign(q_addr, qaddr_q);
+    b.assign(q_sel, qsel_q);
+    let zp_s = b.as_signed(zp_o);
+    let zp_s = b.extend(zp_s, 48);
+    let zp_u = b.extend(zp_o, 48);
+    let zp_u = b.as_signed(zp_u);
+    let zp48 = b.mux(out_signed, zp_s, zp_u);
+    let mut bytes = Vec::new();
+    for p in prods {
+        let half = b.lit_signed(64, 1 << (SCALE_FRAC_BITS - 1));
+        let r = b.add(p, half);
+        // Arithmetic shift by the fraction: keep bits 63..24 as a signed 40-bit value.
+        let hi = b.slice(r, 63, SCALE_FRAC_BITS);
+        let hi = b.as_signed(hi);
+        let hi = b.extend(hi, 48);
+        let y = b.add(hi, zp48);
+        let (lo_s, hi_s) = (b.lit_signed(48, -128), b.lit_signed(48, 127));
+        let (lo_u, hi_u) = (b.lit_signed(48, 0), b.lit_signed(48, 255));
+        let lo = b.mux(out_signed, lo_s, lo_u);
+        let hi = b.mux(out_signed, hi_s, hi_u);
+        let under = b.lt(y, lo);
+        let over = b.lt(hi, y);
+        let yb = b.slice(y, 7, 0);
+        let lob = b.slice(lo, 7, 0);
+        let hib = b.slice(hi, 7, 0);
+        let c1 = b.mux(over, hib, yb);
+        bytes.push(b.mux(under, lob, c1));
+    }
+    bytes.reverse();
+    let qd = b.cat(&bytes);
+    b.assign(q_data, qd);
+    let qwe_any = b.reduce(crate::rtl::RedOp::Or, qwe_q);
+    b.output("o_qwe", qwe_any);
+    Ok(b.finish()?)
+}

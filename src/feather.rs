@@ -1,0 +1,205 @@
+//! Running compiled FEATHER layers: load the buffers through the host port, play the
+//! micro-instructions one per cycle, read the output buffer back, and check the tensor against
+//! the golden model. Optionally the same run is replayed on the emitted Verilog (Verilator or
+//! Icarus), which must agree with plume's simulator on every output in every cycle.
+
+use crate::rng::XorShift;
+use anyhow::{bail, Context, Result};
+use plume_hw::feather::golden::{self, Quant};
+use plume_hw::feather::mapper::{gather, place, Dataflow, Schedule};
+use plume_hw::feather::top::generate;
+use plume_hw::rtl::Bits;
+use plume_sim::cosim::{self, Tool};
+use plume_sim::Sim;
+use std::path::Path;
+use std::time::Instant;
+
+/// Random operands for a GEMM and quantisation constants that keep outputs in range.
+pub struct LayerData {
+    pub a: Vec<u8>,
+    pub b: Vec<u8>,
+    pub q: Quant,
+}
+
+impl LayerData {
+    pub fn random(m: usize, k: usize, n: usize, seed: u64) -> LayerData {
+        let mut rng = XorShift::new(seed);
+        let a = (0..m * k).map(|_| rng.next() as u8).collect();
+        let b = (0..k * n).map(|_| rng.next() as u8).collect();
+        // Accumulators grow like √K · 128 · 128; scale them to roughly ±64.
+        let spread = ((k as f64).sqrt() * 128.0 * 74.0).max(1.0);
+        let scale = ((64.0 / spread) * (1u64 << golden::SCALE_FRAC_BITS) as f64) as u32;
+        LayerData {
+            a,
+            b,
+            q: Quant {
+                zp_i: (rng.next() % 256) as u8,
+                zp_w: (rng.next() % 16) as u8,
+                scale: scale.max(1),
+                zp_o: 128,
+                iact_signed: false,
+                weight_signed: true,
+                out_signed: false,
+            },
+        }
+    }
+}
+
+pub struct RunResult {
+    /// The output tensor read back from the accelerator (M×N row-major).
+    pub out: Vec<u8>,
+    /// Cycles from the first micro-instruction to the last quantized write, as simulated.
+    pub cycles: u64,
+    pub sim_seconds: f64,
+    /// Cycles compared against the emitted Verilog, when a tool was asked for.
+    pub cosim_cycles: Option<usize>,
+}
+
+fn pack(bytes: &[u8]) -> Bits {
+    let mut b = Bits::zero(8 * bytes.len() as u32);
+    for (i, &x) in bytes.iter().enumerate() {
+        b.set_slice(8 * i as u32, &Bits::from_u64(8, x as u64));
+    }
+    b
+}
+
+/// Runs a compiled layer on plume's simulator (and, with `cosim`, replays it on a Verilog
+/// simulator). The result is not yet checked against the golden model: see `check`.
+pub fn run(
+    sched: &Schedule,
+    data: &LayerData,
+    vcd: Option<&Path>,
+    cosim_tool: Option<Tool>,
+    work: &Path,
+) -> Result<RunResult> {
+    let cfg = &sched.cfg;
+    let top = generate(cfg)?;
+    let mut sim = Sim::new(&top)?;
+    if let Some(p) = vcd {
+        sim.trace_vcd(p)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if cosim_tool.is_some() {
+        sim.record();
+    }
+    let q = &data.q;
+    // The hardware's streamed operand is B for the inputs-stationary dataflow.
+    let (zx, zy, sx, sy) = match sched.dataflow {
+        Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
+        Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
+    };
+    let (s_lines, w_lines) = place(sched, &data.a, &data.b, q.zp_i, q.zp_w);
+    let layout = cfg.uop_layout();
+    let idle = layout.encode(&Default::default());
+    sim.poke_u64("rst", 1)?;
+    sim.poke("i_uop", &idle)?;
+    for (name, v) in [
+        ("i_rows", sched.map.rows as u64),
+        ("i_zp_i", zx as u64),
+        ("i_zp_w", zy as u64),
+        ("i_iact_signed", sx as u64),
+        ("i_weight_signed", sy as u64),
+        ("i_scale", q.scale as u64),
+        ("i_zp_o", q.zp_o as u64),
+        ("i_out_signed", q.out_signed as u64),
+        ("i_host_we", 0),
+        ("i_host_sel", 0),
+        ("i_host_addr", 0),
+        ("i_host_raddr", 0),
+        ("i_host_rsel", 0),
+    ] {
+        sim.poke_u64(name, v)?;
+    }
+    sim.poke("i_host_data", &Bits::zero(8 * cfg.aw))?;
+    sim.step();
+    sim.poke_u64("rst", 0)?;
+    // Host writes: the streamed operand into S[in_buf], the stationary one into W.
+    sim.poke_u64("i_host_we", 1)?;
+    for (sel, lines) in [(sched.in_buf as u64, &s_lines), (2, &w_lines)] {
+        sim.poke_u64("i_host_sel", sel)?;
+        for (addr, line) in lines.iter().enumerate() {
+            sim.poke_u64("i_host_addr", addr as u64)?;
+            sim.poke("i_host_data", &pack(line))?;
+            sim.step();
+        }
+    }
+    sim.poke_u64("i_host_we", 0)?;
+    // The layer: one micro-instruction per cycle, then idle until the pipeline drains.
+    let qwe = sim.output("o_qwe")?;
+    let uop = sim.input("i_uop")?;
+    let t0 = Instant::now();
+    let start = sim.cycle();
+    let mut last_write = None;
+    let drain = 8;
+    for i in 0..sched.uops.len() + drain {
+        let word = match sched.uops.get(i) {
+            Some(u) => layout.encode(u),
+            None => idle.clone(),
+        };
+        sim.poke_loc(uop, word.words());
+        if sim.peek_loc(qwe)[0] & 1 == 1 {
+            last_write = Some(sim.cycle());
+        }
+        sim.step();
+    }
+    let sim_seconds = t0.elapsed().as_secs_f64();
+    let Some(last_write) = last_write else {
+        bail!("the layer never wrote a quantized output");
+    };
+    // Read back the output buffer, one line per cycle (data one cycle after the address).
+    let lines = sched.layout.lines(sched.gemm.m, sched.gemm.n);
+    sim.poke_u64("i_host_rsel", sched.out_buf as u64)?;
+    let mut out_lines = Vec::with_capacity(lines);
+    for addr in 0..=lines {
+        sim.poke_u64("i_host_raddr", addr.min(lines - 1) as u64)?;
+        if addr > 0 {
+            let d = sim.peek("o_host_rdata")?;
+            out_lines.push(
+                (0..cfg.aw)
+                    .map(|b| d.slice(8 * b, 8).to_u64() as u8)
+                    .collect::<Vec<u8>>(),
+            );
+        }
+        sim.step();
+    }
+    sim.finish_vcd()?;
+    let cosim_cycles = match cosim_tool {
+        Some(tool) => {
+            let rec = sim.take_recording().expect("recording was on");
+            Some(
+                cosim::check(tool, &top, &rec, work)
+                    .with_context(|| format!("{} disagrees with plume's simulator", tool.name()))?,
+            )
+        }
+        None => None,
+    };
+    Ok(RunResult {
+        out: gather(sched, &out_lines),
+        cycles: last_write - start + 1,
+        sim_seconds,
+        cosim_cycles,
+    })
+}
+
+/// The golden output of the layer's GEMM.
+pub fn golden_gemm(sched: &Schedule, data: &LayerData) -> Vec<u8> {
+    let g = sched.gemm;
+    golden::gemm(&data.a, &data.b, g.m, g.k, g.n, &data.q)
+}
+
+/// First differing element, as a message.
+pub fn compare(sched: &Schedule, got: &[u8], want: &[u8]) -> Result<()> {
+    let n = sched.gemm.n;
+    if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
+        bail!(
+            "output C[{}][{}] = {} but the golden model gives {} ({} of {} elements differ)",
+            i / n,
+            i % n,
+            got[i],
+            want[i],
+            (0..want.len()).filter(|&i| got[i] != want[i]).count(),
+            want.len()
+        );
+    }
+    Ok(())
+}
