@@ -5,8 +5,10 @@
 
 use crate::rng::XorShift;
 use anyhow::{bail, Context, Result};
-use plume_hw::feather::golden::{self, Quant};
-use plume_hw::feather::mapper::{gather, place, Dataflow, Schedule};
+use plume_hw::feather::golden::{self, ConvShape, Quant};
+use plume_hw::feather::mapper::{
+    conv_gemm, filters_matrix, gather, im2col, place, Dataflow, Gemm, Schedule,
+};
 use plume_hw::feather::top::generate;
 use plume_hw::rtl::Bits;
 use plume_sim::cosim::{self, Tool};
@@ -41,6 +43,70 @@ impl LayerData {
                 weight_signed: true,
                 out_signed: false,
             },
+        }
+    }
+}
+
+/// A layer the CLI and tests run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    Gemm(Gemm),
+    Conv(ConvShape),
+}
+
+impl Layer {
+    pub fn gemm(&self) -> Option<Gemm> {
+        match self {
+            Layer::Gemm(g) => Some(*g),
+            Layer::Conv(c) => conv_gemm(c),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Layer::Gemm(g) => format!("GEMM M={} K={} N={}", g.m, g.k, g.n),
+            Layer::Conv(c) => format!(
+                "conv N={} C={} H={} W={} K={} R={} S={} stride={} pad={}",
+                c.n, c.c, c.h, c.w, c.k, c.r, c.s, c.stride, c.pad
+            ),
+        }
+    }
+}
+
+/// Random data for a layer, its GEMM operands and the golden output (computed directly from
+/// the layer, not from the lowered GEMM, so the lowering is checked too).
+pub struct Prepared {
+    pub gemm: Gemm,
+    pub data: LayerData,
+    pub golden: Vec<u8>,
+}
+
+pub fn prepare(layer: &Layer, seed: u64) -> Result<Prepared> {
+    let Some(gemm) = layer.gemm() else {
+        bail!(
+            "{}: the filter does not fit the padded input",
+            layer.describe()
+        );
+    };
+    match layer {
+        Layer::Gemm(g) => {
+            let data = LayerData::random(g.m, g.k, g.n, seed);
+            let golden = golden::gemm(&data.a, &data.b, g.m, g.k, g.n, &data.q);
+            Ok(Prepared { gemm, data, golden })
+        }
+        Layer::Conv(sh) => {
+            let raw = LayerData::random(sh.n * sh.h * sh.w, sh.c, sh.k * sh.r * sh.s, seed);
+            let (x, wt) = (raw.a, raw.b);
+            let mut q = raw.q;
+            // The spread of the accumulators follows the reduction length C·R·S.
+            q.scale = LayerData::random(1, gemm.k, 1, seed).q.scale;
+            let golden = golden::conv(&x, &wt, sh, &q);
+            let data = LayerData {
+                a: im2col(&x, sh, q.zp_i),
+                b: filters_matrix(&wt, sh),
+                q,
+            };
+            Ok(Prepared { gemm, data, golden })
         }
     }
 }
@@ -179,12 +245,6 @@ pub fn run(
         sim_seconds,
         cosim_cycles,
     })
-}
-
-/// The golden output of the layer's GEMM.
-pub fn golden_gemm(sched: &Schedule, data: &LayerData) -> Vec<u8> {
-    let g = sched.gemm;
-    golden::gemm(&data.a, &data.b, g.m, g.k, g.n, &data.q)
 }
 
 /// First differing element, as a message.

@@ -4,13 +4,15 @@
 
 mod common;
 
-use plume::feather::{compare, golden_gemm, run, LayerData};
+use plume::feather::{compare, prepare, run, Layer};
 use plume_hw::feather::birrd::Topology;
+use plume_hw::feather::golden::ConvShape;
 use plume_hw::feather::mapper::{compile, Dataflow, Gemm, Layout};
 use plume_hw::feather::route::RouteCache;
 use plume_hw::feather::top::FeatherConfig;
 use plume_sim::cosim::Tool;
 
+#[allow(clippy::too_many_arguments)]
 fn case(
     ah: u32,
     aw: u32,
@@ -21,6 +23,22 @@ fn case(
     seed: u64,
     tool: Option<Tool>,
 ) {
+    layer_case(ah, aw, Layer::Gemm(gemm), df, layout, topo, seed, tool)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn layer_case(
+    ah: u32,
+    aw: u32,
+    layer: Layer,
+    df: Dataflow,
+    layout: &str,
+    topo: Topology,
+    seed: u64,
+    tool: Option<Tool>,
+) {
+    let prep = prepare(&layer, seed).unwrap();
+    let gemm = prep.gemm;
     let mut cfg = FeatherConfig::new(ah, aw);
     cfg.topology = topo;
     cfg.w_depth = 4096;
@@ -29,10 +47,10 @@ fn case(
     let mut cache = RouteCache::new();
     let sched = compile(&cfg, gemm, df, layout, &mut cache)
         .unwrap_or_else(|e| panic!("{ah}x{aw} {gemm:?} {df} {}: {e}", layout.name()));
-    let data = LayerData::random(gemm.m, gemm.k, gemm.n, seed);
+    let data = &prep.data;
     let dir = common::TempDir::new("feather").unwrap();
-    let r = run(&sched, &data, None, tool, dir.path()).unwrap();
-    let want = golden_gemm(&sched, &data);
+    let r = run(&sched, data, None, tool, dir.path()).unwrap();
+    let want = &prep.golden;
     eprintln!(
         "{ah}x{aw} {gemm:?} {df} {}: {:?} cycles {} configs {} out[..8] {:?}",
         layout.name(),
@@ -41,7 +59,7 @@ fn case(
         sched.configs,
         &r.out[..8.min(r.out.len())]
     );
-    compare(&sched, &r.out, &want)
+    compare(&sched, &r.out, want)
         .unwrap_or_else(|e| panic!("{ah}x{aw} {gemm:?} {df} {}: {e}", layout.name()));
     assert_eq!(
         r.cycles, sched.cycles,
@@ -135,5 +153,41 @@ fn emitted_verilog_runs_a_gemm_in_verilator_and_icarus() {
             5,
             Some(tool),
         );
+    }
+}
+
+#[test]
+fn convolutions_match_the_direct_golden_model() {
+    let conv = |n, c, h, w, k, r, s, stride, pad| {
+        Layer::Conv(ConvShape {
+            n,
+            c,
+            h,
+            w,
+            k,
+            r,
+            s,
+            stride,
+            pad,
+        })
+    };
+    // 3×3 with padding, strided 1×1, a 7×7 stride-2 stem in miniature, batch 2.
+    let layers = [
+        conv(1, 5, 6, 6, 6, 3, 3, 1, 1),
+        conv(1, 8, 7, 7, 9, 1, 1, 2, 0),
+        conv(1, 3, 11, 11, 4, 7, 7, 2, 3),
+        conv(2, 4, 5, 5, 3, 3, 3, 1, 0),
+    ];
+    let mut seed = 100;
+    for (ah, aw) in [(4u32, 4u32), (8, 8)] {
+        for layer in layers {
+            for (df, layout) in [
+                (Dataflow::Ws, format!("HWC_C{aw}")),
+                (Dataflow::Is, format!("HWC_W{aw}")),
+            ] {
+                seed += 1;
+                layer_case(ah, aw, layer, df, &layout, Topology::Bitrev, seed, None);
+            }
+        }
     }
 }

@@ -21,12 +21,18 @@
 //! checks every row vector anyway, and refuses (never emits) a schedule with a conflict. BIRRD
 //! then both reduces the G columns and steers each sum to its bank (reorder in reduction).
 //!
+//! Convolutions are lowered to GEMM (`conv_gemm`, `im2col`): output pixels are GEMM rows,
+//! (r, s, c) the reduction, filters the columns, so C is the NHWC output. The streaming buffer
+//! holds the lowered iActs (each input pixel up to R·S times); reading windows out of a compact
+//! layout is not modelled yet.
+//!
 //! Among the splits that satisfy the layout the compiler keeps the one the timing model says is
 //! fastest. The inputs-stationary dataflow is the same machine on the transposed GEMM
 //! (`Cᵀ = Bᵀ Aᵀ`): the compiler swaps the operands' roles and transposes the layout.
 
 use super::birrd::Config;
 use super::controller::Uop;
+use super::golden::ConvShape;
 use super::route::{RouteCache, RouteError, Target};
 use super::top::FeatherConfig;
 use std::collections::HashSet;
@@ -46,6 +52,57 @@ impl Gemm {
     pub fn macs(&self) -> u64 {
         (self.m * self.k * self.n) as u64
     }
+}
+
+/// A convolution lowered to the GEMM the array runs: rows m = (n, p, q) output pixels,
+/// reduction kk = (r, s, c), columns = filters. The output C[m][k] is the NHWC output.
+pub fn conv_gemm(sh: &ConvShape) -> Option<Gemm> {
+    let (p, q) = sh.out_hw()?;
+    Some(Gemm {
+        m: sh.n * p * q,
+        k: sh.c * sh.r * sh.s,
+        n: sh.k,
+    })
+}
+
+/// The lowered iAct matrix A (im2col; padding = the input zero point).
+pub fn im2col(x: &[u8], sh: &ConvShape, zp_i: u8) -> Vec<u8> {
+    let (p_out, q_out) = sh.out_hw().expect("valid convolution shape");
+    let kk = sh.c * sh.r * sh.s;
+    let mut a = vec![zp_i; sh.n * p_out * q_out * kk];
+    for n in 0..sh.n {
+        for p in 0..p_out {
+            for q in 0..q_out {
+                let m = (n * p_out + p) * q_out + q;
+                for r in 0..sh.r {
+                    for s in 0..sh.s {
+                        let hi = (p * sh.stride + r) as isize - sh.pad as isize;
+                        let wi = (q * sh.stride + s) as isize - sh.pad as isize;
+                        if hi < 0 || wi < 0 || hi >= sh.h as isize || wi >= sh.w as isize {
+                            continue;
+                        }
+                        for c in 0..sh.c {
+                            a[m * kk + (r * sh.s + s) * sh.c + c] =
+                                x[((n * sh.h + hi as usize) * sh.w + wi as usize) * sh.c + c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    a
+}
+
+/// The lowered weight matrix B (K = C·R·S rows, one column per filter).
+pub fn filters_matrix(wt: &[u8], sh: &ConvShape) -> Vec<u8> {
+    let kk = sh.c * sh.r * sh.s;
+    let mut b = vec![0u8; kk * sh.k];
+    for k in 0..sh.k {
+        for i in 0..kk {
+            b[i * sh.k + k] = wt[k * kk + i];
+        }
+    }
+    b
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
