@@ -15,6 +15,9 @@ use plume_sim::cosim::{self, Tool};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod feather_cli;
+use feather_cli::{ArrayArgs, FeatherCmd};
+
 #[derive(Parser)]
 #[command(
     name = "plume",
@@ -47,6 +50,11 @@ enum Cmd {
     Synth {
         #[command(subcommand)]
         design: SynthDesign,
+    },
+    /// FEATHER accelerator: run layers, whole networks.
+    Feather {
+        #[command(subcommand)]
+        cmd: FeatherCmd,
     },
     /// BIRRD tools.
     Birrd {
@@ -131,6 +139,14 @@ enum GenDesign {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// The FEATHER core (buffers, NEST, BIRRD, output buffer, quantizer).
+    Feather {
+        #[command(flatten)]
+        a: ArrayArgs,
+        /// Output directory (must not exist or be empty).
+        #[arg(short, long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -165,6 +181,14 @@ enum SynthDesign {
     Birrd {
         #[command(flatten)]
         p: BirrdParams,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The FEATHER core at its default buffer depths.
+    Feather {
+        #[command(flatten)]
+        a: ArrayArgs,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -244,6 +268,11 @@ fn bad(msg: impl Into<String>) -> anyhow::Error {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`plume feather net resnet50 | head`), as Unix tools do.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -293,6 +322,13 @@ fn dispatch(cmd: Cmd) -> Result<()> {
         Cmd::Gen {
             design: GenDesign::Birrd { p, out },
         } => gen_birrd(&p.config()?, &out),
+        Cmd::Gen {
+            design: GenDesign::Feather { a, out },
+        } => feather_cli::gen_feather(&a.config()?, &out),
+        Cmd::Synth {
+            design: SynthDesign::Feather { a, json },
+        } => feather_cli::synth_feather(&a.config()?, json),
+        Cmd::Feather { cmd } => feather_cli::dispatch(cmd),
         Cmd::Sim {
             design:
                 SimDesign::Birrd {

@@ -428,3 +428,168 @@ fn draw_renders_a_valid_svg_that_matches_the_golden_model() {
         );
     }
 }
+
+#[test]
+fn feather_bad_input() {
+    let run = ["feather", "run", "--gemm", "4,4,4"];
+    fn with<'a>(run: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        run.iter().copied().chain(extra.iter().copied()).collect()
+    }
+    assert_bad_input(&with(&run, &["--array", "12x16"]), "powers of two");
+    assert_bad_input(&with(&run, &["--array", "16x128"]), "from 2 to 64");
+    assert_bad_input(&with(&run, &["--array", "16by16"]), "expected AHxAW");
+    assert_bad_input(&with(&run, &["--array", "4x2"]), "at least 4 columns");
+    assert_bad_input(&with(&run, &["--layout", "HWC_Q16"]), "unknown layout");
+    assert_bad_input(&with(&run, &["--layout", "HWC_C4W2"]), "unknown layout");
+    assert_bad_input(&with(&run, &["--dataflow", "os"]), "unknown dataflow");
+    assert_bad_input(
+        &["feather", "run", "--gemm", "4,0,4"],
+        "every dimension must be at least 1",
+    );
+    assert_bad_input(
+        &["feather", "run", "--gemm", "4,-1,4"],
+        "not a non-negative integer",
+    );
+    assert_bad_input(&["feather", "run", "--gemm", "4,4"], "expected 3");
+    assert_bad_input(
+        &["feather", "run", "--conv", "1,3,4,4,8,7,7,1,0"],
+        "does not fit",
+    );
+    assert_bad_input(&["feather", "net", "vgg16"], "unknown network");
+    let dir = common::TempDir::new("feather-data").unwrap();
+    let data = dir.path().join("d.json");
+    std::fs::write(&data, r#"{"a":[1,2,3],"b":[1,2,3,4]}"#).unwrap();
+    assert_bad_input(
+        &[
+            "feather",
+            "run",
+            "--gemm",
+            "2,2,2",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        "\"a\" has 3 elements, the layer needs 4",
+    );
+    std::fs::write(&data, "{").unwrap();
+    assert_bad_input(
+        &[
+            "feather",
+            "run",
+            "--gemm",
+            "2,2,2",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        "not valid JSON",
+    );
+    // A VCD path in a missing directory: refused, and no partial file left anywhere.
+    let vcd = dir.path().join("missing/run.vcd");
+    let o = plume(&with(
+        &run,
+        &["--array", "4x4", "--vcd", vcd.to_str().unwrap()],
+    ));
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!dir.path().join("missing").exists());
+}
+
+#[test]
+fn feather_run_checks_against_the_golden_model() {
+    let dir = common::TempDir::new("feather-run").unwrap();
+    let data = dir.path().join("d.json");
+    // A 2x3 by 3x2 GEMM by hand: zero points 0, scale 1.0 (2^24), so C = A·B exactly.
+    std::fs::write(
+        &data,
+        r#"{"a":[1,2,3,4,5,6],"b":[1,0,0,1,1,1],"scale":16777216}"#,
+    )
+    .unwrap();
+    let o = plume(&[
+        "feather",
+        "run",
+        "--array",
+        "4x4",
+        "--gemm",
+        "2,3,2",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("output: 4 elements bit-exact"), "{out}");
+    assert!(out.contains("(timing model "), "{out}");
+    let vcd = dir.path().join("conv.vcd");
+    let o = plume(&[
+        "feather",
+        "run",
+        "--array",
+        "4x4",
+        "--conv",
+        "1,3,5,5,4,3,3,1,1",
+        "--dataflow",
+        "is",
+        "--layout",
+        "HWC_C2W2",
+        "--vcd",
+        vcd.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&vcd).unwrap();
+    assert!(
+        text.contains("$scope module nest"),
+        "VCD has the NEST hierarchy"
+    );
+    assert!(text.contains("pe_r3_c3"), "VCD reaches the PEs");
+}
+
+#[test]
+fn feather_net_verifies_its_smallest_layers() {
+    let o = plume(&[
+        "feather",
+        "net",
+        "mobilenetv3",
+        "--array",
+        "8x8",
+        "--verify",
+        "4",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(
+        out.matches("simulated cycles = timing model").count(),
+        4,
+        "{out}"
+    );
+    assert!(out.contains("total  62 layers"), "{out}");
+}
+
+#[test]
+fn gen_feather_is_lint_clean() {
+    let dir = common::TempDir::new("gen-feather").unwrap();
+    let out = dir.path().join("f");
+    let o = plume(&[
+        "gen",
+        "feather",
+        "--array",
+        "4x4",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["top"], "feather_4x4_bitrev");
+    if !common::have("verilator") {
+        return;
+    }
+    let files: Vec<String> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| out.join(f.as_str().unwrap()).to_string_lossy().into_owned())
+        .collect();
+    let o = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "--top-module", "feather_4x4_bitrev"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -529,6 +529,13 @@ fn fits(cfg: &FeatherConfig, map: &Mapping) -> Result<(), MapError> {
 /// The fastest split `AW = G·Pn·Pm` (powers of two) that the layout allows and the buffers
 /// hold; when none fits, the fastest one's capacity error.
 fn best_mapping(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout) -> Result<Mapping, MapError> {
+    let map = fastest(cfg, gemm, layout, true);
+    fits(cfg, &map)?;
+    Ok(map)
+}
+
+/// The fastest split; with `respect_capacity`, splits that fit the buffers come first.
+fn fastest(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout, respect_capacity: bool) -> Mapping {
     let aw = cfg.aw as usize;
     let (max_pn, max_pm) = layout.limits();
     let mut best: Option<(bool, u64, Mapping)> = None;
@@ -539,7 +546,7 @@ fn best_mapping(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout) -> Result<M
             let g = aw / (pn * pm);
             let map = Mapping::new(cfg, gemm, g, pn, pm);
             let c = predict_cycles(cfg, &map);
-            let ok = fits(cfg, &map).is_ok();
+            let ok = !respect_capacity || fits(cfg, &map).is_ok();
             if best.as_ref().is_none_or(|(bok, bc, _)| {
                 (ok, std::cmp::Reverse(c)) > (*bok, std::cmp::Reverse(*bc))
             }) {
@@ -549,9 +556,45 @@ fn best_mapping(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout) -> Result<M
         }
         pn *= 2;
     }
-    let (_, _, map) = best.expect("pn = pm = 1 is always allowed");
-    fits(cfg, &map)?;
-    Ok(map)
+    best.expect("pn = pm = 1 is always allowed").2
+}
+
+/// A layer planned with the timing model only (no schedule, no routing).
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub map: Mapping,
+    pub cycles: u64,
+    /// Buffer lines the layer needs: streamed operand, stationary operand, output.
+    pub s_lines: usize,
+    pub w_lines: usize,
+    pub o_lines: usize,
+}
+
+/// Plans a GEMM as `compile` would, ignoring buffer capacity (for whole-network estimates:
+/// operands are assumed resident; the traffic that tiling them through DRAM would add is not
+/// modelled).
+pub fn plan(cfg: &FeatherConfig, gemm: Gemm, dataflow: Dataflow, layout: Layout) -> Plan {
+    let hw_gemm = match dataflow {
+        Dataflow::Ws => gemm,
+        Dataflow::Is => Gemm {
+            m: gemm.n,
+            k: gemm.k,
+            n: gemm.m,
+        },
+    };
+    let hw = HwLayout {
+        l: layout,
+        transposed: dataflow == Dataflow::Is,
+        n_total: gemm.n,
+    };
+    let map = fastest(cfg, &hw_gemm, &hw, false);
+    Plan {
+        map,
+        cycles: predict_cycles(cfg, &map),
+        s_lines: map.ks * map.mb * map.v,
+        w_lines: map.tiles() * map.rows * map.v,
+        o_lines: layout.lines(gemm.m, gemm.n),
+    }
 }
 
 /// Where the host puts the operands: streaming-buffer lines (AW bytes each) and weight-buffer

@@ -1,0 +1,616 @@
+//! `plume feather …`, `plume gen feather`, `plume synth feather`.
+
+use crate::bad;
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use plume::feather::{compare, prepare, run, Layer, LayerData, Prepared};
+use plume::tools::{self, write_dir_atomically, TempDir};
+use plume_hw::feather::birrd::Topology;
+use plume_hw::feather::golden::{self, ConvShape, Quant};
+use plume_hw::feather::mapper::{
+    compile, conv_gemm, filters_matrix, im2col, plan, Dataflow, Gemm, Layout, MapError, Plan,
+};
+use plume_hw::feather::route::RouteCache;
+use plume_hw::feather::top::{generate, FeatherConfig};
+use plume_hw::rtl::verilog::{emit_modules, port_list};
+use plume_sim::cosim::{self, Tool};
+use std::path::{Path, PathBuf};
+
+const CONV_LAYERS: &str = include_str!("../hw/data/conv_layers.csv");
+
+#[derive(Args, Clone)]
+pub struct ArrayArgs {
+    /// Array size AHxAW (rows x columns): powers of two, AH from 2 and AW from 4, at most 64.
+    #[arg(long, default_value = "16x16")]
+    pub array: String,
+    /// BIRRD topology: bitrev (public RTL) or benes.
+    #[arg(long, default_value = "bitrev")]
+    pub topology: String,
+}
+
+impl ArrayArgs {
+    pub fn config(&self) -> Result<FeatherConfig> {
+        let (ah, aw) = self
+            .array
+            .split_once(['x', 'X'])
+            .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)))
+            .ok_or_else(|| {
+                bad(format!(
+                    "--array {:?}: expected AHxAW, e.g. 16x16",
+                    self.array
+                ))
+            })?;
+        let mut cfg = FeatherConfig::new(ah, aw);
+        cfg.topology = self.topology.parse::<Topology>().map_err(bad)?;
+        cfg.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum FeatherCmd {
+    /// Compile one layer, run it on the cycle simulator (and optionally on the emitted Verilog),
+    /// and check the output tensor bit for bit against the golden model.
+    Run {
+        #[command(flatten)]
+        a: ArrayArgs,
+        /// GEMM M,K,N (C[M][N] = A[M][K]·B[K][N]).
+        #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
+        gemm: Option<String>,
+        /// Convolution N,C,H,W,K,R,S,STRIDE,PAD (NHWC input, K filters of RxS).
+        #[arg(long)]
+        conv: Option<String>,
+        /// ws (weights stationary) or is (inputs stationary).
+        #[arg(long, default_value = "ws")]
+        dataflow: String,
+        /// Output layout: HWC_C<AW> (channel-last), HWC_W<AW> (row-major) or HWC_C<a>W<b>.
+        #[arg(long)]
+        layout: Option<String>,
+        /// sim (plume's simulator), or verilator / icarus: also replay the run on the emitted
+        /// Verilog and require identical outputs in every cycle.
+        #[arg(long, default_value = "sim")]
+        engine: String,
+        /// Write a VCD waveform of the run.
+        #[arg(long)]
+        vcd: Option<PathBuf>,
+        /// Seed of the random data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Operands from a JSON file instead: {"a":[..],"b":[..]} for a GEMM (row-major A MxK,
+        /// B KxN) or {"x":[..],"w":[..]} for a convolution (NHWC input, KRSC filters), bytes
+        /// 0-255; optional "zp_i","zp_w","scale","zp_o".
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Every convolution layer of a network through the compiler and the timing model.
+    Net {
+        /// resnet50 or mobilenetv3.
+        net: String,
+        #[command(flatten)]
+        a: ArrayArgs,
+        /// Also cycle-simulate the K smallest layers and require the model's cycle counts.
+        #[arg(long, default_value_t = 0)]
+        verify: usize,
+    },
+}
+
+fn parse_list(text: &str, n: usize, what: &str) -> Result<Vec<usize>> {
+    let v: Vec<&str> = text.split(',').map(str::trim).collect();
+    if v.len() != n {
+        bail!(bad(format!(
+            "--{what} {text:?}: expected {n} comma-separated numbers"
+        )));
+    }
+    v.iter()
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(format!("--{what}: {s:?} is not a non-negative integer")))
+        })
+        .collect()
+}
+
+fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
+    if let Some(g) = gemm {
+        let v = parse_list(g, 3, "gemm")?;
+        if v.contains(&0) {
+            bail!(bad(format!(
+                "--gemm {g}: every dimension must be at least 1"
+            )));
+        }
+        return Ok(Layer::Gemm(Gemm {
+            m: v[0],
+            k: v[1],
+            n: v[2],
+        }));
+    }
+    let c = conv.expect("clap requires --gemm or --conv");
+    let v = parse_list(c, 9, "conv")?;
+    if v[..8].contains(&0) {
+        bail!(bad(format!(
+            "--conv {c}: N, C, H, W, K, R, S and STRIDE must be at least 1"
+        )));
+    }
+    let sh = ConvShape {
+        n: v[0],
+        c: v[1],
+        h: v[2],
+        w: v[3],
+        k: v[4],
+        r: v[5],
+        s: v[6],
+        stride: v[7],
+        pad: v[8],
+    };
+    if sh.out_hw().is_none() {
+        bail!(bad(format!(
+            "--conv {c}: a {}x{} filter does not fit the {}x{} input with padding {}",
+            sh.r, sh.s, sh.h, sh.w, sh.pad
+        )));
+    }
+    Ok(Layer::Conv(sh))
+}
+
+fn parse_dataflow(s: &str) -> Result<Dataflow> {
+    match s {
+        "ws" => Ok(Dataflow::Ws),
+        "is" => Ok(Dataflow::Is),
+        _ => Err(bad(format!("unknown dataflow {s:?} (expected ws or is)"))),
+    }
+}
+
+/// Reads operands from a JSON file; sizes must match the layer.
+fn load_data(path: &Path, layer: &Layer) -> Result<Prepared> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("{} is not valid JSON: {e}", path.display())))?;
+    let bytes = |key: &str, want: usize| -> Result<Vec<u8>> {
+        let arr = v
+            .get(key)
+            .and_then(|a| a.as_array())
+            .ok_or_else(|| bad(format!("{}: missing array {key:?}", path.display())))?;
+        if arr.len() != want {
+            bail!(bad(format!(
+                "{}: {key:?} has {} elements, the layer needs {want}",
+                path.display(),
+                arr.len()
+            )));
+        }
+        arr.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_u64()
+                    .filter(|&b| b < 256)
+                    .map(|b| b as u8)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "{}: {key}[{i}] is not a byte 0-255",
+                            path.display()
+                        ))
+                    })
+            })
+            .collect()
+    };
+    let num = |key: &str, default: u64, max: u64| -> Result<u64> {
+        match v.get(key) {
+            None => Ok(default),
+            Some(x) => x.as_u64().filter(|&b| b <= max).ok_or_else(|| {
+                bad(format!(
+                    "{}: {key:?} must be an integer 0-{max}",
+                    path.display()
+                ))
+            }),
+        }
+    };
+    let gemm = layer.gemm().expect("checked by parse_layer");
+    let defaults = LayerData::random(1, gemm.k, 1, 0).q;
+    let q = Quant {
+        zp_i: num("zp_i", 0, 255)? as u8,
+        zp_w: num("zp_w", 0, 255)? as u8,
+        scale: num("scale", defaults.scale as u64, u32::MAX as u64)? as u32,
+        zp_o: num("zp_o", 0, 255)? as u8,
+        ..defaults
+    };
+    Ok(match layer {
+        Layer::Gemm(g) => {
+            let (a, b) = (bytes("a", g.m * g.k)?, bytes("b", g.k * g.n)?);
+            let golden = golden::gemm(&a, &b, g.m, g.k, g.n, &q);
+            Prepared {
+                gemm,
+                data: LayerData { a, b, q },
+                golden,
+            }
+        }
+        Layer::Conv(sh) => {
+            let x = bytes("x", sh.n * sh.h * sh.w * sh.c)?;
+            let wt = bytes("w", sh.k * sh.r * sh.s * sh.c)?;
+            let golden = golden::conv(&x, &wt, sh, &q);
+            Prepared {
+                gemm,
+                data: LayerData {
+                    a: im2col(&x, sh, q.zp_i),
+                    b: filters_matrix(&wt, sh),
+                    q,
+                },
+                golden,
+            }
+        }
+    })
+}
+
+/// A configuration whose buffers hold the planned layer (depths rounded up to powers of two).
+fn sized_for(cfg: &FeatherConfig, p: &Plan) -> Result<FeatherConfig> {
+    let depth = |need: usize| -> Result<u32> {
+        let d = need.max(2).next_power_of_two();
+        if d > 1 << 20 {
+            bail!(bad(format!(
+                "the layer needs {need} buffer lines, more than the simulator's limit of 2^20"
+            )));
+        }
+        Ok(d as u32)
+    };
+    let mut c = *cfg;
+    c.s_depth = depth(p.s_lines.max(p.o_lines))?;
+    c.w_depth = depth(p.w_lines)?;
+    c.o_depth = depth(p.o_lines)?;
+    Ok(c)
+}
+
+pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
+    match cmd {
+        FeatherCmd::Run {
+            a,
+            gemm,
+            conv,
+            dataflow,
+            layout,
+            engine,
+            vcd,
+            seed,
+            data,
+        } => {
+            let cfg = a.config()?;
+            let layer = parse_layer(gemm.as_deref(), conv.as_deref())?;
+            let df = parse_dataflow(&dataflow)?;
+            let layout_name = layout.unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
+            let layout = Layout::parse(&layout_name, cfg.aw as usize).map_err(bad)?;
+            let tool = match engine.as_str() {
+                "sim" => None,
+                "verilator" => Some(Tool::Verilator),
+                "icarus" => Some(Tool::Icarus),
+                e => bail!(bad(format!(
+                    "unknown engine {e:?} (expected sim, verilator or icarus)"
+                ))),
+            };
+            if let Some(t) = tool {
+                if !cosim::require(t)? {
+                    bail!(bad(format!("{} is not installed", t.name())));
+                }
+            }
+            let prep = match &data {
+                Some(p) => load_data(p, &layer)?,
+                None => prepare(&layer, seed)?,
+            };
+            run_layer(&cfg, &layer, &prep, df, layout, tool, vcd.as_deref())
+        }
+        FeatherCmd::Net { net, a, verify } => net_cmd(&net, &a.config()?, verify),
+    }
+}
+
+fn run_layer(
+    cfg: &FeatherConfig,
+    layer: &Layer,
+    prep: &Prepared,
+    df: Dataflow,
+    layout: Layout,
+    tool: Option<Tool>,
+    vcd: Option<&Path>,
+) -> Result<()> {
+    let p = plan(cfg, prep.gemm, df, layout);
+    let cfg = sized_for(cfg, &p)?;
+    let mut cache = RouteCache::new();
+    let sched = compile(&cfg, prep.gemm, df, layout, &mut cache).map_err(|e| match e {
+        MapError::Route(_) | MapError::Conflict(_) => anyhow::anyhow!("{e}"),
+        other => bad(other.to_string()),
+    })?;
+    let g = prep.gemm;
+    println!(
+        "FEATHER {}x{} ({} BIRRD) · {} → GEMM M={} K={} N={}",
+        cfg.ah,
+        cfg.aw,
+        cfg.topology,
+        layer.describe(),
+        g.m,
+        g.k,
+        g.n
+    );
+    let m = sched.map;
+    println!(
+        "dataflow {df}, layout {}: V={} rows={} G={} Pn={} Pm={} ({} tiles, {} VNs per tile)",
+        layout.name(),
+        m.v,
+        m.rows,
+        m.g,
+        m.pn,
+        m.pm,
+        m.tiles(),
+        m.mb
+    );
+    let dir = TempDir::new("feather-run")?;
+    let partial = vcd.map(|p| p.with_extension("vcd.plume-partial"));
+    let r = run(&sched, &prep.data, partial.as_deref(), tool, dir.path());
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(p) = &partial {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+    };
+    if let (Some(p), Some(v)) = (&partial, vcd) {
+        std::fs::rename(p, v)?;
+    }
+    let checked = compare(&sched, &r.out, &prep.golden);
+    let pes = (cfg.ah * cfg.aw) as f64;
+    println!(
+        "cycles {} (timing model {}) · MACs {} · utilisation {:.1}% · BIRRD configurations {} · simulated in {:.2} s ({:.0} cycles/s)",
+        r.cycles,
+        sched.cycles,
+        g.macs(),
+        100.0 * g.macs() as f64 / (pes * r.cycles as f64),
+        sched.configs,
+        r.sim_seconds,
+        sched.uops.len() as f64 / r.sim_seconds.max(1e-9)
+    );
+    if let Some(v) = vcd {
+        println!("waveform: {}", v.display());
+    }
+    checked?;
+    println!(
+        "output: {} elements bit-exact against the golden model",
+        prep.golden.len()
+    );
+    if let (Some(t), Some(n)) = (tool, r.cosim_cycles) {
+        println!(
+            "{}: {n} cycles replayed on the emitted Verilog, every output identical to plume's simulator",
+            t.name()
+        );
+    }
+    if r.cycles != sched.cycles {
+        bail!(
+            "the timing model predicts {} cycles but the simulation took {}",
+            sched.cycles,
+            r.cycles
+        );
+    }
+    Ok(())
+}
+
+/// One row of conv_layers.csv.
+#[derive(Clone, Debug)]
+struct NetLayer {
+    layer: usize,
+    shape: ConvShape,
+    depthwise: bool,
+}
+
+fn net_layers(net: &str) -> Result<Vec<NetLayer>> {
+    let mut out = Vec::new();
+    for (i, line) in CONV_LAYERS.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != 12 || f[0] != net {
+            continue;
+        }
+        let n = |j: usize| -> usize {
+            f[j].parse()
+                .unwrap_or_else(|_| panic!("conv_layers.csv line {}", i + 1))
+        };
+        let (r, s, stride) = (n(7), n(8), n(9));
+        out.push(NetLayer {
+            layer: n(1),
+            shape: ConvShape {
+                n: n(2),
+                c: n(3),
+                h: n(5) * stride,
+                w: n(6) * stride,
+                k: n(4),
+                r,
+                s,
+                stride,
+                pad: (r - 1) / 2,
+            },
+            depthwise: f[11] == "depthwise",
+        });
+    }
+    if out.is_empty() {
+        bail!(bad(format!(
+            "unknown network {net:?} (expected resnet50 or mobilenetv3)"
+        )));
+    }
+    Ok(out)
+}
+
+/// The GEMM one group of a layer runs, and how many groups (depthwise: one per channel).
+fn layer_gemm(l: &NetLayer) -> (Gemm, usize) {
+    if l.depthwise {
+        let one = ConvShape {
+            c: 1,
+            k: 1,
+            ..l.shape
+        };
+        (conv_gemm(&one).expect("listed layers are valid"), l.shape.c)
+    } else {
+        (conv_gemm(&l.shape).expect("listed layers are valid"), 1)
+    }
+}
+
+/// The best (dataflow, layout) for a GEMM by the timing model.
+fn best_plan(cfg: &FeatherConfig, g: Gemm) -> (Dataflow, Layout, Plan) {
+    let aw = cfg.aw as usize;
+    let layouts = [
+        Layout { cb: aw, wb: 1 },
+        Layout { cb: 1, wb: aw },
+        Layout {
+            cb: 4.min(aw),
+            wb: aw / 4.min(aw),
+        },
+    ];
+    let mut best: Option<(Dataflow, Layout, Plan)> = None;
+    for df in [Dataflow::Ws, Dataflow::Is] {
+        for l in layouts {
+            let p = plan(cfg, g, df, l);
+            if best.as_ref().is_none_or(|b| p.cycles < b.2.cycles) {
+                best = Some((df, l, p));
+            }
+        }
+    }
+    best.expect("at least one plan")
+}
+
+fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
+    let layers = net_layers(net)?;
+    let pes = (cfg.ah * cfg.aw) as u64;
+    println!(
+        "{net} on FEATHER {}x{} ({} BIRRD), timing model per layer (best dataflow and layout; operands assumed resident on chip)",
+        cfg.ah, cfg.aw, cfg.topology
+    );
+    println!(
+        "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>6}",
+        "layer", "shape (N,C,H,W,K,R,S,stride)", "df", "layout", "cycles", "MACs", "util"
+    );
+    let (mut total_cycles, mut total_macs) = (0u64, 0u64);
+    let mut rows = Vec::new();
+    for l in &layers {
+        let (g, groups) = layer_gemm(l);
+        let (df, layout, p) = best_plan(cfg, g);
+        let cycles = p.cycles * groups as u64;
+        let macs = g.macs() * groups as u64;
+        total_cycles += cycles;
+        total_macs += macs;
+        let sh = l.shape;
+        println!(
+            "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}%",
+            l.layer,
+            format!(
+                "{},{},{},{},{},{},{},{}{}",
+                sh.n,
+                sh.c,
+                sh.h,
+                sh.w,
+                sh.k,
+                sh.r,
+                sh.s,
+                sh.stride,
+                if l.depthwise { " dw" } else { "" }
+            ),
+            df.to_string(),
+            layout.name(),
+            cycles,
+            macs,
+            100.0 * macs as f64 / (pes * cycles) as f64
+        );
+        rows.push((macs, l.clone(), g, df, layout, p));
+    }
+    println!(
+        "total  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}%",
+        format!("{} layers", layers.len()),
+        "",
+        "",
+        total_cycles,
+        total_macs,
+        100.0 * total_macs as f64 / (pes * total_cycles) as f64
+    );
+    if verify == 0 {
+        return Ok(());
+    }
+    rows.sort_by_key(|r| r.0);
+    for (_, l, g, df, layout, p) in rows.into_iter().take(verify) {
+        let sized = sized_for(cfg, &p)?;
+        let mut cache = RouteCache::new();
+        let sched = compile(&sized, g, df, layout, &mut cache)?;
+        // Dense layers run as convolutions against the direct golden model; a depthwise
+        // layer's one-channel group runs as its GEMM.
+        let layer = if l.depthwise {
+            Layer::Gemm(g)
+        } else {
+            Layer::Conv(l.shape)
+        };
+        let prep = prepare(&layer, l.layer as u64)?;
+        let dir = TempDir::new("feather-net")?;
+        let r = run(&sched, &prep.data, None, None, dir.path())?;
+        compare(&sched, &r.out, &prep.golden)?;
+        if r.cycles != p.cycles {
+            bail!(
+                "layer {}: the timing model predicts {} cycles but the simulation took {}",
+                l.layer,
+                p.cycles,
+                r.cycles
+            );
+        }
+        println!(
+            "verified layer {:>3}: {} simulated cycles = timing model, output bit-exact ({:.1} s)",
+            l.layer, r.cycles, r.sim_seconds
+        );
+    }
+    Ok(())
+}
+
+pub fn gen_feather(cfg: &FeatherConfig, out: &Path) -> Result<()> {
+    let top = generate(cfg)?;
+    let mut files: Vec<(String, Vec<u8>)> = emit_modules(&top)
+        .into_iter()
+        .map(|(n, t)| (format!("{n}.v"), t.into_bytes()))
+        .collect();
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let lay = cfg.uop_layout();
+    let mut lo = 0;
+    let fields: Vec<serde_json::Value> = lay
+        .fields
+        .iter()
+        .map(|(n, w)| {
+            let v = serde_json::json!({"field": n, "lsb": lo, "width": w});
+            lo += w;
+            v
+        })
+        .collect();
+    let ports: Vec<serde_json::Value> = port_list(&top)
+        .into_iter()
+        .map(|p| serde_json::json!({"name": p.name, "direction": if p.output { "output" } else { "input" }, "width": p.width}))
+        .collect();
+    let manifest = serde_json::json!({
+        "design": "feather",
+        "top": top.name,
+        "generator": format!("plume {}", env!("CARGO_PKG_VERSION")),
+        "array": format!("{}x{}", cfg.ah, cfg.aw),
+        "birrd_topology": cfg.topology.to_string(),
+        "buffers": {"streaming_lines": cfg.s_depth, "weight_lines": cfg.w_depth, "output_lines": cfg.o_depth},
+        "uop_width": lay.width(),
+        "uop_fields": fields,
+        "ports": ports,
+        "files": names,
+    });
+    files.push((
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&manifest)?,
+    ));
+    write_dir_atomically(out, &files).map_err(|e| bad(format!("{e:#}")))?;
+    println!(
+        "wrote {} ({} Verilog files, top module {}, {}-bit micro-instruction) and manifest.json",
+        out.display(),
+        names.len(),
+        top.name,
+        lay.width()
+    );
+    Ok(())
+}
+
+pub fn synth_feather(cfg: &FeatherConfig, json: bool) -> Result<()> {
+    let r = tools::synth(&generate(cfg)?)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", r.table());
+    }
+    Ok(())
+}
