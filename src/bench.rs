@@ -4,8 +4,10 @@
 use crate::rng::XorShift;
 use anyhow::{bail, Result};
 use plume_hw::rtl::Module;
-use plume_sim::cosim::{build_verilator, verilator_harness, HarnessInput, VerilatorBuild};
-use plume_sim::Sim;
+use plume_sim::cosim::{
+    build_verilator, stimulus_text, verilator_harness, HarnessInput, VerilatorBuild,
+};
+use plume_sim::{Recording, Sim};
 use std::process::Command;
 use std::rc::Rc;
 use std::time::Instant;
@@ -98,6 +100,72 @@ pub fn verilator_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<Veri
     let (exe, build_seconds) =
         build_verilator(top, &harness, dir.path(), VerilatorBuild { optimize: true })?;
     let out = Command::new(&exe).output()?;
+    if !out.status.success() {
+        bail!(
+            "verilator model failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    let checksum = u64::from_str_radix(it.next().unwrap_or(""), 16)?;
+    let seconds: f64 = it.next().unwrap_or("").parse()?;
+    Ok(VerilatorRun {
+        checksum,
+        seconds,
+        build_seconds,
+    })
+}
+
+/// Replays a recorded stimulus (all inputs of every cycle, pre-decoded) and checksums every
+/// output of every cycle, as the `Preloaded` Verilator harness does.
+pub fn plume_replay(top: &Rc<Module>, rec: &Recording) -> Result<PlumeRun> {
+    let mut sim = Sim::new(top)?;
+    let ins: Vec<_> = rec
+        .inputs
+        .iter()
+        .map(|(n, _)| sim.input(n))
+        .collect::<Result<_, _>>()?;
+    let outs: Vec<_> = rec
+        .outputs
+        .iter()
+        .map(|(n, _)| sim.output(n))
+        .collect::<Result<_, _>>()?;
+    let stim: Vec<Vec<Vec<u64>>> = rec
+        .cycles
+        .iter()
+        .map(|(v, _)| v.iter().map(|b| b.words().to_vec()).collect())
+        .collect();
+    let model_bytes = sim.program().slots * 8;
+    let mut sum = 0u64;
+    let t0 = Instant::now();
+    for cycle in &stim {
+        for (l, w) in ins.iter().zip(cycle) {
+            sim.poke_loc(*l, w);
+        }
+        for l in &outs {
+            for &v in sim.peek_loc(*l) {
+                sum = fold(sum, v);
+            }
+        }
+        sim.step();
+    }
+    Ok(PlumeRun {
+        checksum: sum,
+        seconds: t0.elapsed().as_secs_f64(),
+        model_bytes,
+    })
+}
+
+/// The same recorded stimulus on Verilator -O3 (stimulus read into memory before timing).
+pub fn verilator_replay(top: &Rc<Module>, rec: &Recording) -> Result<VerilatorRun> {
+    let harness = verilator_harness(top, &rec.inputs, &rec.outputs, &HarnessInput::Preloaded);
+    let dir = crate::tools::TempDir::new("bench")?;
+    let (exe, build_seconds) =
+        build_verilator(top, &harness, dir.path(), VerilatorBuild { optimize: true })?;
+    let stim = dir.path().join("stim.txt");
+    std::fs::write(&stim, stimulus_text(rec))?;
+    let out = Command::new(&exe).arg(&stim).output()?;
     if !out.status.success() {
         bail!(
             "verilator model failed: {}",

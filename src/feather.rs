@@ -119,6 +119,10 @@ pub struct RunResult {
     pub sim_seconds: f64,
     /// Cycles compared against the emitted Verilog, when a tool was asked for.
     pub cosim_cycles: Option<usize>,
+    /// Every input and output of every cycle (host load, layer, read-back), when asked for.
+    pub recording: Option<plume_sim::Recording>,
+    /// The generated core.
+    pub top: std::rc::Rc<plume_hw::rtl::Module>,
 }
 
 fn pack(bytes: &[u8]) -> Bits {
@@ -137,6 +141,7 @@ pub fn run(
     vcd: Option<&Path>,
     cosim_tool: Option<Tool>,
     work: &Path,
+    keep_recording: bool,
 ) -> Result<RunResult> {
     let cfg = &sched.cfg;
     let top = generate(cfg)?;
@@ -145,7 +150,7 @@ pub fn run(
         sim.trace_vcd(p)
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
-    if cosim_tool.is_some() {
+    if cosim_tool.is_some() || keep_recording {
         sim.record();
     }
     let q = &data.q;
@@ -229,21 +234,21 @@ pub fn run(
         sim.step();
     }
     sim.finish_vcd()?;
-    let cosim_cycles = match cosim_tool {
-        Some(tool) => {
-            let rec = sim.take_recording().expect("recording was on");
-            Some(
-                cosim::check(tool, &top, &rec, work)
-                    .with_context(|| format!("{} disagrees with plume's simulator", tool.name()))?,
-            )
-        }
-        None => None,
+    let recording = sim.take_recording();
+    let cosim_cycles = match (cosim_tool, &recording) {
+        (Some(tool), Some(rec)) => Some(
+            cosim::check(tool, &top, rec, work)
+                .with_context(|| format!("{} disagrees with plume's simulator", tool.name()))?,
+        ),
+        _ => None,
     };
     Ok(RunResult {
         out: gather(sched, &out_lines),
         cycles: last_write - start + 1,
         sim_seconds,
         cosim_cycles,
+        recording: if keep_recording { recording } else { None },
+        top,
     })
 }
 

@@ -338,7 +338,7 @@ fn run_layer(
     );
     let dir = TempDir::new("feather-run")?;
     let partial = vcd.map(|p| p.with_extension("vcd.plume-partial"));
-    let r = run(&sched, &prep.data, partial.as_deref(), tool, dir.path());
+    let r = run(&sched, &prep.data, partial.as_deref(), tool, dir.path(), false);
     let r = match r {
         Ok(r) => r,
         Err(e) => {
@@ -538,7 +538,7 @@ fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
         };
         let prep = prepare(&layer, l.layer as u64)?;
         let dir = TempDir::new("feather-net")?;
-        let r = run(&sched, &prep.data, None, None, dir.path())?;
+        let r = run(&sched, &prep.data, None, None, dir.path(), false)?;
         compare(&sched, &r.out, &prep.golden)?;
         if r.cycles != p.cycles {
             bail!(
@@ -611,6 +611,62 @@ pub fn synth_feather(cfg: &FeatherConfig, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         print!("{}", r.table());
+    }
+    Ok(())
+}
+
+/// Cycle-simulation speed of whole FEATHER cores running a GEMM: plume and Verilator -O3 replay
+/// the same recorded stimulus (host load, layer, read-back); output checksums must agree.
+pub fn bench_feather() -> Result<()> {
+    println!("FEATHER core running a GEMM (ws, channel-last), same recorded stimulus in both simulators");
+    println!(
+        "{:>7} {:>14} {:>9} {:>13} {:>16} {:>7} {:>13}",
+        "array", "GEMM M,K,N", "cycles", "plume cyc/s", "verilator cyc/s", "ratio", "vl build (s)"
+    );
+    for (ah, aw, g) in [
+        (8u32, 8u32, Gemm { m: 64, k: 64, n: 64 }),
+        (16, 16, Gemm { m: 128, k: 128, n: 128 }),
+    ] {
+        let cfg = FeatherConfig::new(ah, aw);
+        let layout = Layout { cb: aw as usize, wb: 1 };
+        let p = plan(&cfg, g, Dataflow::Ws, layout);
+        let cfg = sized_for(&cfg, &p)?;
+        let mut cache = RouteCache::new();
+        let sched = compile(&cfg, g, Dataflow::Ws, layout, &mut cache)?;
+        let prep = prepare(&Layer::Gemm(g), 1)?;
+        let dir = TempDir::new("bench-feather")?;
+        let r = run(&sched, &prep.data, None, None, dir.path(), true)?;
+        compare(&sched, &r.out, &prep.golden)?;
+        let rec = r.recording.expect("recorded");
+        let n = rec.cycles.len() as f64;
+        let pl = plume::bench::plume_replay(&r.top, &rec)?;
+        let shape = format!("{},{},{}", g.m, g.k, g.n);
+        match plume::bench::verilator_replay(&r.top, &rec) {
+            Ok(v) => {
+                if v.checksum != pl.checksum {
+                    bail!(
+                        "FEATHER {ah}x{aw}: output checksums differ (plume {:016x}, verilator {:016x})",
+                        pl.checksum,
+                        v.checksum
+                    );
+                }
+                println!(
+                    "{:>7} {shape:>14} {:>9} {:>13.0} {:>16.0} {:>7.2} {:>13.1}",
+                    format!("{ah}x{aw}"),
+                    rec.cycles.len(),
+                    n / pl.seconds,
+                    n / v.seconds,
+                    v.seconds / pl.seconds,
+                    v.build_seconds
+                );
+            }
+            Err(e) => println!(
+                "{:>7} {shape:>14} {:>9} {:>13.0}   (verilator: {e})",
+                format!("{ah}x{aw}"),
+                rec.cycles.len(),
+                n / pl.seconds
+            ),
+        }
     }
     Ok(())
 }

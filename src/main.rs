@@ -67,8 +67,9 @@ enum Cmd {
         #[arg(long, default_value = "out")]
         out: PathBuf,
     },
-    /// Simulation speed: plume vs Verilator -O3 on the same stimulus (`bench sim`), or BIRRD
-    /// routing time (`bench route`).
+    /// Simulation speed: plume vs Verilator -O3 on the same stimulus (`bench sim` for BIRRD,
+    /// `bench feather` for whole FEATHER cores running a GEMM), or BIRRD routing time
+    /// (`bench route`).
     Bench {
         /// sim or route.
         #[arg(default_value = "sim")]
@@ -388,8 +389,9 @@ fn dispatch(cmd: Cmd) -> Result<()> {
         } => match what.as_str() {
             "sim" => bench_cmd(cycles, &ports),
             "route" => bench_route(),
+            "feather" => feather_cli::bench_feather(),
             other => Err(bad(format!(
-                "unknown benchmark '{other}' (expected sim or route)"
+                "unknown benchmark '{other}' (expected sim, feather or route)"
             ))),
         },
     }

@@ -49,7 +49,7 @@ fn layer_case(
         .unwrap_or_else(|e| panic!("{ah}x{aw} {gemm:?} {df} {}: {e}", layout.name()));
     let data = &prep.data;
     let dir = common::TempDir::new("feather").unwrap();
-    let r = run(&sched, data, None, tool, dir.path()).unwrap();
+    let r = run(&sched, data, None, tool, dir.path(), false).unwrap();
     let want = &prep.golden;
     eprintln!(
         "{ah}x{aw} {gemm:?} {df} {}: {:?} cycles {} configs {} out[..8] {:?}",

@@ -108,7 +108,7 @@ pub fn write_verilog(top: &Rc<Module>, dir: &Path) -> std::io::Result<Vec<PathBu
     Ok(files)
 }
 
-fn stimulus_text(rec: &Recording) -> String {
+pub fn stimulus_text(rec: &Recording) -> String {
     let mut s = format!("{}\n", rec.cycles.len());
     for (ins, _) in &rec.cycles {
         let line: Vec<String> = ins.iter().map(|b| b.to_hex()).collect();
@@ -179,6 +179,9 @@ pub enum HarnessInput {
     /// Random inputs from xorshift64 (seed), `rst` high in cycle 0 only; prints a checksum of
     /// all outputs and the time spent (benchmark). `Sim::bench_checksum` computes the same.
     Random { cycles: u64, seed: u64 },
+    /// Read a whole stimulus file into memory first, then time the run alone; prints the
+    /// checksum of all outputs (as `Random`) and the time spent (benchmark on real stimulus).
+    Preloaded,
 }
 
 /// C++ for a Verilator model of `top`.
@@ -263,6 +266,52 @@ pub fn verilator_harness(
                 s.push_str("    dut->clk = 1;\n    dut->eval();\n");
             }
             s.push_str("  }\n  fclose(fo);\n  fclose(fi);\n");
+        }
+        HarnessInput::Preloaded => {
+            let nwords: Vec<usize> = inputs
+                .iter()
+                .map(|(_, w)| (*w as usize).div_ceil(32).max(2))
+                .collect();
+            let per_cycle: usize = nwords.iter().sum();
+            let _ = writeln!(s, "  FILE* fi = fopen(argv[1], \"r\");\n  if (!fi) return 2;");
+            let _ = writeln!(s, "  static char buf[{}];\n  long n = 0;\n  if (fscanf(fi, \"%ld\", &n) != 1) return 3;", max_w / 4 + 16);
+            let _ = writeln!(s, "  uint32_t* stim = new uint32_t[(size_t)n * {per_cycle}];");
+            s.push_str("  for (long c = 0; c < n; ++c) {\n");
+            let mut off = 0;
+            for nw in &nwords {
+                let _ = writeln!(s, "    if (fscanf(fi, \"%s\", buf) != 1) return 3;\n    parse_hex(buf, stim + (size_t)c * {per_cycle} + {off}, {nw});");
+                off += nw;
+            }
+            s.push_str("  }\n  fclose(fi);\n");
+            s.push_str("  uint64_t sum = 0;\n  auto t0 = std::chrono::steady_clock::now();\n");
+            s.push_str("  for (long c = 0; c < n; ++c) {\n");
+            let mut off = 0;
+            for ((name, width), nw) in inputs.iter().zip(&nwords) {
+                let _ = writeln!(s, "    memcpy(w, stim + (size_t)c * {per_cycle} + {off}, {} * sizeof(uint32_t));", nw);
+                off += nw;
+                set_port(&mut s, name, *width);
+            }
+            if top.clocked {
+                s.push_str("    dut->clk = 0;\n");
+            }
+            s.push_str("    dut->eval();\n");
+            for (name, width) in outputs {
+                get_port(&mut s, name, *width);
+                let nw32 = (*width as usize).div_ceil(32);
+                if nw32 % 2 == 1 {
+                    let _ = writeln!(s, "    w[{nw32}] = 0;");
+                }
+                let _ = writeln!(
+                    s,
+                    "    for (int i = 0; i < {}; ++i) {{ uint64_t v = (uint64_t)w[2 * i] | ((uint64_t)w[2 * i + 1] << 32); sum = ((sum << 7) | (sum >> 57)) ^ v; }}",
+                    (*width as usize).div_ceil(64)
+                );
+            }
+            if top.clocked {
+                s.push_str("    dut->clk = 1;\n    dut->eval();\n");
+            }
+            s.push_str("  }\n  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();\n");
+            s.push_str("  printf(\"%016llx %.6f\\n\", (unsigned long long)sum, secs);\n  delete[] stim;\n");
         }
         HarnessInput::Random { cycles, seed } => {
             let _ = writeln!(s, "  uint64_t x = {seed}ULL | 1, sum = 0;\n  auto t0 = std::chrono::steady_clock::now();");
