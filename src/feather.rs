@@ -5,15 +5,18 @@
 
 use crate::rng::XorShift;
 use anyhow::{bail, Context, Result};
+use plume_hw::feather::controller::{Uop, UopLayout};
 use plume_hw::feather::golden::{self, ConvShape, Quant};
 use plume_hw::feather::mapper::{
     conv_gemm, filters_matrix, gather, im2col, place, Dataflow, Gemm, Schedule,
 };
-use plume_hw::feather::top::generate;
+use plume_hw::feather::top::{generate, FeatherConfig};
 use plume_hw::rtl::Bits;
+use plume_hw::rtl::Module;
 use plume_sim::cosim::{self, Tool};
 use plume_sim::Sim;
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Random operands for a GEMM and quantisation constants that keep outputs in range.
@@ -133,8 +136,167 @@ fn pack(bytes: &[u8]) -> Bits {
     b
 }
 
-/// Runs a compiled layer on plume's simulator (and, with `cosim`, replays it on a Verilog
-/// simulator). The result is not yet checked against the golden model: see `check`.
+/// A simulated FEATHER core driven the way a host drives it: buffer loads through the host
+/// port, layer constants, micro-instruction streams, read-back. Several layers can run on one
+/// session, so a layer can consume the previous layer's output where it left it.
+pub struct Session {
+    sim: Sim,
+    pub top: Rc<Module>,
+    pub cfg: FeatherConfig,
+    layout: UopLayout,
+    idle: Bits,
+}
+
+impl Session {
+    /// Generates the core, opens the waveform and recording if asked, and resets it.
+    pub fn new(cfg: &FeatherConfig, vcd: Option<&Path>, record: bool) -> Result<Session> {
+        let top = generate(cfg)?;
+        let mut sim = Sim::new(&top)?;
+        if let Some(p) = vcd {
+            sim.trace_vcd(p)
+                .with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        if record {
+            sim.record();
+        }
+        let layout = cfg.uop_layout();
+        let idle = layout.encode(&Default::default());
+        sim.poke_u64("rst", 1)?;
+        sim.poke("i_uop", &idle)?;
+        for name in [
+            "i_rows",
+            "i_zp_i",
+            "i_zp_w",
+            "i_iact_signed",
+            "i_weight_signed",
+            "i_scale",
+            "i_zp_o",
+            "i_out_signed",
+            "i_host_we",
+            "i_host_sel",
+            "i_host_addr",
+            "i_host_raddr",
+            "i_host_rsel",
+        ] {
+            sim.poke_u64(name, 0)?;
+        }
+        sim.poke("i_host_data", &Bits::zero(8 * cfg.aw))?;
+        sim.step();
+        sim.poke_u64("rst", 0)?;
+        Ok(Session {
+            sim,
+            top,
+            cfg: *cfg,
+            layout,
+            idle,
+        })
+    }
+
+    /// Layer constants. For the inputs-stationary dataflow the streamed operand is B, so the
+    /// iAct path takes B's zero point and format.
+    pub fn set_layer(&mut self, sched: &Schedule, q: &Quant) -> Result<()> {
+        let (zx, zy, sx, sy) = match sched.dataflow {
+            Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
+            Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
+        };
+        for (name, v) in [
+            ("i_rows", sched.map.rows as u64),
+            ("i_zp_i", zx as u64),
+            ("i_zp_w", zy as u64),
+            ("i_iact_signed", sx as u64),
+            ("i_weight_signed", sy as u64),
+            ("i_scale", q.scale as u64),
+            ("i_zp_o", q.zp_o as u64),
+            ("i_out_signed", q.out_signed as u64),
+        ] {
+            self.sim.poke_u64(name, v)?;
+        }
+        Ok(())
+    }
+
+    /// Host writes lines into buffer `sel` (0 = S0, 1 = S1, 2 = W) from line 0, one per cycle.
+    pub fn load(&mut self, sel: u64, lines: &[Vec<u8>]) -> Result<()> {
+        self.sim.poke_u64("i_host_we", 1)?;
+        self.sim.poke_u64("i_host_sel", sel)?;
+        for (addr, line) in lines.iter().enumerate() {
+            self.sim.poke_u64("i_host_addr", addr as u64)?;
+            self.sim.poke("i_host_data", &pack(line))?;
+            self.sim.step();
+        }
+        self.sim.poke_u64("i_host_we", 0)?;
+        Ok(())
+    }
+
+    /// Plays micro-instructions one per cycle, then idles until the pipeline drains. Returns
+    /// the cycles from the first micro-instruction to the last quantized write (inclusive)
+    /// and the wall-clock seconds.
+    pub fn play(&mut self, uops: &[Uop]) -> Result<(u64, f64)> {
+        let qwe = self.sim.output("o_qwe")?;
+        let uop = self.sim.input("i_uop")?;
+        let t0 = Instant::now();
+        let start = self.sim.cycle();
+        let mut last_write = None;
+        let drain = 8;
+        for i in 0..uops.len() + drain {
+            let word = match uops.get(i) {
+                Some(u) => self.layout.encode(u),
+                None => self.idle.clone(),
+            };
+            self.sim.poke_loc(uop, word.words());
+            if self.sim.peek_loc(qwe)[0] & 1 == 1 {
+                last_write = Some(self.sim.cycle());
+            }
+            self.sim.step();
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        let Some(last_write) = last_write else {
+            bail!("the layer never wrote a quantized output");
+        };
+        Ok((last_write - start + 1, seconds))
+    }
+
+    /// Reads `count` lines of streaming buffer `sel` back (one per cycle, data a cycle later).
+    pub fn read(&mut self, sel: u8, count: usize) -> Result<Vec<Vec<u8>>> {
+        self.sim.poke_u64("i_host_rsel", sel as u64)?;
+        let mut out = Vec::with_capacity(count);
+        for addr in 0..=count {
+            self.sim
+                .poke_u64("i_host_raddr", addr.min(count.max(1) - 1) as u64)?;
+            if addr > 0 {
+                let d = self.sim.peek("o_host_rdata")?;
+                out.push(
+                    (0..self.cfg.aw)
+                        .map(|b| d.slice(8 * b, 8).to_u64() as u8)
+                        .collect::<Vec<u8>>(),
+                );
+            }
+            self.sim.step();
+        }
+        Ok(out)
+    }
+
+    /// Closes the waveform; replays the whole session on `tool` if asked (every output of
+    /// every cycle must agree) and returns the cycles compared and the recording.
+    pub fn finish(
+        mut self,
+        tool: Option<Tool>,
+        work: &Path,
+    ) -> Result<(Option<usize>, Option<plume_sim::Recording>)> {
+        self.sim.finish_vcd()?;
+        let rec = self.sim.take_recording();
+        let n = match (tool, &rec) {
+            (Some(tool), Some(r)) => Some(
+                cosim::check(tool, &self.top, r, work)
+                    .with_context(|| format!("{} disagrees with plume's simulator", tool.name()))?,
+            ),
+            _ => None,
+        };
+        Ok((n, rec))
+    }
+}
+
+/// Runs a compiled layer on plume's simulator (and, with `cosim_tool`, replays it on a Verilog
+/// simulator). The result is not yet checked against the golden model: see `compare`.
 pub fn run(
     sched: &Schedule,
     data: &LayerData,
@@ -143,108 +305,19 @@ pub fn run(
     work: &Path,
     keep_recording: bool,
 ) -> Result<RunResult> {
-    let cfg = &sched.cfg;
-    let top = generate(cfg)?;
-    let mut sim = Sim::new(&top)?;
-    if let Some(p) = vcd {
-        sim.trace_vcd(p)
-            .with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    if cosim_tool.is_some() || keep_recording {
-        sim.record();
-    }
-    let q = &data.q;
-    // The hardware's streamed operand is B for the inputs-stationary dataflow.
-    let (zx, zy, sx, sy) = match sched.dataflow {
-        Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
-        Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
-    };
-    let (s_lines, w_lines) = place(sched, &data.a, &data.b, q.zp_i, q.zp_w);
-    let layout = cfg.uop_layout();
-    let idle = layout.encode(&Default::default());
-    sim.poke_u64("rst", 1)?;
-    sim.poke("i_uop", &idle)?;
-    for (name, v) in [
-        ("i_rows", sched.map.rows as u64),
-        ("i_zp_i", zx as u64),
-        ("i_zp_w", zy as u64),
-        ("i_iact_signed", sx as u64),
-        ("i_weight_signed", sy as u64),
-        ("i_scale", q.scale as u64),
-        ("i_zp_o", q.zp_o as u64),
-        ("i_out_signed", q.out_signed as u64),
-        ("i_host_we", 0),
-        ("i_host_sel", 0),
-        ("i_host_addr", 0),
-        ("i_host_raddr", 0),
-        ("i_host_rsel", 0),
-    ] {
-        sim.poke_u64(name, v)?;
-    }
-    sim.poke("i_host_data", &Bits::zero(8 * cfg.aw))?;
-    sim.step();
-    sim.poke_u64("rst", 0)?;
-    // Host writes: the streamed operand into S[in_buf], the stationary one into W.
-    sim.poke_u64("i_host_we", 1)?;
-    for (sel, lines) in [(sched.in_buf as u64, &s_lines), (2, &w_lines)] {
-        sim.poke_u64("i_host_sel", sel)?;
-        for (addr, line) in lines.iter().enumerate() {
-            sim.poke_u64("i_host_addr", addr as u64)?;
-            sim.poke("i_host_data", &pack(line))?;
-            sim.step();
-        }
-    }
-    sim.poke_u64("i_host_we", 0)?;
-    // The layer: one micro-instruction per cycle, then idle until the pipeline drains.
-    let qwe = sim.output("o_qwe")?;
-    let uop = sim.input("i_uop")?;
-    let t0 = Instant::now();
-    let start = sim.cycle();
-    let mut last_write = None;
-    let drain = 8;
-    for i in 0..sched.uops.len() + drain {
-        let word = match sched.uops.get(i) {
-            Some(u) => layout.encode(u),
-            None => idle.clone(),
-        };
-        sim.poke_loc(uop, word.words());
-        if sim.peek_loc(qwe)[0] & 1 == 1 {
-            last_write = Some(sim.cycle());
-        }
-        sim.step();
-    }
-    let sim_seconds = t0.elapsed().as_secs_f64();
-    let Some(last_write) = last_write else {
-        bail!("the layer never wrote a quantized output");
-    };
-    // Read back the output buffer, one line per cycle (data one cycle after the address).
-    let lines = sched.layout.lines(sched.gemm.m, sched.gemm.n);
-    sim.poke_u64("i_host_rsel", sched.out_buf as u64)?;
-    let mut out_lines = Vec::with_capacity(lines);
-    for addr in 0..=lines {
-        sim.poke_u64("i_host_raddr", addr.min(lines - 1) as u64)?;
-        if addr > 0 {
-            let d = sim.peek("o_host_rdata")?;
-            out_lines.push(
-                (0..cfg.aw)
-                    .map(|b| d.slice(8 * b, 8).to_u64() as u8)
-                    .collect::<Vec<u8>>(),
-            );
-        }
-        sim.step();
-    }
-    sim.finish_vcd()?;
-    let recording = sim.take_recording();
-    let cosim_cycles = match (cosim_tool, &recording) {
-        (Some(tool), Some(rec)) => Some(
-            cosim::check(tool, &top, rec, work)
-                .with_context(|| format!("{} disagrees with plume's simulator", tool.name()))?,
-        ),
-        _ => None,
-    };
+    let mut ses = Session::new(&sched.cfg, vcd, cosim_tool.is_some() || keep_recording)?;
+    ses.set_layer(sched, &data.q)?;
+    let (s_lines, w_lines) = place(sched, &data.a, &data.b, data.q.zp_i, data.q.zp_w);
+    ses.load(sched.in_buf as u64, &s_lines)?;
+    ses.load(2, &w_lines)?;
+    let (cycles, sim_seconds) = ses.play(&sched.uops)?;
+    let lines = sched.out.lines(sched.gemm.m, sched.gemm.n);
+    let out_lines = ses.read(sched.out_buf, lines)?;
+    let top = ses.top.clone();
+    let (cosim_cycles, recording) = ses.finish(cosim_tool, work)?;
     Ok(RunResult {
         out: gather(sched, &out_lines),
-        cycles: last_write - start + 1,
+        cycles,
         sim_seconds,
         cosim_cycles,
         recording: if keep_recording { recording } else { None },

@@ -338,7 +338,14 @@ fn run_layer(
     );
     let dir = TempDir::new("feather-run")?;
     let partial = vcd.map(|p| p.with_extension("vcd.plume-partial"));
-    let r = run(&sched, &prep.data, partial.as_deref(), tool, dir.path(), false);
+    let r = run(
+        &sched,
+        &prep.data,
+        partial.as_deref(),
+        tool,
+        dir.path(),
+        false,
+    );
     let r = match r {
         Ok(r) => r,
         Err(e) => {
@@ -618,17 +625,38 @@ pub fn synth_feather(cfg: &FeatherConfig, json: bool) -> Result<()> {
 /// Cycle-simulation speed of whole FEATHER cores running a GEMM: plume and Verilator -O3 replay
 /// the same recorded stimulus (host load, layer, read-back); output checksums must agree.
 pub fn bench_feather() -> Result<()> {
-    println!("FEATHER core running a GEMM (ws, channel-last), same recorded stimulus in both simulators");
+    println!(
+        "FEATHER core running a GEMM (ws, channel-last), same recorded stimulus in both simulators"
+    );
     println!(
         "{:>7} {:>14} {:>9} {:>13} {:>16} {:>7} {:>13}",
         "array", "GEMM M,K,N", "cycles", "plume cyc/s", "verilator cyc/s", "ratio", "vl build (s)"
     );
     for (ah, aw, g) in [
-        (8u32, 8u32, Gemm { m: 64, k: 64, n: 64 }),
-        (16, 16, Gemm { m: 128, k: 128, n: 128 }),
+        (
+            8u32,
+            8u32,
+            Gemm {
+                m: 64,
+                k: 64,
+                n: 64,
+            },
+        ),
+        (
+            16,
+            16,
+            Gemm {
+                m: 128,
+                k: 128,
+                n: 128,
+            },
+        ),
     ] {
         let cfg = FeatherConfig::new(ah, aw);
-        let layout = Layout { cb: aw as usize, wb: 1 };
+        let layout = Layout {
+            cb: aw as usize,
+            wb: 1,
+        };
         let p = plan(&cfg, g, Dataflow::Ws, layout);
         let cfg = sized_for(&cfg, &p)?;
         let mut cache = RouteCache::new();

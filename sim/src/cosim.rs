@@ -273,9 +273,15 @@ pub fn verilator_harness(
                 .map(|(_, w)| (*w as usize).div_ceil(32).max(2))
                 .collect();
             let per_cycle: usize = nwords.iter().sum();
-            let _ = writeln!(s, "  FILE* fi = fopen(argv[1], \"r\");\n  if (!fi) return 2;");
+            let _ = writeln!(
+                s,
+                "  FILE* fi = fopen(argv[1], \"r\");\n  if (!fi) return 2;"
+            );
             let _ = writeln!(s, "  static char buf[{}];\n  long n = 0;\n  if (fscanf(fi, \"%ld\", &n) != 1) return 3;", max_w / 4 + 16);
-            let _ = writeln!(s, "  uint32_t* stim = new uint32_t[(size_t)n * {per_cycle}];");
+            let _ = writeln!(
+                s,
+                "  uint32_t* stim = new uint32_t[(size_t)n * {per_cycle}];"
+            );
             s.push_str("  for (long c = 0; c < n; ++c) {\n");
             let mut off = 0;
             for nw in &nwords {
@@ -287,7 +293,11 @@ pub fn verilator_harness(
             s.push_str("  for (long c = 0; c < n; ++c) {\n");
             let mut off = 0;
             for ((name, width), nw) in inputs.iter().zip(&nwords) {
-                let _ = writeln!(s, "    memcpy(w, stim + (size_t)c * {per_cycle} + {off}, {} * sizeof(uint32_t));", nw);
+                let _ = writeln!(
+                    s,
+                    "    memcpy(w, stim + (size_t)c * {per_cycle} + {off}, {} * sizeof(uint32_t));",
+                    nw
+                );
                 off += nw;
                 set_port(&mut s, name, *width);
             }
@@ -311,7 +321,9 @@ pub fn verilator_harness(
                 s.push_str("    dut->clk = 1;\n    dut->eval();\n");
             }
             s.push_str("  }\n  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();\n");
-            s.push_str("  printf(\"%016llx %.6f\\n\", (unsigned long long)sum, secs);\n  delete[] stim;\n");
+            s.push_str(
+                "  printf(\"%016llx %.6f\\n\", (unsigned long long)sum, secs);\n  delete[] stim;\n",
+            );
         }
         HarnessInput::Random { cycles, seed } => {
             let _ = writeln!(s, "  uint64_t x = {seed}ULL | 1, sum = 0;\n  auto t0 = std::chrono::steady_clock::now();");

@@ -23,7 +23,7 @@
 //! | `wrow`, `waddr`, `wbank` | log2 AH, log2 AH, 1 | destination PE row, file index and bank |
 //! | `birrd` | AW/2 · 2S | BIRRD command word for the row vector entering BIRRD at t (NEST's column-mux output) |
 //! | `ob_mask` | AW | output-buffer banks that take the row vector leaving BIRRD at t |
-//! | `ob_addr` | log2 O | their line (read at t, written at t+1) |
+//! | `ob_addr` | AW · log2 O | each bank's line, bank b at bits [b·log2 O +: log2 O] of the field (read at t, written at t+1) |
 //! | `ob_acc` | 1 | add to the line's contents (else overwrite) |
 //! | `quant` | 1 | also requantise the sum and write it at t+2 into streaming buffer `q_buf`, same banks and line |
 //! | `q_buf` | 1 | destination streaming buffer |
@@ -50,7 +50,8 @@ pub struct Uop {
     /// BIRRD command word (`BirrdConfig::command_word`), or all-pass when `None`.
     pub birrd: Option<Bits>,
     pub ob_mask: u128,
-    pub ob_addr: u32,
+    /// Line per output-buffer bank (banks beyond the vector's length: line 0).
+    pub ob_addr: Vec<u32>,
     pub ob_acc: bool,
     pub quant: bool,
     pub q_buf: u8,
@@ -88,7 +89,7 @@ impl UopLayout {
                 ("wbank", 1),
                 ("birrd", birrd.cmd_width()),
                 ("ob_mask", aw),
-                ("ob_addr", o_bits),
+                ("ob_addr", aw * o_bits),
                 ("ob_acc", 1),
                 ("quant", 1),
                 ("q_buf", 1),
@@ -132,7 +133,6 @@ impl UopLayout {
         put("wrow", u.wrow as u64);
         put("waddr", u.waddr as u64);
         put("wbank", u.wbank as u64);
-        put("ob_addr", u.ob_addr as u64);
         put("ob_acc", u.ob_acc as u64);
         put("quant", u.quant as u64);
         put("q_buf", u.q_buf as u64);
@@ -144,6 +144,15 @@ impl UopLayout {
             }
         }
         out.set_slice(lo, &mask);
+        let (lo, w) = self.field("ob_addr");
+        let per = w / self.field("ob_mask").1;
+        for (bank, &a) in u.ob_addr.iter().enumerate() {
+            debug_assert!(
+                a >> per == 0,
+                "ob_addr[{bank}] = {a} does not fit {per} bits"
+            );
+            out.set_slice(lo + bank as u32 * per, &Bits::from_u64(per, a as u64));
+        }
         if let Some(cmd) = &u.birrd {
             let (lo, w) = self.field("birrd");
             assert_eq!(cmd.width(), w, "BIRRD command width");

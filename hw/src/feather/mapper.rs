@@ -177,11 +177,52 @@ impl Layout {
     }
 }
 
-/// The output layout seen from the GEMM the hardware runs: for `Is` the hardware computes Cᵀ,
-/// so its row m' is the channel n of C and its channel n' is the row m.
+/// Where a layer's outputs go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Out {
+    /// A named layout (`C<cb>W<wb>`).
+    Layout(Layout),
+    /// Straight into the streamed-operand placement of a following weights-stationary layer
+    /// with this mapping (which must have Pn = 1): reorder in reduction across layers.
+    Feed(Mapping),
+}
+
+impl Out {
+    /// (bank, line) of C[m][n] (coordinates of the layer's own GEMM).
+    pub fn place(&self, m: usize, n: usize, n_total: usize) -> (usize, usize) {
+        match self {
+            Out::Layout(l) => (l.bank(m, n), l.line(m, n, n_total)),
+            Out::Feed(next) => {
+                // C[m][n] is the next layer's X[m][k = n].
+                let (chunk, kk) = (n / next.v, n % next.v);
+                let (ksi, g) = (chunk / next.g, chunk % next.g);
+                let (j, pm) = (m / next.pm, m % next.pm);
+                (next.column(g, pm, 0), (ksi * next.mb + j) * next.v + kk)
+            }
+        }
+    }
+
+    /// Lines the output occupies.
+    pub fn lines(&self, m_total: usize, n_total: usize) -> usize {
+        match self {
+            Out::Layout(l) => l.lines(m_total, n_total),
+            Out::Feed(next) => next.ks * next.mb * next.v,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Out::Layout(l) => l.name(),
+            Out::Feed(_) => "next layer's stream".into(),
+        }
+    }
+}
+
+/// The output placement seen from the GEMM the hardware runs: for `Is` the hardware computes
+/// Cᵀ, so its row m' is the channel n of C and its channel n' is the row m.
 #[derive(Clone, Copy, Debug)]
 struct HwLayout {
-    l: Layout,
+    out: Out,
     transposed: bool,
     /// N of the original C.
     n_total: usize,
@@ -196,24 +237,48 @@ impl HwLayout {
         }
     }
 
-    fn bank(&self, m: usize, n: usize) -> usize {
+    fn place(&self, m: usize, n: usize) -> (usize, usize) {
         let (m, n) = self.orig(m, n);
-        self.l.bank(m, n)
+        self.out.place(m, n, self.n_total)
     }
 
-    fn line(&self, m: usize, n: usize) -> usize {
-        let (m, n) = self.orig(m, n);
-        self.l.line(m, n, self.n_total)
-    }
-
-    /// Most hardware channels / rows a row vector may hold without a conflict.
-    fn limits(&self) -> (usize, usize) {
-        if self.transposed {
-            (self.l.wb, self.l.cb)
-        } else {
-            (self.l.cb, self.l.wb)
+    /// Most hardware channels / rows a row vector may hold without a conflict (for named
+    /// layouts; a feed is checked row vector by row vector).
+    fn limits(&self, aw: usize) -> (usize, usize) {
+        match self.out {
+            Out::Layout(l) if self.transposed => (l.wb, l.cb),
+            Out::Layout(l) => (l.cb, l.wb),
+            Out::Feed(_) => (aw, aw),
         }
     }
+}
+
+/// The first bank conflict among a mapping's row vectors, if any.
+fn conflict(map: &Mapping, hw_gemm: &Gemm, place: &HwLayout) -> Option<String> {
+    for nbi in 0..map.nb {
+        for j in 0..map.mb {
+            for r in 0..map.rows {
+                let mut mask = 0u128;
+                for pn in 0..map.pn {
+                    for pm in 0..map.pm {
+                        let m = j * map.pm + pm;
+                        let n = (nbi * map.rows + r) * map.pn + pn;
+                        if m >= hw_gemm.m || n >= hw_gemm.n {
+                            continue;
+                        }
+                        let (b, _) = place.place(m, n);
+                        if mask >> b & 1 == 1 {
+                            return Some(format!(
+                                "two outputs of one row vector (PE row {r}, VN {j}) meet in bank {b}"
+                            ));
+                        }
+                        mask |= 1 << b;
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 /// How a (possibly transposed) GEMM is spread over the array.
@@ -321,7 +386,7 @@ pub struct Schedule {
     /// The GEMM the hardware runs (transposed for `Is`).
     pub hw_gemm: Gemm,
     pub dataflow: Dataflow,
-    pub layout: Layout,
+    pub out: Out,
     pub map: Mapping,
     pub uops: Vec<Uop>,
     /// Predicted cycles (timing model).
@@ -352,7 +417,8 @@ pub enum MapError {
     Route(RouteError),
 }
 
-/// Compiles `gemm` for `cfg` with a dataflow and an output layout (of the GEMM's C[M][N]).
+/// Compiles `gemm` for `cfg` with a dataflow and an output layout (of the GEMM's C[M][N]),
+/// streaming from buffer S0 and writing into S1.
 pub fn compile(
     cfg: &FeatherConfig,
     gemm: Gemm,
@@ -360,18 +426,54 @@ pub fn compile(
     layout: Layout,
     cache: &mut RouteCache,
 ) -> Result<Schedule, MapError> {
+    compile_with(
+        cfg,
+        gemm,
+        &Options {
+            dataflow,
+            out: Out::Layout(layout),
+            in_buf: 0,
+            out_buf: 1,
+            single_pn: false,
+        },
+        cache,
+    )
+}
+
+/// Everything `compile_with` can be told.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub dataflow: Dataflow,
+    pub out: Out,
+    /// Streaming buffer read (0/1) and the one the quantized outputs go to.
+    pub in_buf: u8,
+    pub out_buf: u8,
+    /// Only mappings with Pn = 1 (each streamed element in one bank): required of a layer
+    /// whose input another layer writes directly (`Out::Feed`).
+    pub single_pn: bool,
+}
+
+pub fn compile_with(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    opt: &Options,
+    cache: &mut RouteCache,
+) -> Result<Schedule, MapError> {
     if gemm.m == 0 || gemm.k == 0 || gemm.n == 0 {
         return Err(MapError::Shape(gemm.m, gemm.k, gemm.n));
     }
     let aw = cfg.aw as usize;
-    if layout.cb * layout.wb != aw {
-        return Err(MapError::Layout {
-            layout: layout.name(),
-            why: format!(
-                "it spans {} banks, the array has {aw}",
-                layout.cb * layout.wb
-            ),
-        });
+    let dataflow = opt.dataflow;
+    if let Out::Layout(layout) = opt.out {
+        if layout.cb * layout.wb != aw {
+            return Err(MapError::Layout {
+                layout: layout.name(),
+                why: format!(
+                    "it spans {} banks, the array has {aw}",
+                    layout.cb * layout.wb
+                ),
+            });
+        }
     }
     let hw_gemm = match dataflow {
         Dataflow::Ws => gemm,
@@ -382,12 +484,12 @@ pub fn compile(
         },
     };
     let hw_layout = HwLayout {
-        l: layout,
+        out: opt.out,
         transposed: dataflow == Dataflow::Is,
         n_total: gemm.n,
     };
-    let map = best_mapping(cfg, &hw_gemm, &hw_layout)?;
-    let out_lines = layout.lines(gemm.m, gemm.n);
+    let map = best_mapping(cfg, &hw_gemm, &hw_layout, opt.single_pn)?;
+    let out_lines = opt.out.lines(gemm.m, gemm.n);
     capacity(cfg, "the output", out_lines, cfg.o_depth.min(cfg.s_depth))?;
     let starts = tile_starts(&map);
     let total = predict_cycles(cfg, &map) as usize;
@@ -412,7 +514,7 @@ pub fn compile(
             for k in 0..map.v {
                 let u = &mut uops[s as usize + j * map.v + k];
                 u.s_read = true;
-                u.s_buf = 0;
+                u.s_buf = opt.in_buf;
                 u.s_addr = ((ksi * map.mb + j) * map.v + k) as u32;
                 u.widx = k as u32;
                 u.rbank = bank;
@@ -421,7 +523,8 @@ pub fn compile(
             for r in 0..map.rows {
                 let tb = birrd_entry(s, &map, j, r) as usize;
                 let mut target = Target::new();
-                let (mut mask, mut line) = (0u128, None);
+                let mut mask = 0u128;
+                let mut addrs = vec![0u32; aw];
                 let mut banks = Vec::new();
                 for pn in 0..map.pn {
                     for pm in 0..map.pm {
@@ -430,20 +533,14 @@ pub fn compile(
                         if m >= hw_gemm.m || n >= hw_gemm.n {
                             continue;
                         }
-                        let b = hw_layout.bank(m, n);
-                        let ln = hw_layout.line(m, n);
+                        let (b, ln) = hw_layout.place(m, n);
                         if mask >> b & 1 == 1 {
                             return Err(MapError::Conflict(format!(
                                 "outputs of one row vector meet in bank {b}"
                             )));
                         }
-                        if *line.get_or_insert(ln) != ln {
-                            return Err(MapError::Conflict(format!(
-                                "one row vector needs lines {} and {ln}",
-                                line.unwrap()
-                            )));
-                        }
                         mask |= 1 << b;
+                        addrs[b] = ln as u32;
                         banks.push(b);
                         target.insert(b, (0..map.g).map(|g| map.column(g, pm, pn)).collect());
                     }
@@ -470,10 +567,10 @@ pub fn compile(
                     tb + s_lat
                 );
                 uo.ob_mask = mask;
-                uo.ob_addr = line.unwrap_or(0) as u32;
+                uo.ob_addr = addrs;
                 uo.ob_acc = ksi > 0;
                 uo.quant = ksi + 1 == map.ks;
-                uo.q_buf = 1;
+                uo.q_buf = opt.out_buf;
             }
         }
     }
@@ -482,13 +579,13 @@ pub fn compile(
         gemm,
         hw_gemm,
         dataflow,
-        layout,
+        out: opt.out,
         map,
         uops,
         cycles: total as u64,
         configs: words.len(),
-        in_buf: 0,
-        out_buf: 1,
+        in_buf: opt.in_buf,
+        out_buf: opt.out_buf,
     })
 }
 
@@ -528,16 +625,31 @@ fn fits(cfg: &FeatherConfig, map: &Mapping) -> Result<(), MapError> {
 
 /// The fastest split `AW = G·Pn·Pm` (powers of two) that the layout allows and the buffers
 /// hold; when none fits, the fastest one's capacity error.
-fn best_mapping(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout) -> Result<Mapping, MapError> {
-    let map = fastest(cfg, gemm, layout, true);
+fn best_mapping(
+    cfg: &FeatherConfig,
+    gemm: &Gemm,
+    layout: &HwLayout,
+    single_pn: bool,
+) -> Result<Mapping, MapError> {
+    let map = fastest(cfg, gemm, layout, true, single_pn).ok_or_else(|| {
+        MapError::Conflict("no split of the columns avoids bank conflicts".into())
+    })?;
     fits(cfg, &map)?;
     Ok(map)
 }
 
-/// The fastest split; with `respect_capacity`, splits that fit the buffers come first.
-fn fastest(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout, respect_capacity: bool) -> Mapping {
+/// The fastest conflict-free split; with `respect_capacity`, splits that fit the buffers
+/// come first.
+fn fastest(
+    cfg: &FeatherConfig,
+    gemm: &Gemm,
+    layout: &HwLayout,
+    respect_capacity: bool,
+    single_pn: bool,
+) -> Option<Mapping> {
     let aw = cfg.aw as usize;
-    let (max_pn, max_pm) = layout.limits();
+    let (max_pn, max_pm) = layout.limits(aw);
+    let max_pn = if single_pn { 1 } else { max_pn };
     let mut best: Option<(bool, u64, Mapping)> = None;
     let mut pn = 1;
     while pn <= max_pn {
@@ -547,16 +659,19 @@ fn fastest(cfg: &FeatherConfig, gemm: &Gemm, layout: &HwLayout, respect_capacity
             let map = Mapping::new(cfg, gemm, g, pn, pm);
             let c = predict_cycles(cfg, &map);
             let ok = !respect_capacity || fits(cfg, &map).is_ok();
-            if best.as_ref().is_none_or(|(bok, bc, _)| {
+            let better = best.as_ref().is_none_or(|(bok, bc, _)| {
                 (ok, std::cmp::Reverse(c)) > (*bok, std::cmp::Reverse(*bc))
-            }) {
+            });
+            if better
+                && (matches!(layout.out, Out::Layout(_)) || conflict(&map, gemm, layout).is_none())
+            {
                 best = Some((ok, c, map));
             }
             pm *= 2;
         }
         pn *= 2;
     }
-    best.expect("pn = pm = 1 is always allowed").2
+    best.map(|b| b.2)
 }
 
 /// A layer planned with the timing model only (no schedule, no routing).
@@ -583,11 +698,11 @@ pub fn plan(cfg: &FeatherConfig, gemm: Gemm, dataflow: Dataflow, layout: Layout)
         },
     };
     let hw = HwLayout {
-        l: layout,
+        out: Out::Layout(layout),
         transposed: dataflow == Dataflow::Is,
         n_total: gemm.n,
     };
-    let map = fastest(cfg, &hw_gemm, &hw, false);
+    let map = fastest(cfg, &hw_gemm, &hw, false, false).expect("named layouts always map");
     Plan {
         map,
         cycles: predict_cycles(cfg, &map),
@@ -678,7 +793,7 @@ pub fn gather(sched: &Schedule, out_lines: &[Vec<u8>]) -> Vec<u8> {
     let mut c = vec![0u8; g.m * g.n];
     for m in 0..g.m {
         for n in 0..g.n {
-            let (bank, line) = (sched.layout.bank(m, n), sched.layout.line(m, n, g.n));
+            let (bank, line) = sched.out.place(m, n, g.n);
             c[m * g.n + n] = out_lines[line][bank];
         }
     }

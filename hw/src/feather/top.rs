@@ -195,18 +195,14 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     // ---- streaming buffers: read port = stream or host read-back; write port = host or
     // quantizer. Quantizer signals are wires, driven at the end.
     let q_we = b.wire("q_we", aw);
-    let q_addr = b.wire("q_addr", cfg.o_bits());
+    let ob = cfg.o_bits();
+    let q_addr = b.wire("q_addr", aw * ob);
     let q_sel = b.wire("q_sel", 1);
     let q_data = b.wire("q_data", 8 * aw);
     let rd_addr = b.mux(s_read, s_addr, host_raddr);
     let rd_sel = b.mux(s_read, s_buf, host_rsel);
     let rd_sel_q = b.delay("s_rd_sel_q", rd_sel);
     let host_s_addr = b.trunc(host_addr, cfg.s_bits());
-    let q_addr_s = if cfg.o_bits() >= cfg.s_bits() {
-        b.trunc(q_addr, cfg.s_bits())
-    } else {
-        b.extend(q_addr, cfg.s_bits())
-    };
     let mut s_out: Vec<Sig> = Vec::new();
     for c in 0..aw {
         let mut banks = Vec::new();
@@ -226,7 +222,13 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
             let qb = b.bit(q_we, c);
             let q_w = b.and(qb, q_hit);
             let we = b.or(host_w, q_w);
-            let wa = b.mux(host_w, host_s_addr, q_addr_s);
+            let qa = b.slice(q_addr, ob * c + ob - 1, ob * c);
+            let qa = if ob >= cfg.s_bits() {
+                b.trunc(qa, cfg.s_bits())
+            } else {
+                b.extend(qa, cfg.s_bits())
+            };
+            let wa = b.mux(host_w, host_s_addr, qa);
             let hd = b.slice(host_data, 8 * c + 7, 8 * c);
             let qd = b.slice(q_data, 8 * c + 7, 8 * c);
             let wd = b.mux(host_w, hd, qd);
@@ -313,14 +315,16 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
             MemStyle::Block,
             ReadDuringWrite::WriteFirst,
         );
-        let old = b.mem_read(m, ob_addr, Some(any));
+        let ra = b.slice(ob_addr, ob * c + ob - 1, ob * c);
+        let old = b.mem_read(m, ra, Some(any));
         let v = b.slice(bo_q, 32 * c + 31, 32 * c);
         let zero = b.zero(32);
         let base = b.mux(acc_q, old, zero);
         let sum = b.add(v, base);
         let sum = b.named(sum, &format!("ob_sum{c}"));
         let we = b.bit(mask_q, c);
-        b.mem_write(m, addr_q, sum, we);
+        let wa = b.slice(addr_q, ob * c + ob - 1, ob * c);
+        b.mem_write(m, wa, sum, we);
         // Quantizer stage 1: the 32 × 32 signed product (registered).
         let ss = b.as_signed(sum);
         let sc = b.as_signed(scale);
