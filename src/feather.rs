@@ -341,3 +341,147 @@ pub fn compare(sched: &Schedule, got: &[u8], want: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Two chained GEMMs, reorder-in-reduction against reorder-after-reduction.
+pub struct SwitchReport {
+    /// Layer 1 writing layer 2's input placement directly (RIR): cycles of layer 1, layer 2.
+    pub rir: (u64, u64),
+    /// Layer 1 writing the fixed channel-last layout, a reorder pass, layer 2.
+    pub rar: (u64, u64, u64),
+    pub layer1: Schedule,
+    pub layer2: Schedule,
+    pub baseline1: Schedule,
+}
+
+/// Layer 1: C1 = A1·B1 (M×K×N1); layer 2: C2 = C1·B2 (M×N1×N2), consuming C1 where layer 1
+/// left it. Both variants are cycle-simulated end to end and checked against the golden chain;
+/// the reorder pass of the baseline is counted, not simulated: a unit that reads one line
+/// and writes one byte per bank per cycle needs at least max(lines read, most bytes bound
+/// for one bank) cycles — the baseline gets that lower bound.
+pub fn layout_switch(
+    cfg: &FeatherConfig,
+    g1: Gemm,
+    n2: usize,
+    seed: u64,
+    cache: &mut plume_hw::feather::route::RouteCache,
+) -> Result<SwitchReport> {
+    use plume_hw::feather::mapper::{compile_with, Layout, Options, Out};
+    let g2 = Gemm {
+        m: g1.m,
+        k: g1.n,
+        n: n2,
+    };
+    let d1 = LayerData::random(g1.m, g1.k, g1.n, seed);
+    let mut d2 = LayerData::random(g2.m, g2.k, g2.n, seed ^ 0x5a5a);
+    // Layer 2 reads layer 1's quantized output: its iAct zero point and format are layer 1's.
+    d2.q.zp_i = d1.q.zp_o;
+    d2.q.iact_signed = d1.q.out_signed;
+    let c1 = golden::gemm(&d1.a, &d1.b, g1.m, g1.k, g1.n, &d1.q);
+    let want = golden::gemm(&c1, &d2.b, g2.m, g2.k, g2.n, &d2.q);
+    let aw = cfg.aw as usize;
+    let channel_last = Layout { cb: aw, wb: 1 };
+    let layer2 = plume_hw::feather::mapper::compile_with(
+        cfg,
+        g2,
+        &Options {
+            dataflow: Dataflow::Ws,
+            out: Out::Layout(channel_last),
+            in_buf: 1,
+            out_buf: 0,
+            single_pn: true,
+        },
+        cache,
+    )?;
+    // Layer 1: the faster dataflow for writing layer 2's placement directly.
+    let mut best: Option<Schedule> = None;
+    for df in [Dataflow::Ws, Dataflow::Is] {
+        let opt = Options {
+            dataflow: df,
+            out: Out::Feed(layer2.map),
+            in_buf: 0,
+            out_buf: 1,
+            single_pn: false,
+        };
+        if let Ok(s) = compile_with(cfg, g1, &opt, cache) {
+            if best.as_ref().is_none_or(|b| s.cycles < b.cycles) {
+                best = Some(s);
+            }
+        }
+    }
+    let Some(layer1) = best else {
+        bail!("no mapping of layer 1 writes layer 2's input placement without bank conflicts");
+    };
+    let baseline1 = compile_with(
+        cfg,
+        g1,
+        &Options {
+            dataflow: layer1.dataflow,
+            out: Out::Layout(channel_last),
+            in_buf: 0,
+            out_buf: 1,
+            single_pn: false,
+        },
+        cache,
+    )?;
+    let in2_lines = layer2.map.ks * layer2.map.mb * layer2.map.v;
+    let pad = vec![vec![d1.q.zp_o; aw]; in2_lines];
+    let (s2, w2) = place(&layer2, &c1, &d2.b, d2.q.zp_i, d2.q.zp_w);
+    let _ = s2;
+    let mut results = Vec::new();
+    for (l1, reorder) in [(&layer1, false), (&baseline1, true)] {
+        let mut ses = Session::new(cfg, None, false)?;
+        ses.set_layer(l1, &d1.q)?;
+        let (s1, w1) = place(l1, &d1.a, &d1.b, d1.q.zp_i, d1.q.zp_w);
+        // Layer 2's padding holds its zero point; layer 1 writes every real element.
+        ses.load(1, &pad)?;
+        ses.load(0, &s1)?;
+        ses.load(2, &w1)?;
+        let (cy1, _) = ses.play(&l1.uops)?;
+        let mut cyr = 0;
+        if reorder {
+            // Reorder after reduction: read layer 1's channel-last output, move every byte to
+            // layer 2's placement, write it back (done by the host here; its cost is counted).
+            let src_lines = l1.out.lines(g1.m, g1.n);
+            let got = ses.read(1, src_lines)?;
+            let c1_hw = gather(l1, &got);
+            let mut dst = pad.clone();
+            let mut per_bank = vec![0u64; aw];
+            for m in 0..g1.m {
+                for n in 0..g1.n {
+                    let (b, line) = layer2_place(&layer2, m, n);
+                    dst[line][b] = c1_hw[m * g1.n + n];
+                    per_bank[b] += 1;
+                }
+            }
+            cyr = (src_lines as u64).max(per_bank.into_iter().max().unwrap_or(0));
+            ses.load(1, &dst)?;
+        }
+        ses.load(2, &w2)?;
+        ses.set_layer(&layer2, &d2.q)?;
+        let (cy2, _) = ses.play(&layer2.uops)?;
+        let out = ses.read(0, layer2.out.lines(g2.m, g2.n))?;
+        compare(&layer2, &gather(&layer2, &out), &want).with_context(|| {
+            format!(
+                "{} chain",
+                if reorder {
+                    "reorder-after-reduction"
+                } else {
+                    "reorder-in-reduction"
+                }
+            )
+        })?;
+        results.push((cy1, cyr, cy2));
+    }
+    Ok(SwitchReport {
+        rir: (results[0].0, results[0].2),
+        rar: results[1],
+        layer1,
+        layer2,
+        baseline1,
+    })
+}
+
+/// Where layer 2 streams X[m][k] from (bank, line).
+fn layer2_place(layer2: &Schedule, m: usize, k: usize) -> (usize, usize) {
+    plume_hw::feather::mapper::Out::Feed(layer2.map).place(m, k, layer2.gemm.k)
+}

@@ -191,3 +191,36 @@ fn convolutions_match_the_direct_golden_model() {
         }
     }
 }
+
+/// Layer 1 writes layer 2's input placement directly (reorder in reduction) or channel-last
+/// followed by a reorder; both chains run on one simulated core and must match the golden
+/// chain bit for bit (checked inside `layout_switch`).
+#[test]
+fn chained_layers_with_and_without_reorder_in_reduction() {
+    for (ah, aw, g1, n2) in [
+        (4u32, 4u32, Gemm { m: 10, k: 9, n: 12 }, 7),
+        (
+            8,
+            8,
+            Gemm {
+                m: 24,
+                k: 20,
+                n: 40,
+            },
+            16,
+        ),
+    ] {
+        let mut cfg = FeatherConfig::new(ah, aw);
+        cfg.s_depth = 4096;
+        cfg.w_depth = 4096;
+        cfg.o_depth = 4096;
+        let mut cache = RouteCache::new();
+        let r = plume::feather::layout_switch(&cfg, g1, n2, 3, &mut cache).unwrap();
+        assert_eq!(
+            r.rir.1, r.rar.2,
+            "layer 2 is the same schedule in both chains"
+        );
+        assert!(r.rar.1 > 0, "the baseline pays for a reorder");
+        eprintln!("{ah}x{aw}: RIR {:?} RAR {:?}", r.rir, r.rar);
+    }
+}

@@ -262,7 +262,7 @@ fn conflict(map: &Mapping, hw_gemm: &Gemm, place: &HwLayout) -> Option<String> {
                 for pn in 0..map.pn {
                     for pm in 0..map.pm {
                         let m = j * map.pm + pm;
-                        let n = (nbi * map.rows + r) * map.pn + pn;
+                        let n = map.channel(nbi, r, pn);
                         if m >= hw_gemm.m || n >= hw_gemm.n {
                             continue;
                         }
@@ -298,10 +298,22 @@ pub struct Mapping {
     pub mb: usize,
     /// The last PE row holding a real output channel in the last n-block.
     pub last_r: usize,
+    /// Channel order within an n-block: interleaved (PE row r of group pn holds channel
+    /// r·Pn + pn, so a row vector's channels are consecutive — what channel-last layouts need)
+    /// or blocked (pn·rows + r, a row vector's channels `rows` apart — what a following layer's
+    /// VN chunks need).
+    pub blocked: bool,
 }
 
 impl Mapping {
-    fn new(cfg: &FeatherConfig, gemm: &Gemm, g: usize, pn: usize, pm: usize) -> Mapping {
+    fn new(
+        cfg: &FeatherConfig,
+        gemm: &Gemm,
+        g: usize,
+        pn: usize,
+        pm: usize,
+        blocked: bool,
+    ) -> Mapping {
         let v = gemm.k.min(cfg.ah as usize);
         let rows = v.min(gemm.n.div_ceil(pn));
         let kg = gemm.k.div_ceil(v);
@@ -316,7 +328,21 @@ impl Mapping {
             ks: kg.div_ceil(g),
             nb,
             mb: gemm.m.div_ceil(pm),
-            last_r: ((gemm.n - 1) / pn - (nb - 1) * rows).min(rows - 1),
+            last_r: if blocked {
+                (gemm.n - 1 - (nb - 1) * rows * pn).min(rows - 1)
+            } else {
+                ((gemm.n - 1) / pn - (nb - 1) * rows).min(rows - 1)
+            },
+            blocked,
+        }
+    }
+
+    /// Output channel held by PE row r of column group pn in n-block nbi.
+    pub fn channel(&self, nbi: usize, r: usize, pn: usize) -> usize {
+        if self.blocked {
+            (nbi * self.pn + pn) * self.rows + r
+        } else {
+            (nbi * self.rows + r) * self.pn + pn
         }
     }
 
@@ -529,7 +555,7 @@ pub fn compile_with(
                 for pn in 0..map.pn {
                     for pm in 0..map.pm {
                         let m = j * map.pm + pm;
-                        let n = (nbi * map.rows + r) * map.pn + pn;
+                        let n = map.channel(nbi, r, pn);
                         if m >= hw_gemm.m || n >= hw_gemm.n {
                             continue;
                         }
@@ -656,16 +682,23 @@ fn fastest(
         let mut pm = 1;
         while pm <= max_pm && pn * pm <= aw {
             let g = aw / (pn * pm);
-            let map = Mapping::new(cfg, gemm, g, pn, pm);
-            let c = predict_cycles(cfg, &map);
-            let ok = !respect_capacity || fits(cfg, &map).is_ok();
-            let better = best.as_ref().is_none_or(|(bok, bc, _)| {
-                (ok, std::cmp::Reverse(c)) > (*bok, std::cmp::Reverse(*bc))
-            });
-            if better
-                && (matches!(layout.out, Out::Layout(_)) || conflict(&map, gemm, layout).is_none())
-            {
-                best = Some((ok, c, map));
+            for blocked in [false, true] {
+                // Named layouts want consecutive channels in a row vector (interleaved).
+                if blocked && (pn == 1 || matches!(layout.out, Out::Layout(_))) {
+                    continue;
+                }
+                let map = Mapping::new(cfg, gemm, g, pn, pm, blocked);
+                let c = predict_cycles(cfg, &map);
+                let ok = !respect_capacity || fits(cfg, &map).is_ok();
+                let better = best.as_ref().is_none_or(|(bok, bc, _)| {
+                    (ok, std::cmp::Reverse(c)) > (*bok, std::cmp::Reverse(*bc))
+                });
+                if better
+                    && (matches!(layout.out, Out::Layout(_))
+                        || conflict(&map, gemm, layout).is_none())
+                {
+                    best = Some((ok, c, map));
+                }
             }
             pm *= 2;
         }
@@ -773,7 +806,7 @@ pub fn place(
                 for gi in 0..map.g {
                     let k = (ksi * map.g + gi) * map.v + kk;
                     for pn in 0..map.pn {
-                        let n = (nbi * map.rows + r) * map.pn + pn;
+                        let n = map.channel(nbi, r, pn);
                         if k < hg.k && n < hg.n {
                             for pm in 0..map.pm {
                                 line[map.column(gi, pm, pn)] = y(k, n);
