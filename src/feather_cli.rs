@@ -333,6 +333,7 @@ fn run_layer(
     let p = plan(cfg, prep.gemm, df, layout);
     let cfg = sized_for(cfg, &p)?;
     let mut cache = RouteCache::new();
+    let t_compile = std::time::Instant::now();
     let sched = compile(&cfg, prep.gemm, df, layout, &mut cache).map_err(|e| match e {
         MapError::Route(_) | MapError::Conflict(_) => anyhow::anyhow!("{e}"),
         other => bad(other.to_string()),
@@ -348,7 +349,14 @@ fn run_layer(
         g.k,
         g.n
     );
+    let compile_ms = t_compile.elapsed().as_secs_f64() * 1e3;
     let m = sched.map;
+    println!(
+        "compiled in {compile_ms:.1} ms: {} micro-instructions, {} BIRRD targets routed ({} served from the route cache)",
+        sched.uops.len(),
+        cache.misses,
+        cache.hits
+    );
     println!(
         "dataflow {df}, layout {}: V={} rows={} G={} Pn={} Pm={} ({} tiles, {} VNs per tile)",
         layout.name(),
