@@ -224,3 +224,22 @@ fn chained_layers_with_and_without_reorder_in_reduction() {
         eprintln!("{ah}x{aw}: RIR {:?} RAR {:?}", r.rir, r.rar);
     }
 }
+
+/// The 4×4 core synthesises for UltraScale+ with the structure the design intends: one DSP48E2
+/// per PE plus four per quantizer lane (32 × 32-bit product), weight files in LUT RAM, and the
+/// buffers in block RAM rather than flip-flops.
+#[test]
+fn core_synthesises_with_dsp_lutram_and_bram() {
+    if !common::have("yosys") {
+        return;
+    }
+    let cfg = FeatherConfig::new(4, 4);
+    let top = plume_hw::feather::top::generate(&cfg).unwrap();
+    plume::tools::lint(&top).unwrap();
+    let r = plume::tools::synth(&top).unwrap();
+    eprintln!("{}", r.table());
+    assert_eq!(r.dsp, 16 + 4 * 4, "DSP48E2: 16 PEs + 4 quantizer lanes × 4");
+    assert!(r.lutram >= 16, "weight files in LUT RAM: {} cells", r.lutram);
+    // S0, S1 (4 banks × 1024 × 8), W (1024 × 32), OB (4 × 1024 × 32): about 9 BRAM36.
+    assert!(r.bram36 >= 8.0, "buffers in block RAM: {}", r.bram36);
+}
