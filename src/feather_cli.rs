@@ -4,7 +4,7 @@ use crate::bad;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use plume::feather::{compare, prepare, run, Layer, LayerData, Prepared};
-use plume::tools::{self, write_dir_atomically, TempDir};
+use plume::tools::{self, TempDir};
 use plume_hw::feather::birrd::Topology;
 use plume_hw::feather::golden::{self, ConvShape, Quant};
 use plume_hw::feather::mapper::{
@@ -12,7 +12,6 @@ use plume_hw::feather::mapper::{
 };
 use plume_hw::feather::route::RouteCache;
 use plume_hw::feather::top::{generate, FeatherConfig};
-use plume_hw::rtl::verilog::{emit_modules, port_list};
 use plume_sim::cosim::{self, Tool};
 use std::path::{Path, PathBuf};
 
@@ -597,11 +596,6 @@ fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
 
 pub fn gen_feather(cfg: &FeatherConfig, out: &Path) -> Result<()> {
     let top = generate(cfg)?;
-    let mut files: Vec<(String, Vec<u8>)> = emit_modules(&top)
-        .into_iter()
-        .map(|(n, t)| (format!("{n}.v"), t.into_bytes()))
-        .collect();
-    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     let lay = cfg.uop_layout();
     let mut lo = 0;
     let fields: Vec<serde_json::Value> = lay
@@ -613,31 +607,18 @@ pub fn gen_feather(cfg: &FeatherConfig, out: &Path) -> Result<()> {
             v
         })
         .collect();
-    let ports: Vec<serde_json::Value> = port_list(&top)
-        .into_iter()
-        .map(|p| serde_json::json!({"name": p.name, "direction": if p.output { "output" } else { "input" }, "width": p.width}))
-        .collect();
     let manifest = serde_json::json!({
         "design": "feather",
-        "top": top.name,
-        "generator": format!("plume {}", env!("CARGO_PKG_VERSION")),
         "array": format!("{}x{}", cfg.ah, cfg.aw),
         "birrd_topology": cfg.topology.to_string(),
         "buffers": {"streaming_lines": cfg.s_depth, "weight_lines": cfg.w_depth, "output_lines": cfg.o_depth},
         "uop_width": lay.width(),
         "uop_fields": fields,
-        "ports": ports,
-        "files": names,
     });
-    files.push((
-        "manifest.json".into(),
-        serde_json::to_vec_pretty(&manifest)?,
-    ));
-    write_dir_atomically(out, &files).map_err(|e| bad(format!("{e:#}")))?;
+    let n = tools::write_design(out, &top, manifest).map_err(|e| bad(format!("{e:#}")))?;
     println!(
-        "wrote {} ({} Verilog files, top module {}, {}-bit micro-instruction) and manifest.json",
+        "wrote {} ({n} Verilog files, top module {}, {}-bit micro-instruction) and manifest.json",
         out.display(),
-        names.len(),
         top.name,
         lay.width()
     );

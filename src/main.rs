@@ -7,10 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use plume::bench;
 use plume::birrd::{self as run, Engine};
 use plume::rng::XorShift;
-use plume::tools::{self, write_dir_atomically, write_file_atomically, TempDir};
+use plume::tools::{self, write_file_atomically, TempDir};
 use plume_hw::feather::birrd::{generate, BirrdConfig, Config, Encoding, Mode, Topology};
 use plume_hw::feather::golden;
-use plume_hw::rtl::verilog::{emit_bundle, emit_modules, port_list};
+use plume_hw::rtl::verilog::emit_bundle;
 use plume_sim::cosim::{self, Tool};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -440,15 +440,10 @@ fn parse_inputs(cfg: &BirrdConfig, text: &str) -> Result<Vec<u64>> {
     Ok(inputs)
 }
 
-fn manifest(cfg: &BirrdConfig, top: &plume_hw::rtl::Module, files: &[String]) -> serde_json::Value {
-    let ports: Vec<serde_json::Value> = port_list(top)
-        .into_iter()
-        .map(|p| serde_json::json!({"name": p.name, "direction": if p.output { "output" } else { "input" }, "width": p.width}))
-        .collect();
-    serde_json::json!({
+fn gen_birrd(cfg: &BirrdConfig, out: &Path) -> Result<()> {
+    let top = generate(cfg)?;
+    let manifest = serde_json::json!({
         "design": "birrd",
-        "top": top.name,
-        "generator": format!("plume {}", env!("CARGO_PKG_VERSION")),
         "parameters": cfg,
         "stages": cfg.stages(),
         "latency_cycles": cfg.stages(),
@@ -458,25 +453,11 @@ fn manifest(cfg: &BirrdConfig, top: &plume_hw::rtl::Module, files: &[String]) ->
             "o_data": "port p at bits [p*W +: W]",
             "i_cmd": "switch row j at bits [j*2S +: 2S], stage 0 in the row's most significant 2 bits; codes 00 pass, 01 add_even, 10 add_odd, 11 swap",
         },
-        "ports": ports,
-        "files": files,
-    })
-}
-
-fn gen_birrd(cfg: &BirrdConfig, out: &Path) -> Result<()> {
-    let top = generate(cfg)?;
-    let mut files: Vec<(String, Vec<u8>)> = emit_modules(&top)
-        .into_iter()
-        .map(|(n, t)| (format!("{n}.v"), t.into_bytes()))
-        .collect();
-    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-    let m = manifest(cfg, &top, &names);
-    files.push(("manifest.json".into(), serde_json::to_vec_pretty(&m)?));
-    write_dir_atomically(out, &files).map_err(|e| bad(format!("{e:#}")))?;
+    });
+    let n = tools::write_design(out, &top, manifest).map_err(|e| bad(format!("{e:#}")))?;
     println!(
-        "wrote {} ({} Verilog files, top module {}, latency {} cycles) and manifest.json",
+        "wrote {} ({n} Verilog files, top module {}, latency {} cycles) and manifest.json",
         out.display(),
-        names.len(),
         top.name,
         cfg.stages()
     );

@@ -279,3 +279,32 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
     }
 }
+
+/// Writes a design directory atomically: one Verilog file per module and `manifest.json` —
+/// `manifest` with the port list and the file names added. Returns the Verilog file count.
+pub fn write_design(
+    out: &Path,
+    top: &std::rc::Rc<plume_hw::rtl::Module>,
+    mut manifest: serde_json::Value,
+) -> Result<usize> {
+    use plume_hw::rtl::verilog::{emit_modules, port_list};
+    let mut files: Vec<(String, Vec<u8>)> = emit_modules(top)
+        .into_iter()
+        .map(|(n, t)| (format!("{n}.v"), t.into_bytes()))
+        .collect();
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let ports: Vec<serde_json::Value> = port_list(top)
+        .into_iter()
+        .map(|p| serde_json::json!({"name": p.name, "direction": if p.output { "output" } else { "input" }, "width": p.width}))
+        .collect();
+    manifest["top"] = serde_json::json!(top.name);
+    manifest["generator"] = serde_json::json!(format!("plume {}", env!("CARGO_PKG_VERSION")));
+    manifest["ports"] = serde_json::json!(ports);
+    manifest["files"] = serde_json::json!(names);
+    files.push((
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&manifest)?,
+    ));
+    write_dir_atomically(out, &files)?;
+    Ok(names.len())
+}

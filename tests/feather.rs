@@ -239,7 +239,11 @@ fn core_synthesises_with_dsp_lutram_and_bram() {
     let r = plume::tools::synth(&top).unwrap();
     eprintln!("{}", r.table());
     assert_eq!(r.dsp, 16 + 4 * 4, "DSP48E2: 16 PEs + 4 quantizer lanes × 4");
-    assert!(r.lutram >= 16, "weight files in LUT RAM: {} cells", r.lutram);
+    assert!(
+        r.lutram >= 16,
+        "weight files in LUT RAM: {} cells",
+        r.lutram
+    );
     // S0, S1 (4 banks × 1024 × 8), W (1024 × 32), OB (4 × 1024 × 32): about 9 BRAM36.
     assert!(r.bram36 >= 8.0, "buffers in block RAM: {}", r.bram36);
 }

@@ -236,6 +236,31 @@ pub fn verilator_harness(
             );
         }
     };
+    // The clock cycle of the benchmark harnesses: evaluate, fold every output word into the
+    // checksum (`bench::fold` does the same), clock edge; then the loop's end and the timer.
+    // Narrow outputs arrive with their top word zeroed by `get_port`; wider ones need it here.
+    let timed_cycle = |s: &mut String| {
+        if top.clocked {
+            s.push_str("    dut->clk = 0;\n");
+        }
+        s.push_str("    dut->eval();\n");
+        for (name, width) in outputs {
+            get_port(s, name, *width);
+            let nw32 = (*width as usize).div_ceil(32);
+            if nw32 % 2 == 1 && *width > 64 {
+                let _ = writeln!(s, "    w[{nw32}] = 0;");
+            }
+            let _ = writeln!(
+                s,
+                "    for (int i = 0; i < {}; ++i) {{ uint64_t v = (uint64_t)w[2 * i] | ((uint64_t)w[2 * i + 1] << 32); sum = ((sum << 7) | (sum >> 57)) ^ v; }}",
+                (*width as usize).div_ceil(64)
+            );
+        }
+        if top.clocked {
+            s.push_str("    dut->clk = 1;\n    dut->eval();\n");
+        }
+        s.push_str("  }\n  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();\n");
+    };
     match mode {
         HarnessInput::File => {
             let _ = writeln!(s, "  FILE* fi = fopen(argv[1], \"r\");\n  FILE* fo = fopen(argv[2], \"w\");\n  if (!fi || !fo) return 2;");
@@ -301,26 +326,7 @@ pub fn verilator_harness(
                 off += nw;
                 set_port(&mut s, name, *width);
             }
-            if top.clocked {
-                s.push_str("    dut->clk = 0;\n");
-            }
-            s.push_str("    dut->eval();\n");
-            for (name, width) in outputs {
-                get_port(&mut s, name, *width);
-                let nw32 = (*width as usize).div_ceil(32);
-                if nw32 % 2 == 1 {
-                    let _ = writeln!(s, "    w[{nw32}] = 0;");
-                }
-                let _ = writeln!(
-                    s,
-                    "    for (int i = 0; i < {}; ++i) {{ uint64_t v = (uint64_t)w[2 * i] | ((uint64_t)w[2 * i + 1] << 32); sum = ((sum << 7) | (sum >> 57)) ^ v; }}",
-                    (*width as usize).div_ceil(64)
-                );
-            }
-            if top.clocked {
-                s.push_str("    dut->clk = 1;\n    dut->eval();\n");
-            }
-            s.push_str("  }\n  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();\n");
+            timed_cycle(&mut s);
             s.push_str(
                 "  printf(\"%016llx %.6f\\n\", (unsigned long long)sum, secs);\n  delete[] stim;\n",
             );
@@ -349,27 +355,7 @@ pub fn verilator_harness(
                 }
                 set_port(&mut s, name, *width);
             }
-            if top.clocked {
-                s.push_str("    dut->clk = 0;\n");
-            }
-            s.push_str("    dut->eval();\n");
-            for (name, width) in outputs {
-                get_port(&mut s, name, *width);
-                let nw32 = (*width as usize).div_ceil(32);
-                if nw32 % 2 == 1 && *width > 64 {
-                    // The odd top word's partner is padding.
-                    let _ = writeln!(s, "    w[{nw32}] = 0;");
-                }
-                let _ = writeln!(
-                    s,
-                    "    for (int i = 0; i < {}; ++i) {{ uint64_t v = (uint64_t)w[2 * i] | ((uint64_t)w[2 * i + 1] << 32); sum = ((sum << 7) | (sum >> 57)) ^ v; }}",
-                    (*width as usize).div_ceil(64)
-                );
-            }
-            if top.clocked {
-                s.push_str("    dut->clk = 1;\n    dut->eval();\n");
-            }
-            s.push_str("  }\n  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();\n");
+            timed_cycle(&mut s);
             s.push_str("  printf(\"%016llx %.6f\\n\", (unsigned long long)sum, secs);\n");
         }
     }

@@ -253,27 +253,51 @@ impl HwLayout {
     }
 }
 
+/// One output of a row vector: its column group (pn, pm) and its place in the output.
+struct RowOutput {
+    pn: usize,
+    pm: usize,
+    bank: usize,
+    line: usize,
+}
+
+/// The real (unpadded) outputs of the row vector of PE row r, VN j, n-block nbi, with their
+/// places; Err names the bank two of them would share.
+fn row_vector(
+    map: &Mapping,
+    hw_gemm: &Gemm,
+    place: &HwLayout,
+    (nbi, j, r): (usize, usize, usize),
+) -> Result<Vec<RowOutput>, String> {
+    let mut mask = 0u128;
+    let mut out = Vec::new();
+    for pn in 0..map.pn {
+        for pm in 0..map.pm {
+            let m = j * map.pm + pm;
+            let n = map.channel(nbi, r, pn);
+            if m >= hw_gemm.m || n >= hw_gemm.n {
+                continue;
+            }
+            let (bank, line) = place.place(m, n);
+            if mask >> bank & 1 == 1 {
+                return Err(format!(
+                    "two outputs of one row vector (PE row {r}, VN {j}) meet in bank {bank}"
+                ));
+            }
+            mask |= 1 << bank;
+            out.push(RowOutput { pn, pm, bank, line });
+        }
+    }
+    Ok(out)
+}
+
 /// The first bank conflict among a mapping's row vectors, if any.
 fn conflict(map: &Mapping, hw_gemm: &Gemm, place: &HwLayout) -> Option<String> {
     for nbi in 0..map.nb {
         for j in 0..map.mb {
             for r in 0..map.rows {
-                let mut mask = 0u128;
-                for pn in 0..map.pn {
-                    for pm in 0..map.pm {
-                        let m = j * map.pm + pm;
-                        let n = map.channel(nbi, r, pn);
-                        if m >= hw_gemm.m || n >= hw_gemm.n {
-                            continue;
-                        }
-                        let (b, _) = place.place(m, n);
-                        if mask >> b & 1 == 1 {
-                            return Some(format!(
-                                "two outputs of one row vector (PE row {r}, VN {j}) meet in bank {b}"
-                            ));
-                        }
-                        mask |= 1 << b;
-                    }
+                if let Err(e) = row_vector(map, hw_gemm, place, (nbi, j, r)) {
+                    return Some(e);
                 }
             }
         }
@@ -548,30 +572,20 @@ pub fn compile_with(
             }
             for r in 0..map.rows {
                 let tb = birrd_entry(s, &map, j, r) as usize;
+                let outs = row_vector(&map, &hw_gemm, &hw_layout, (nbi, j, r))
+                    .map_err(MapError::Conflict)?;
                 let mut target = Target::new();
                 let mut mask = 0u128;
                 let mut addrs = vec![0u32; aw];
-                let mut banks = Vec::new();
-                for pn in 0..map.pn {
-                    for pm in 0..map.pm {
-                        let m = j * map.pm + pm;
-                        let n = map.channel(nbi, r, pn);
-                        if m >= hw_gemm.m || n >= hw_gemm.n {
-                            continue;
-                        }
-                        let (b, ln) = hw_layout.place(m, n);
-                        if mask >> b & 1 == 1 {
-                            return Err(MapError::Conflict(format!(
-                                "outputs of one row vector meet in bank {b}"
-                            )));
-                        }
-                        mask |= 1 << b;
-                        addrs[b] = ln as u32;
-                        banks.push(b);
-                        target.insert(b, (0..map.g).map(|g| map.column(g, pm, pn)).collect());
-                    }
+                for o in &outs {
+                    mask |= 1 << o.bank;
+                    addrs[o.bank] = o.line as u32;
+                    target.insert(
+                        o.bank,
+                        (0..map.g).map(|g| map.column(g, o.pm, o.pn)).collect(),
+                    );
                 }
-                if banks.is_empty() {
+                if outs.is_empty() {
                     continue; // padding rows: nothing to route or write
                 }
                 let config: Config = cache
