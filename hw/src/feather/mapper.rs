@@ -291,6 +291,28 @@ fn row_vector(
     Ok(out)
 }
 
+/// The GEMM the hardware runs and where its outputs go: the transposed GEMM for `Is`.
+fn hardware_view(gemm: Gemm, dataflow: Dataflow, out: Out) -> (Gemm, HwLayout) {
+    let transposed = dataflow == Dataflow::Is;
+    let hw_gemm = if transposed {
+        Gemm {
+            m: gemm.n,
+            k: gemm.k,
+            n: gemm.m,
+        }
+    } else {
+        gemm
+    };
+    (
+        hw_gemm,
+        HwLayout {
+            out,
+            transposed,
+            n_total: gemm.n,
+        },
+    )
+}
+
 /// The first bank conflict among a mapping's row vectors, if any.
 fn conflict(map: &Mapping, hw_gemm: &Gemm, place: &HwLayout) -> Option<String> {
     for nbi in 0..map.nb {
@@ -525,19 +547,7 @@ pub fn compile_with(
             });
         }
     }
-    let hw_gemm = match dataflow {
-        Dataflow::Ws => gemm,
-        Dataflow::Is => Gemm {
-            m: gemm.n,
-            k: gemm.k,
-            n: gemm.m,
-        },
-    };
-    let hw_layout = HwLayout {
-        out: opt.out,
-        transposed: dataflow == Dataflow::Is,
-        n_total: gemm.n,
-    };
+    let (hw_gemm, hw_layout) = hardware_view(gemm, dataflow, opt.out);
     let map = best_mapping(cfg, &hw_gemm, &hw_layout, opt.single_pn)?;
     let out_lines = opt.out.lines(gemm.m, gemm.n);
     capacity(cfg, "the output", out_lines, cfg.o_depth.min(cfg.s_depth))?;
@@ -736,19 +746,7 @@ pub struct Plan {
 /// operands are assumed resident; the traffic that tiling them through DRAM would add is not
 /// modelled).
 pub fn plan(cfg: &FeatherConfig, gemm: Gemm, dataflow: Dataflow, layout: Layout) -> Plan {
-    let hw_gemm = match dataflow {
-        Dataflow::Ws => gemm,
-        Dataflow::Is => Gemm {
-            m: gemm.n,
-            k: gemm.k,
-            n: gemm.m,
-        },
-    };
-    let hw = HwLayout {
-        out: Out::Layout(layout),
-        transposed: dataflow == Dataflow::Is,
-        n_total: gemm.n,
-    };
+    let (hw_gemm, hw) = hardware_view(gemm, dataflow, Out::Layout(layout));
     let map = fastest(cfg, &hw_gemm, &hw, false, false).expect("named layouts always map");
     Plan {
         map,
