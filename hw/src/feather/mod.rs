@@ -3,6 +3,7 @@
 //! NEST (PE array), buffers, controller and the layer compiler build on them.
 
 pub mod birrd;
+pub mod buffers;
 pub mod controller;
 pub mod egg;
 pub mod golden;

@@ -13,15 +13,13 @@
 //! NEST `V + r + 3` from a VN's first element to the column mux output (see `nest.rs`); BIRRD
 //! S stages; OB read at t, sum written at t+1; quantized byte written at t+2.
 //!
-//! Memories are synchronous-read with one read and one write port each (simple dual port), so
-//! Vivado maps them to BRAM/URAM: the host's writes share the quantizer's write port and its
-//! read-back shares the stream's read port (the host uses them only while the core is idle).
-//! The output buffer is write-first so an accumulation can read the line written the cycle
-//! before.
+//! The buffers and the quantizer are modules of their own (`buffers.rs`). The host's writes
+//! share the quantizer's write port and its read-back shares the stream's read port (the host
+//! uses them only while the core is idle), so every memory stays simple dual port.
 
 use super::birrd::{self, BirrdConfig, BirrdError, Topology};
+use super::buffers::{output_buffer, quantizer, stream_buffer};
 use super::controller::UopLayout;
-use super::golden::SCALE_FRAC_BITS;
 use super::nest::{nest, NestConfig};
 use crate::rtl::{DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, Sig};
 use std::rc::Rc;
@@ -194,52 +192,57 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
 
     // ---- streaming buffers: read port = stream or host read-back; write port = host or
     // quantizer. Quantizer signals are wires, driven at the end.
-    let q_we = b.wire("q_we", aw);
+    let sb = cfg.s_bits();
     let ob = cfg.o_bits();
+    let sbuf = stream_buffer(aw, cfg.s_depth)?;
+    let q_we = b.wire("q_we", aw);
     let q_addr = b.wire("q_addr", aw * ob);
     let q_sel = b.wire("q_sel", 1);
     let q_data = b.wire("q_data", 8 * aw);
     let rd_addr = b.mux(s_read, s_addr, host_raddr);
     let rd_sel = b.mux(s_read, s_buf, host_rsel);
     let rd_sel_q = b.delay("s_rd_sel_q", rd_sel);
-    let host_s_addr = b.trunc(host_addr, cfg.s_bits());
-    let mut s_out: Vec<Sig> = Vec::new();
-    for c in 0..aw {
-        let mut banks = Vec::new();
-        for buf in 0..2u64 {
-            let m = b.memory(
-                &format!("s{buf}_bank{c}"),
-                8,
-                cfg.s_depth,
-                MemStyle::Block,
-                ReadDuringWrite::ReadFirst,
-            );
-            let is_buf = b.eq_lit(rd_sel, buf);
-            let rd = b.mem_read(m, rd_addr, Some(is_buf));
-            let host_hit = b.eq_lit(host_sel, buf);
-            let host_w = b.and(host_we, host_hit);
-            let q_hit = b.eq_lit(q_sel, buf);
-            let qb = b.bit(q_we, c);
-            let q_w = b.and(qb, q_hit);
-            let we = b.or(host_w, q_w);
+    let host_s_addr = b.trunc(host_addr, sb);
+    // Per-bank write lines from the quantizer, resized to the streaming buffer's depth.
+    let q_lines: Vec<Sig> = (0..aw)
+        .rev()
+        .map(|c| {
             let qa = b.slice(q_addr, ob * c + ob - 1, ob * c);
-            let qa = if ob >= cfg.s_bits() {
-                b.trunc(qa, cfg.s_bits())
+            if ob >= sb {
+                b.trunc(qa, sb)
             } else {
-                b.extend(qa, cfg.s_bits())
-            };
-            let wa = b.mux(host_w, host_s_addr, qa);
-            let hd = b.slice(host_data, 8 * c + 7, 8 * c);
-            let qd = b.slice(q_data, 8 * c + 7, 8 * c);
-            let wd = b.mux(host_w, hd, qd);
-            b.mem_write(m, wa, wd, we);
-            banks.push(rd);
-        }
-        s_out.push(b.mux(rd_sel_q, banks[1], banks[0]));
+                b.extend(qa, sb)
+            }
+        })
+        .collect();
+    let q_lines = b.cat(&q_lines);
+    let host_lines = b.cat(&vec![host_s_addr; aw as usize]);
+    let mut s_data = Vec::new();
+    for buf in 0..2u64 {
+        let ren = b.eq_lit(rd_sel, buf);
+        let host_hit = b.eq_lit(host_sel, buf);
+        let host_w = b.and(host_we, host_hit);
+        let q_hit = b.eq_lit(q_sel, buf);
+        let all = b.lit(aw, if aw == 64 { u64::MAX } else { (1 << aw) - 1 });
+        let none = b.zero(aw);
+        let q_mask = b.mux(q_hit, q_we, none);
+        let we = b.mux(host_w, all, q_mask);
+        let wa = b.mux(host_w, host_lines, q_lines);
+        let wd = b.mux(host_w, host_data, q_data);
+        let o = b.instance(
+            &format!("s{buf}"),
+            &sbuf,
+            &[
+                ("i_ren", ren),
+                ("i_raddr", rd_addr),
+                ("i_we", we),
+                ("i_waddr", wa),
+                ("i_wdata", wd),
+            ],
+        );
+        s_data.push(o.get("o_rdata"));
     }
-    let mut msb_first = s_out.clone();
-    msb_first.reverse();
-    let s_line = b.cat(&msb_first);
+    let s_line = b.mux(rd_sel_q, s_data[1], s_data[0]);
     b.output("o_host_rdata", s_line);
 
     // ---- weight buffer.
@@ -298,77 +301,40 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     );
     let birrd_out = br.get("o_data");
 
-    // ---- output buffer: read at t, add and write at t+1.
-    let any = b.reduce(crate::rtl::RedOp::Or, ob_mask);
-    let mask_q = b.delay("ob_mask_q", ob_mask);
-    let addr_q = b.delay("ob_addr_q", ob_addr);
-    let acc_q = b.delay("ob_acc_q", ob_acc);
+    // ---- output buffer: read at t, add and write at t+1; quantized bytes written at t+2.
+    let obuf = output_buffer(aw, cfg.o_depth)?;
+    let o = b.instance(
+        "obuf",
+        &obuf,
+        &[
+            ("i_mask", ob_mask),
+            ("i_addr", ob_addr),
+            ("i_acc", ob_acc),
+            ("i_data", birrd_out),
+        ],
+    );
     let quant_q = b.delay("ob_quant_q", quant);
     let qbuf_q = b.delay("ob_qbuf_q", q_buf);
-    let bo_q = b.delay("birrd_out_q", birrd_out);
-    let mut prods = Vec::new();
-    for c in 0..aw {
-        let m = b.memory(
-            &format!("ob_bank{c}"),
-            32,
-            cfg.o_depth,
-            MemStyle::Block,
-            ReadDuringWrite::WriteFirst,
-        );
-        let ra = b.slice(ob_addr, ob * c + ob - 1, ob * c);
-        let old = b.mem_read(m, ra, Some(any));
-        let v = b.slice(bo_q, 32 * c + 31, 32 * c);
-        let zero = b.zero(32);
-        let base = b.mux(acc_q, old, zero);
-        let sum = b.add(v, base);
-        let sum = b.named(sum, &format!("ob_sum{c}"));
-        let we = b.bit(mask_q, c);
-        let wa = b.slice(addr_q, ob * c + ob - 1, ob * c);
-        b.mem_write(m, wa, sum, we);
-        // Quantizer stage 1: the 32 × 32 signed product (registered).
-        let ss = b.as_signed(sum);
-        let sc = b.as_signed(scale);
-        let p = b.mul(ss, sc);
-        prods.push(b.delay(&format!("q{c}_prod_q"), p));
-    }
-    // ---- quantizer stage 2: round, shift, zero point, clamp; write at t+2.
+    let qmod = quantizer(aw)?;
+    let qz = b.instance(
+        "quant",
+        &qmod,
+        &[
+            ("i_sum", o.get("o_sum")),
+            ("i_scale", scale),
+            ("i_zp_o", zp_o),
+            ("i_out_signed", out_signed),
+        ],
+    );
     let no_q = b.zero(aw);
-    let qm = b.mux(quant_q, mask_q, no_q);
+    let qm = b.mux(quant_q, o.get("o_mask"), no_q);
     let qwe_q = b.delay("q_we_q", qm);
-    let qaddr_q = b.delay("q_addr_q", addr_q);
+    let qaddr_q = b.delay("q_addr_q", o.get("o_addr"));
     let qsel_q = b.delay("q_sel_q", qbuf_q);
     b.assign(q_we, qwe_q);
     b.assign(q_addr, qaddr_q);
     b.assign(q_sel, qsel_q);
-    let zp_s = b.as_signed(zp_o);
-    let zp_s = b.extend(zp_s, 48);
-    let zp_u = b.extend(zp_o, 48);
-    let zp_u = b.as_signed(zp_u);
-    let zp48 = b.mux(out_signed, zp_s, zp_u);
-    let mut bytes = Vec::new();
-    for p in prods {
-        let half = b.lit_signed(64, 1 << (SCALE_FRAC_BITS - 1));
-        let r = b.add(p, half);
-        // Arithmetic shift by the fraction: keep bits 63..24 as a signed 40-bit value.
-        let hi = b.slice(r, 63, SCALE_FRAC_BITS);
-        let hi = b.as_signed(hi);
-        let hi = b.extend(hi, 48);
-        let y = b.add(hi, zp48);
-        let (lo_s, hi_s) = (b.lit_signed(48, -128), b.lit_signed(48, 127));
-        let (lo_u, hi_u) = (b.lit_signed(48, 0), b.lit_signed(48, 255));
-        let lo = b.mux(out_signed, lo_s, lo_u);
-        let hi = b.mux(out_signed, hi_s, hi_u);
-        let under = b.lt(y, lo);
-        let over = b.lt(hi, y);
-        let yb = b.slice(y, 7, 0);
-        let lob = b.slice(lo, 7, 0);
-        let hib = b.slice(hi, 7, 0);
-        let c1 = b.mux(over, hib, yb);
-        bytes.push(b.mux(under, lob, c1));
-    }
-    bytes.reverse();
-    let qd = b.cat(&bytes);
-    b.assign(q_data, qd);
+    b.assign(q_data, qz.get("o_q"));
     let qwe_any = b.reduce(crate::rtl::RedOp::Or, qwe_q);
     b.output("o_qwe", qwe_any);
     Ok(b.finish()?)
