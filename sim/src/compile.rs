@@ -193,6 +193,12 @@ pub enum Instr {
         a: u32,
         n: u32,
     },
+    /// One-word copies `v[d] = v[a]` over `gather_table[start..start+len]` (the next values of
+    /// registers fed by other state: shift chains), in one dispatch.
+    Gather {
+        start: u32,
+        len: u32,
+    },
     Generic(Box<Generic>),
 }
 
@@ -255,6 +261,8 @@ pub struct Program {
     pub tape: Vec<Instr>,
     pub sel_table: Vec<u32>,
     pub cat_table: Vec<(u32, u32)>,
+    /// (destination, source) slots of `Gather`.
+    pub gather_table: Vec<(u32, u32)>,
     pub deposit_table: Vec<(u32, u32, u32)>,
     /// One-word registers without enable, the common case: their values sit in the block
     /// `fast_q .. fast_q + fast_init.len()` and their next values in the block at `fast_d`, in
@@ -682,6 +690,7 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             tape: Vec::new(),
             sel_table: Vec::new(),
             cat_table: Vec::new(),
+            gather_table: Vec::new(),
             deposit_table: Vec::new(),
             fast_q: 0,
             fast_d: 0,
@@ -755,12 +764,15 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
     for g in order {
         c.emit(g);
     }
-    for (k, dg) in copies {
-        let a = c.loc(dg).slot;
-        c.prog.tape.push(Instr::Copy {
-            d: c.prog.fast_d + k as u32,
-            a,
-            n: 1,
+    if !copies.is_empty() {
+        let start = c.prog.gather_table.len() as u32;
+        for &(k, dg) in &copies {
+            let a = c.loc(dg).slot;
+            c.prog.gather_table.push((c.prog.fast_d + k as u32, a));
+        }
+        c.prog.tape.push(Instr::Gather {
+            start,
+            len: copies.len() as u32,
         });
     }
 
@@ -936,6 +948,7 @@ impl Program {
                     len,
                 } => ok(d, words as u64) && (start + len) as usize <= self.deposit_table.len(),
                 Instr::Copy { d, a, n: w } => ok(d, w as u64) && ok(a, w as u64),
+                Instr::Gather { start, len } => (start + len) as usize <= self.gather_table.len(),
                 Instr::Generic(_) => true,
             };
             assert!(fine, "internal: instruction {ins:?} reaches past {n} slots");
@@ -943,6 +956,7 @@ impl Program {
         assert!(self.sel_table.iter().all(|s| one(*s)));
         assert!(self.cat_table.iter().all(|(s, _)| one(*s)));
         assert!(self.deposit_table.iter().all(|(s, _, _)| one(*s)));
+        assert!(self.gather_table.iter().all(|(d, a)| one(*d) && one(*a)));
         let r = self.fast_init.len() as u64;
         assert!(ok(self.fast_q, r) && ok(self.fast_d, r));
     }

@@ -422,6 +422,11 @@ pub fn run_tape(p: &Program, v: &mut [u64]) {
                     v.copy_within(a as usize..(a + n) as usize, d as usize);
                 }
             }
+            Instr::Gather { start, len } => {
+                for &(d, a) in &p.gather_table[start as usize..(start + len) as usize] {
+                    w!(d, r!(a));
+                }
+            }
             Instr::Generic(ref g) => eval_generic(g, v),
         }
     }
