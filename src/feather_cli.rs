@@ -349,12 +349,18 @@ fn run_layer(
         g.n
     );
     let compile_ms = t_compile.elapsed().as_secs_f64() * 1e3;
+    let prog = plume_hw::feather::program::build(&sched);
     let m = sched.map;
     println!(
-        "compiled in {compile_ms:.1} ms: {} micro-instructions, {} BIRRD targets routed ({} served from the route cache)",
+        "compiled in {compile_ms:.1} ms: {} micro-instructions, {} BIRRD targets routed ({} served from the route cache); loop-compressed program: {} load / {} stream / {} out descriptors, {} pattern entries, {} configurations",
         sched.uops.len(),
         cache.misses,
-        cache.hits
+        cache.hits,
+        prog.loads.len(),
+        prog.streams.len(),
+        prog.outs.len(),
+        prog.patterns.len(),
+        prog.configs.len()
     );
     println!(
         "dataflow {df}, layout {}: V={} rows={} G={} Pn={} Pm={} ({} tiles, {} VNs per tile)",

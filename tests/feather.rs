@@ -47,6 +47,23 @@ fn layer_case(
     let mut cache = RouteCache::new();
     let sched = compile(&cfg, gemm, df, layout, &mut cache)
         .unwrap_or_else(|e| panic!("{ah}x{aw} {gemm:?} {df} {}: {e}", layout.name()));
+    // The loop-compressed program expands to exactly the compiler's micro-instructions.
+    let prog = plume_hw::feather::program::build(&sched);
+    let expanded = plume_hw::feather::program::expand(
+        &prog,
+        sched.uops.len(),
+        aw as usize,
+        cfg.birrd_latency() as usize,
+    );
+    assert!(
+        expanded == sched.uops,
+        "program expansion differs from the micro-instructions, {ah}x{aw} {gemm:?} {df}"
+    );
+    eprintln!(
+        "program: {} entries for {} micro-instructions",
+        prog.size(),
+        sched.uops.len()
+    );
     let data = &prep.data;
     let dir = common::TempDir::new("feather").unwrap();
     let r = run(&sched, data, None, tool, dir.path(), false).unwrap();

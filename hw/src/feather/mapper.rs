@@ -35,7 +35,8 @@ use super::controller::Uop;
 use super::golden::ConvShape;
 use super::route::{RouteCache, RouteError, Target};
 use super::top::FeatherConfig;
-use std::collections::HashSet;
+use crate::rtl::Bits;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// Budget for routing one BIRRD target.
@@ -468,6 +469,22 @@ pub struct Schedule {
     /// Streaming buffer holding the inputs and the one receiving the outputs.
     pub in_buf: u8,
     pub out_buf: u8,
+    /// Per tile: (weight-load start, stream start) in micro-instruction cycles.
+    pub starts: Vec<(u64, u64)>,
+    /// The distinct BIRRD command words, in order of first use.
+    pub config_words: Vec<Bits>,
+    /// Per tile, per (VN j, PE row r) at index j·rows + r: the row vector's outputs, or None
+    /// when it holds only padding.
+    pub row_vectors: Vec<Vec<Option<RowVector>>>,
+}
+
+/// What happens to one row vector: its BIRRD configuration (an index into
+/// `Schedule::config_words`), the output-buffer banks it writes and their lines.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RowVector {
+    pub config: u32,
+    pub mask: u128,
+    pub lines: Vec<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -557,6 +574,9 @@ pub fn compile_with(
     let bcfg = cfg.birrd();
     let s_lat = cfg.birrd_latency() as usize;
     let mut words: HashSet<Vec<u64>> = HashSet::new();
+    let mut config_words: Vec<Bits> = Vec::new();
+    let mut config_index: HashMap<Vec<u64>, u32> = HashMap::new();
+    let mut row_vectors = vec![vec![None; map.mb * map.rows]; starts.len()];
     for (i, &(l, s)) in starts.iter().enumerate() {
         let (nbi, ksi) = (i / map.ks, i % map.ks);
         let bank = (i % 2) as u8;
@@ -603,6 +623,18 @@ pub fn compile_with(
                     .map_err(MapError::Route)?;
                 let word = bcfg.command_word(&config);
                 words.insert(word.words().to_vec());
+                let next_index = config_words.len() as u32;
+                let ci = *config_index
+                    .entry(word.words().to_vec())
+                    .or_insert_with(|| {
+                        config_words.push(word.clone());
+                        next_index
+                    });
+                row_vectors[i][j * map.rows + r] = Some(RowVector {
+                    config: ci,
+                    mask,
+                    lines: addrs.clone(),
+                });
                 let ub = &mut uops[tb];
                 assert!(
                     ub.birrd.is_none(),
@@ -636,6 +668,9 @@ pub fn compile_with(
         configs: words.len(),
         in_buf: opt.in_buf,
         out_buf: opt.out_buf,
+        starts,
+        config_words,
+        row_vectors,
     })
 }
 

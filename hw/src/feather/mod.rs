@@ -10,5 +10,6 @@ pub mod golden;
 pub mod mapper;
 pub mod nest;
 pub mod pe;
+pub mod program;
 pub mod route;
 pub mod top;
