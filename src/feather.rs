@@ -10,6 +10,8 @@ use plume_hw::feather::golden::{self, ConvShape, Quant};
 use plume_hw::feather::mapper::{
     conv_gemm, filters_matrix, gather, im2col, place, Dataflow, Gemm, Schedule,
 };
+use plume_hw::feather::program::Program;
+use plume_hw::feather::sequencer::{programmable_top, SeqConfig, SeqLayout, SEQ_LATENCY};
 use plume_hw::feather::top::{generate, FeatherConfig};
 use plume_hw::rtl::Bits;
 use plume_hw::rtl::Module;
@@ -145,12 +147,36 @@ pub struct Session {
     pub cfg: FeatherConfig,
     layout: UopLayout,
     idle: Bits,
+    /// Present when the core sits behind the sequencer (`programmable_top`).
+    seq: Option<SeqLayout>,
 }
 
 impl Session {
     /// Generates the core, opens the waveform and recording if asked, and resets it.
     pub fn new(cfg: &FeatherConfig, vcd: Option<&Path>, record: bool) -> Result<Session> {
-        let top = generate(cfg)?;
+        Session::open(cfg, vcd, record, None)
+    }
+
+    /// The programmable top (sequencer + core), driven by loop-compressed programs.
+    pub fn programmable(
+        cfg: &FeatherConfig,
+        seq: &SeqConfig,
+        vcd: Option<&Path>,
+        record: bool,
+    ) -> Result<Session> {
+        Session::open(cfg, vcd, record, Some(*seq))
+    }
+
+    fn open(
+        cfg: &FeatherConfig,
+        vcd: Option<&Path>,
+        record: bool,
+        seq: Option<SeqConfig>,
+    ) -> Result<Session> {
+        let top = match &seq {
+            None => generate(cfg)?,
+            Some(s) => programmable_top(cfg, s)?,
+        };
         let mut sim = Sim::new(&top)?;
         if let Some(p) = vcd {
             sim.trace_vcd(p)
@@ -162,7 +188,16 @@ impl Session {
         let layout = cfg.uop_layout();
         let idle = layout.encode(&Default::default());
         sim.poke_u64("rst", 1)?;
-        sim.poke("i_uop", &idle)?;
+        let seq = seq.map(|s| SeqLayout::new(cfg, &s));
+        match &seq {
+            None => sim.poke("i_uop", &idle)?,
+            Some(l) => {
+                for name in ["i_start", "i_twe", "i_tsel", "i_taddr"] {
+                    sim.poke_u64(name, 0)?;
+                }
+                sim.poke("i_tdata", &Bits::zero(l.data_width()))?;
+            }
+        }
         for name in [
             "i_rows",
             "i_zp_i",
@@ -189,6 +224,7 @@ impl Session {
             cfg: *cfg,
             layout,
             idle,
+            seq,
         })
     }
 
@@ -253,6 +289,45 @@ impl Session {
             bail!("the layer never wrote a quantized output");
         };
         Ok((last_write - start + 1, seconds))
+    }
+
+    /// Loads a loop-compressed program into the sequencer's queues and tables, pulses start,
+    /// and runs until `uop_len` micro-instructions have passed and the pipeline drained.
+    /// Returns the cycles from micro-instruction 0 reaching the core to the last quantized
+    /// write (inclusive) — the same count `play` gives for the expanded stream.
+    pub fn play_program(&mut self, prog: &Program, uop_len: usize) -> Result<(u64, f64)> {
+        let lay = self.seq.clone().context("this session has no sequencer")?;
+        let tables = lay.encode(prog).map_err(|e| anyhow::anyhow!(e))?;
+        self.sim.poke_u64("i_twe", 1)?;
+        for (sel, entries) in &tables {
+            self.sim.poke_u64("i_tsel", *sel)?;
+            for (addr, e) in entries.iter().enumerate() {
+                self.sim.poke_u64("i_taddr", addr as u64)?;
+                let mut w = Bits::zero(lay.data_width());
+                w.set_slice(0, e);
+                self.sim.poke("i_tdata", &w)?;
+                self.sim.step();
+            }
+        }
+        self.sim.poke_u64("i_twe", 0)?;
+        let qwe = self.sim.output("o_qwe")?;
+        let t0 = Instant::now();
+        self.sim.poke_u64("i_start", 1)?;
+        let start = self.sim.cycle();
+        self.sim.step();
+        self.sim.poke_u64("i_start", 0)?;
+        let mut last_write = None;
+        for _ in 0..uop_len as u64 + SEQ_LATENCY + 8 {
+            if self.sim.peek_loc(qwe)[0] & 1 == 1 {
+                last_write = Some(self.sim.cycle());
+            }
+            self.sim.step();
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        let Some(last_write) = last_write else {
+            bail!("the program never wrote a quantized output");
+        };
+        Ok((last_write - start - SEQ_LATENCY + 1, seconds))
     }
 
     /// Reads `count` lines of streaming buffer `sel` back (one per cycle, data a cycle later).
@@ -321,6 +396,38 @@ pub fn run(
         sim_seconds,
         cosim_cycles,
         recording: if keep_recording { recording } else { None },
+        top,
+    })
+}
+
+/// Runs a compiled layer on the programmable top: the loop-compressed program goes into the
+/// sequencer's queues and tables, which expand it into the micro-instruction stream in
+/// hardware. `cycles` counts from micro-instruction 0 reaching the core, as `run` does.
+pub fn run_programmed(
+    sched: &Schedule,
+    data: &LayerData,
+    vcd: Option<&Path>,
+    cosim_tool: Option<Tool>,
+    work: &Path,
+) -> Result<RunResult> {
+    let prog = plume_hw::feather::program::build(sched);
+    let seq = SeqConfig::default();
+    let mut ses = Session::programmable(&sched.cfg, &seq, vcd, cosim_tool.is_some())?;
+    ses.set_layer(sched, &data.q)?;
+    let (s_lines, w_lines) = place(sched, &data.a, &data.b, data.q.zp_i, data.q.zp_w);
+    ses.load(sched.in_buf as u64, &s_lines)?;
+    ses.load(2, &w_lines)?;
+    let (cycles, sim_seconds) = ses.play_program(&prog, sched.uops.len())?;
+    let lines = sched.out.lines(sched.gemm.m, sched.gemm.n);
+    let out_lines = ses.read(sched.out_buf, lines)?;
+    let top = ses.top.clone();
+    let (cosim_cycles, _) = ses.finish(cosim_tool, work)?;
+    Ok(RunResult {
+        out: gather(sched, &out_lines),
+        cycles,
+        sim_seconds,
+        cosim_cycles,
+        recording: None,
         top,
     })
 }

@@ -3,7 +3,7 @@
 use crate::bad;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use plume::feather::{compare, prepare, run, Layer, LayerData, Prepared};
+use plume::feather::{compare, prepare, run, run_programmed, Layer, LayerData, Prepared};
 use plume::tools::{self, TempDir};
 use plume_hw::feather::birrd::Topology;
 use plume_hw::feather::golden::{self, ConvShape, Quant};
@@ -11,6 +11,7 @@ use plume_hw::feather::mapper::{
     compile, conv_gemm, filters_matrix, im2col, plan, Dataflow, Gemm, Layout, MapError, Plan,
 };
 use plume_hw::feather::route::RouteCache;
+use plume_hw::feather::sequencer::{programmable_top, SeqConfig, SeqLayout};
 use plume_hw::feather::top::{generate, FeatherConfig};
 use plume_sim::cosim::{self, Tool};
 use std::path::{Path, PathBuf};
@@ -75,6 +76,10 @@ pub enum FeatherCmd {
         /// Seed of the random data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Feed the compiler's micro-instructions straight into the core instead of running the
+        /// loop-compressed program through the sequencer.
+        #[arg(long)]
+        uops: bool,
         /// Operands from a JSON file instead: {"a":[..],"b":[..]} for a GEMM (row-major A MxK,
         /// B KxN) or {"x":[..],"w":[..]} for a convolution (NHWC input, KRSC filters), bytes
         /// 0-255; optional "zp_i","zp_w","scale","zp_o".
@@ -280,6 +285,7 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
             engine,
             vcd,
             seed,
+            uops,
             data,
         } => {
             let cfg = a.config()?;
@@ -304,7 +310,7 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
                 Some(p) => load_data(p, &layer)?,
                 None => prepare(&layer, seed)?,
             };
-            run_layer(&cfg, &layer, &prep, df, layout, tool, vcd.as_deref())
+            run_layer(&cfg, &layer, &prep, df, layout, tool, vcd.as_deref(), uops)
         }
         FeatherCmd::Net { net, a, verify } => net_cmd(&net, &a.config()?, verify),
         FeatherCmd::Switch { a, gemm, n2, seed } => {
@@ -320,6 +326,7 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_layer(
     cfg: &FeatherConfig,
     layer: &Layer,
@@ -328,6 +335,7 @@ fn run_layer(
     layout: Layout,
     tool: Option<Tool>,
     vcd: Option<&Path>,
+    uops: bool,
 ) -> Result<()> {
     let p = plan(cfg, prep.gemm, df, layout);
     let cfg = sized_for(cfg, &p)?;
@@ -375,13 +383,25 @@ fn run_layer(
     );
     let dir = TempDir::new("feather-run")?;
     let partial = vcd.map(|p| p.with_extension("vcd.plume-partial"));
-    let r = run(
-        &sched,
-        &prep.data,
-        partial.as_deref(),
-        tool,
-        dir.path(),
-        false,
+    let r = if uops {
+        run(
+            &sched,
+            &prep.data,
+            partial.as_deref(),
+            tool,
+            dir.path(),
+            false,
+        )
+    } else {
+        run_programmed(&sched, &prep.data, partial.as_deref(), tool, dir.path())
+    };
+    println!(
+        "core driven by {}",
+        if uops {
+            "the compiler's micro-instructions (--uops)"
+        } else {
+            "the sequencer expanding the loop-compressed program"
+        }
     );
     let r = match r {
         Ok(r) => r,
@@ -600,8 +620,39 @@ fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
     Ok(())
 }
 
-pub fn gen_feather(cfg: &FeatherConfig, out: &Path) -> Result<()> {
-    let top = generate(cfg)?;
+/// The design `gen` and `synth` emit: the programmable top, or the bare core.
+fn feather_design(cfg: &FeatherConfig, core: bool) -> Result<std::rc::Rc<plume_hw::rtl::Module>> {
+    Ok(if core {
+        generate(cfg)?
+    } else {
+        programmable_top(cfg, &SeqConfig::default())?
+    })
+}
+
+pub fn gen_feather(cfg: &FeatherConfig, out: &Path, core: bool) -> Result<()> {
+    let top = feather_design(cfg, core)?;
+    let seq = SeqLayout::new(cfg, &SeqConfig::default());
+    let tables: Vec<serde_json::Value> = [
+        ("load", 0, &seq.load, seq.seq.desc_depth),
+        ("stream", 1, &seq.stream, seq.seq.desc_depth),
+        ("out", 2, &seq.out, seq.seq.desc_depth),
+        ("pattern", 3, &seq.pattern, seq.seq.pattern_depth),
+        ("config", 4, &seq.config, seq.seq.config_depth),
+    ]
+    .iter()
+    .map(|(name, sel, f, depth)| {
+        let mut lo = 0;
+        let fields: Vec<serde_json::Value> =
+            f.0.iter()
+                .map(|(n, w)| {
+                    let v = serde_json::json!({"field": n, "lsb": lo, "width": w});
+                    lo += w;
+                    v
+                })
+                .collect();
+        serde_json::json!({"table": name, "i_tsel": sel, "entries": depth, "fields": fields})
+    })
+    .collect();
     let lay = cfg.uop_layout();
     let mut lo = 0;
     let fields: Vec<serde_json::Value> = lay
@@ -620,6 +671,9 @@ pub fn gen_feather(cfg: &FeatherConfig, out: &Path) -> Result<()> {
         "buffers": {"streaming_lines": cfg.s_depth, "weight_lines": cfg.w_depth, "output_lines": cfg.o_depth},
         "uop_width": lay.width(),
         "uop_fields": fields,
+        "sequencer": if core { serde_json::Value::Null } else {
+            serde_json::json!({"latency_cycles": plume_hw::feather::sequencer::SEQ_LATENCY, "tables": tables})
+        },
     });
     let n = tools::write_design(out, &top, manifest).map_err(|e| bad(format!("{e:#}")))?;
     println!(
@@ -631,8 +685,8 @@ pub fn gen_feather(cfg: &FeatherConfig, out: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn synth_feather(cfg: &FeatherConfig, json: bool) -> Result<()> {
-    let r = tools::synth(&generate(cfg)?)?;
+pub fn synth_feather(cfg: &FeatherConfig, json: bool, core: bool) -> Result<()> {
+    let r = tools::synth(&feather_design(cfg, core)?)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {

@@ -147,6 +147,9 @@ enum GenDesign {
         /// Output directory (must not exist or be empty).
         #[arg(short, long)]
         out: PathBuf,
+        /// Only the micro-instruction-driven core, without the sequencer.
+        #[arg(long)]
+        core: bool,
     },
 }
 
@@ -193,6 +196,9 @@ enum SynthDesign {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only the micro-instruction-driven core, without the sequencer.
+        #[arg(long)]
+        core: bool,
     },
 }
 
@@ -324,11 +330,11 @@ fn dispatch(cmd: Cmd) -> Result<()> {
             design: GenDesign::Birrd { p, out },
         } => gen_birrd(&p.config()?, &out),
         Cmd::Gen {
-            design: GenDesign::Feather { a, out },
-        } => feather_cli::gen_feather(&a.config()?, &out),
+            design: GenDesign::Feather { a, out, core },
+        } => feather_cli::gen_feather(&a.config()?, &out, core),
         Cmd::Synth {
-            design: SynthDesign::Feather { a, json },
-        } => feather_cli::synth_feather(&a.config()?, json),
+            design: SynthDesign::Feather { a, json, core },
+        } => feather_cli::synth_feather(&a.config()?, json, core),
         Cmd::Feather { cmd } => feather_cli::dispatch(cmd),
         Cmd::Sim {
             design:

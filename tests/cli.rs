@@ -576,7 +576,8 @@ fn gen_feather_is_lint_clean() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["top"], "feather_4x4_bitrev");
+    assert_eq!(m["top"], "feather_top_4x4_bitrev");
+    assert_eq!(m["sequencer"]["tables"].as_array().unwrap().len(), 5);
     if !common::have("verilator") {
         return;
     }
@@ -587,7 +588,12 @@ fn gen_feather_is_lint_clean() {
         .map(|f| out.join(f.as_str().unwrap()).to_string_lossy().into_owned())
         .collect();
     let o = Command::new("verilator")
-        .args(["--lint-only", "-Wall", "--top-module", "feather_4x4_bitrev"])
+        .args([
+            "--lint-only",
+            "-Wall",
+            "--top-module",
+            "feather_top_4x4_bitrev",
+        ])
         .args(&files)
         .output()
         .unwrap();

@@ -12,4 +12,5 @@ pub mod nest;
 pub mod pe;
 pub mod program;
 pub mod route;
+pub mod sequencer;
 pub mod top;
