@@ -1,12 +1,12 @@
 //! The FEATHER micro-instruction: the contract between the layer compiler and the hardware.
 //!
-//! plume's first controller is *horizontal microcode*: the compiler schedules every cycle
-//! statically and the accelerator executes one `Uop` per cycle (a testbench, or a host through
-//! a FIFO, supplies them back to back). Each field says what one part of the machine does in
-//! that cycle; the compiler knows every latency, so nothing is decided at run time and the
-//! cycle count is exactly the number of micro-instructions plus the drain. A loop-compressed
-//! instruction format (tile loops expanded by a sequencer) would carry the same fields; this is
-//! the form the sequencer expands to.
+//! The compiler schedules every cycle statically; the core executes one `Uop` per cycle. Each
+//! field says what one part of the machine does in that cycle; the compiler knows every
+//! latency, so nothing is decided at run time and the cycle count is exactly the number of
+//! micro-instructions plus the drain. The host does not load this stream: it loads the
+//! loop-compressed program (`program.rs`: tile-loop descriptors, row-vector patterns, BIRRD
+//! words), which the hardware sequencer (`sequencer.rs`) expands back into exactly this
+//! stream. Tests feed the core both ways and require the same outputs and cycle counts.
 //!
 //! # Fields and their timing (cycle t = the cycle the uop is presented)
 //!
