@@ -208,59 +208,57 @@ impl SeqLayout {
                 self.seq.config_depth
             ));
         }
-        let end = |f: &Fields| Bits::zero(f.width());
-        let mut loads = p
-            .loads
-            .iter()
-            .map(|d| {
-                self.load.encode(&[
-                    ("valid", 1),
-                    ("start", d.start + LEAD),
-                    ("w_base", d.w_base as u64),
-                    ("rows", d.rows as u64),
-                    ("v", d.v as u64),
-                    ("wbank", d.wbank as u64),
-                ])
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        loads.push(end(&self.load));
-        let mut streams = p
-            .streams
-            .iter()
-            .map(|d| {
-                self.stream.encode(&[
-                    ("valid", 1),
-                    ("start", d.start + LEAD),
-                    ("s_base", d.s_base as u64),
-                    ("vns", d.vns as u64),
-                    ("v", d.v as u64),
-                    ("rbank", d.rbank as u64),
-                    ("s_buf", d.s_buf as u64),
-                ])
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        streams.push(end(&self.stream));
-        let mut outs = p
-            .outs
-            .iter()
-            .map(|d| {
-                self.out.encode(&[
-                    ("valid", 1),
-                    ("start", d.start + LEAD - 2),
-                    ("vns", d.vns as u64),
-                    ("v", d.v as u64),
-                    ("rows", d.rows as u64),
-                    ("period", d.period as u64),
-                    ("pat_base", d.pat_base as u64),
-                    ("line_base", d.line_base as u64),
-                    ("delta", d.delta as u64),
-                    ("acc", d.acc as u64),
-                    ("quant", d.quant as u64),
-                    ("q_buf", d.q_buf as u64),
-                ])
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        outs.push(end(&self.out));
+        // A queue: its descriptors, then an invalid entry that stops the engine.
+        fn queue<T>(
+            f: &Fields,
+            items: &[T],
+            values: impl Fn(&T) -> Vec<(&'static str, u64)>,
+        ) -> Result<Vec<Bits>, String> {
+            let mut q = items
+                .iter()
+                .map(|d| {
+                    let mut v = values(d);
+                    v.push(("valid", 1));
+                    f.encode(&v)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            q.push(Bits::zero(f.width()));
+            Ok(q)
+        }
+        let loads = queue(&self.load, &p.loads, |d| {
+            vec![
+                ("start", d.start + LEAD),
+                ("w_base", d.w_base as u64),
+                ("rows", d.rows as u64),
+                ("v", d.v as u64),
+                ("wbank", d.wbank as u64),
+            ]
+        })?;
+        let streams = queue(&self.stream, &p.streams, |d| {
+            vec![
+                ("start", d.start + LEAD),
+                ("s_base", d.s_base as u64),
+                ("vns", d.vns as u64),
+                ("v", d.v as u64),
+                ("rbank", d.rbank as u64),
+                ("s_buf", d.s_buf as u64),
+            ]
+        })?;
+        let outs = queue(&self.out, &p.outs, |d| {
+            vec![
+                ("start", d.start + LEAD - 2),
+                ("vns", d.vns as u64),
+                ("v", d.v as u64),
+                ("rows", d.rows as u64),
+                ("period", d.period as u64),
+                ("pat_base", d.pat_base as u64),
+                ("line_base", d.line_base as u64),
+                ("delta", d.delta as u64),
+                ("acc", d.acc as u64),
+                ("quant", d.quant as u64),
+                ("q_buf", d.q_buf as u64),
+            ]
+        })?;
         let patterns = p
             .patterns
             .iter()
