@@ -99,22 +99,7 @@ pub fn verilator_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<Veri
     let dir = crate::tools::TempDir::new("bench")?;
     let (exe, build_seconds) =
         build_verilator(top, &harness, dir.path(), VerilatorBuild { optimize: true })?;
-    let out = Command::new(&exe).output()?;
-    if !out.status.success() {
-        bail!(
-            "verilator model failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace();
-    let checksum = u64::from_str_radix(it.next().unwrap_or(""), 16)?;
-    let seconds: f64 = it.next().unwrap_or("").parse()?;
-    Ok(VerilatorRun {
-        checksum,
-        seconds,
-        build_seconds,
-    })
+    timed_run(Command::new(&exe), build_seconds)
 }
 
 /// Replays a recorded stimulus (all inputs of every cycle, pre-decoded) and checksums every
@@ -165,7 +150,14 @@ pub fn verilator_replay(top: &Rc<Module>, rec: &Recording) -> Result<VerilatorRu
         build_verilator(top, &harness, dir.path(), VerilatorBuild { optimize: true })?;
     let stim = dir.path().join("stim.txt");
     std::fs::write(&stim, stimulus_text(rec))?;
-    let out = Command::new(&exe).arg(&stim).output()?;
+    let mut cmd = Command::new(&exe);
+    cmd.arg(&stim);
+    timed_run(cmd, build_seconds)
+}
+
+/// Runs a benchmark harness, which prints its output checksum (hex) and the seconds it ran.
+fn timed_run(mut cmd: Command, build_seconds: f64) -> Result<VerilatorRun> {
+    let out = cmd.output()?;
     if !out.status.success() {
         bail!(
             "verilator model failed: {}",
