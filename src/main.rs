@@ -646,7 +646,7 @@ fn demo(out_dir: &Path) -> Result<()> {
         vars.len(),
         changes
     );
-    Ok(())
+    feather_cli::demo_feather(out_dir)
 }
 
 fn bench_cmd(cycles: u64, ports: &[u32]) -> Result<()> {

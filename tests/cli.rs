@@ -599,3 +599,24 @@ fn gen_feather_is_lint_clean() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn demo_writes_its_files() {
+    let dir = common::TempDir::new("demo").unwrap();
+    let out = dir.path().join("out");
+    let o = plume(&["demo", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("outputs bit-exact against the golden convolution"),
+        "{text}"
+    );
+    for f in ["birrd16.v", "birrd16.vcd", "birrd16.svg", "feather8x8.vcd"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let (vars, _) = plume_sim::vcd::summarize(&out.join("feather8x8.vcd")).unwrap();
+    assert!(
+        vars.len() > 100,
+        "the FEATHER waveform has the design's signals"
+    );
+}
