@@ -7,6 +7,7 @@
 pub use plume_hw as hw;
 pub use plume_sim as sim;
 
+pub mod axi;
 pub mod bench;
 pub mod birrd;
 pub mod draw;

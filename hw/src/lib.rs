@@ -3,4 +3,6 @@
 //! Nothing here knows about simulation: the simulator (plume-sim) consumes the IR.
 
 pub mod feather;
+#[path = "lib/mod.rs"]
+pub mod lib;
 pub mod rtl;

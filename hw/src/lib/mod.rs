@@ -1,0 +1,3 @@
+//! Reusable blocks shared by the accelerators: bus interfaces and the like.
+
+pub mod axi_lite;

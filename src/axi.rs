@@ -1,0 +1,163 @@
+//! A cycle-accurate AXI4-Lite master (bus-functional model) for plume's simulator, with the
+//! protocol checks of the slave side built in: once a slave raises `bvalid` / `rvalid` it must
+//! hold it, with its payload unchanged, until the handshake. Random stalls on every master
+//! signal (valid delays, ready delays) exercise the slave's back-pressure handling.
+
+use crate::rng::XorShift;
+use anyhow::{bail, Result};
+use plume_sim::Sim;
+
+pub const OKAY: u8 = 0;
+pub const SLVERR: u8 = 2;
+
+pub struct LiteMaster {
+    rng: XorShift,
+    /// Probability (percent) that the master waits one more cycle before asserting a valid or
+    /// a ready.
+    pub stall: u64,
+    /// Cycles spent in transactions.
+    pub cycles: u64,
+    /// Upper bound on the cycles one transaction may take.
+    pub timeout: u64,
+    /// A signal sampled on every cycle a transaction spends (for observing side effects).
+    pub watch: Option<&'static str>,
+    pub samples: Vec<u64>,
+}
+
+impl LiteMaster {
+    pub fn new(seed: u64, stall: u64) -> LiteMaster {
+        LiteMaster {
+            rng: XorShift::new(seed),
+            stall,
+            cycles: 0,
+            timeout: 1000,
+            watch: None,
+            samples: Vec::new(),
+        }
+    }
+
+    fn sample(&mut self, sim: &mut Sim) -> Result<()> {
+        if let Some(w) = self.watch {
+            self.samples.push(sim.peek_u64(w)?);
+        }
+        Ok(())
+    }
+
+    fn wait(&mut self) -> bool {
+        self.stall > 0 && self.rng.next() % 100 < self.stall
+    }
+
+    /// Drives every master signal idle (call once after reset).
+    pub fn idle(sim: &mut Sim) -> Result<()> {
+        for n in [
+            "s_axi_awaddr",
+            "s_axi_awvalid",
+            "s_axi_wdata",
+            "s_axi_wstrb",
+            "s_axi_wvalid",
+            "s_axi_bready",
+            "s_axi_araddr",
+            "s_axi_arvalid",
+            "s_axi_rready",
+        ] {
+            sim.poke_u64(n, 0)?;
+        }
+        Ok(())
+    }
+
+    /// One write; returns the response code.
+    pub fn write(&mut self, sim: &mut Sim, addr: u64, data: u32, strb: u8) -> Result<u8> {
+        let (mut aw_done, mut w_done) = (false, false);
+        let (mut aw_on, mut w_on, mut b_on) = (false, false, false);
+        let mut held: Option<u64> = None;
+        for _ in 0..self.timeout {
+            aw_on |= !aw_done && !self.wait();
+            w_on |= !w_done && !self.wait();
+            b_on |= aw_done && w_done && !self.wait();
+            sim.poke_u64("s_axi_awaddr", addr)?;
+            sim.poke_u64("s_axi_awvalid", (aw_on && !aw_done) as u64)?;
+            sim.poke_u64("s_axi_wdata", data as u64)?;
+            sim.poke_u64("s_axi_wstrb", strb as u64)?;
+            sim.poke_u64("s_axi_wvalid", (w_on && !w_done) as u64)?;
+            sim.poke_u64("s_axi_bready", b_on as u64)?;
+            let awready = sim.peek_u64("s_axi_awready")? == 1;
+            let wready = sim.peek_u64("s_axi_wready")? == 1;
+            let bvalid = sim.peek_u64("s_axi_bvalid")? == 1;
+            let bresp = sim.peek_u64("s_axi_bresp")?;
+            if let Some(h) = held {
+                if !bvalid || h != bresp {
+                    bail!(
+                        "bvalid or bresp changed before the response was taken (cycle {})",
+                        sim.cycle()
+                    );
+                }
+            }
+            self.sample(sim)?;
+            let aw_hs = aw_on && !aw_done && awready;
+            let w_hs = w_on && !w_done && wready;
+            let b_hs = bvalid && b_on;
+            if bvalid && !(aw_done && w_done) {
+                bail!(
+                    "bvalid before both the write address and data were taken (cycle {})",
+                    sim.cycle()
+                );
+            }
+            sim.step();
+            self.cycles += 1;
+            aw_done |= aw_hs;
+            w_done |= w_hs;
+            if b_hs {
+                Self::idle(sim)?;
+                return Ok(bresp as u8);
+            }
+            held = if bvalid { Some(bresp) } else { None };
+        }
+        bail!(
+            "write to {addr:#x} got no response in {} cycles",
+            self.timeout
+        )
+    }
+
+    /// One read; returns (data, response code).
+    pub fn read(&mut self, sim: &mut Sim, addr: u64) -> Result<(u32, u8)> {
+        let (mut ar_done, mut ar_on, mut r_on) = (false, false, false);
+        let mut held: Option<(u64, u64)> = None;
+        for _ in 0..self.timeout {
+            ar_on |= !ar_done && !self.wait();
+            r_on |= ar_done && !self.wait();
+            sim.poke_u64("s_axi_araddr", addr)?;
+            sim.poke_u64("s_axi_arvalid", (ar_on && !ar_done) as u64)?;
+            sim.poke_u64("s_axi_rready", r_on as u64)?;
+            let arready = sim.peek_u64("s_axi_arready")? == 1;
+            let rvalid = sim.peek_u64("s_axi_rvalid")? == 1;
+            let rdata = sim.peek_u64("s_axi_rdata")?;
+            let rresp = sim.peek_u64("s_axi_rresp")?;
+            if let Some(h) = held {
+                if !rvalid || h != (rdata, rresp) {
+                    bail!(
+                        "rvalid or its payload changed before the data was taken (cycle {})",
+                        sim.cycle()
+                    );
+                }
+            }
+            if rvalid && !ar_done {
+                bail!(
+                    "rvalid before the read address was taken (cycle {})",
+                    sim.cycle()
+                );
+            }
+            self.sample(sim)?;
+            let ar_hs = ar_on && !ar_done && arready;
+            let r_hs = rvalid && r_on;
+            sim.step();
+            self.cycles += 1;
+            ar_done |= ar_hs;
+            if r_hs {
+                Self::idle(sim)?;
+                return Ok((rdata as u32, rresp as u8));
+            }
+            held = if rvalid { Some((rdata, rresp)) } else { None };
+        }
+        bail!("read of {addr:#x} got no data in {} cycles", self.timeout)
+    }
+}
