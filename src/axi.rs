@@ -161,3 +161,64 @@ impl LiteMaster {
         bail!("read of {addr:#x} got no data in {} cycles", self.timeout)
     }
 }
+
+/// Streams `beats` (data, last) into a block's `s_axis_*` port and collects what leaves its
+/// `m_axis_*` port, with random stalls on the source's `tvalid` and the sink's `tready`
+/// (percent). Checks on every cycle that the block holds `m_axis_tvalid` with unchanged data
+/// until the sink takes it. Returns the received beats and the cycles spent.
+pub fn stream_through(
+    sim: &mut Sim,
+    beats: &[(u64, bool)],
+    src_stall: u64,
+    sink_stall: u64,
+    seed: u64,
+) -> Result<(Vec<(u64, bool)>, u64)> {
+    let mut rng = XorShift::new(seed);
+    let mut stall = |p: u64| p > 0 && rng.next() % 100 < p;
+    let (mut sent, mut got) = (0usize, Vec::new());
+    let mut offering = false;
+    let mut held: Option<(u64, u64)> = None;
+    let limit = 20 * beats.len() as u64 + 100;
+    for cycle in 0..limit {
+        offering |= sent < beats.len() && !stall(src_stall);
+        let ready = !stall(sink_stall);
+        let (d, l) = beats.get(sent).copied().unwrap_or((0, false));
+        sim.poke_u64("s_axis_tdata", d)?;
+        sim.poke_u64("s_axis_tlast", l as u64)?;
+        sim.poke_u64("s_axis_tvalid", offering as u64)?;
+        sim.poke_u64("m_axis_tready", ready as u64)?;
+        let s_ready = sim.peek_u64("s_axis_tready")? == 1;
+        let m_valid = sim.peek_u64("m_axis_tvalid")? == 1;
+        let m_data = sim.peek_u64("m_axis_tdata")?;
+        let m_last = sim.peek_u64("m_axis_tlast")?;
+        if let Some(h) = held {
+            if !m_valid || h != (m_data, m_last) {
+                bail!("m_axis_tvalid or its data changed before the sink took the beat (cycle {cycle})");
+            }
+        }
+        if m_valid && ready {
+            got.push((m_data, m_last == 1));
+            held = None;
+        } else {
+            held = if m_valid {
+                Some((m_data, m_last))
+            } else {
+                None
+            };
+        }
+        if offering && s_ready {
+            sent += 1;
+            offering = false;
+        }
+        sim.step();
+        if got.len() == beats.len() {
+            sim.poke_u64("s_axis_tvalid", 0)?;
+            return Ok((got, cycle + 1));
+        }
+    }
+    bail!(
+        "stream stalled: {} of {} beats arrived in {limit} cycles",
+        got.len(),
+        beats.len()
+    )
+}

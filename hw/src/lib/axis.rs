@@ -1,0 +1,50 @@
+//! AXI4-Stream building blocks.
+//!
+//! `skid(width)`: a two-entry register slice between a stream source and sink. Both directions
+//! are registered — `s_axis_tready` and every `m_axis_*` output come from flip-flops — so it
+//! breaks the combinational ready and valid paths between two blocks, and it still moves one
+//! beat per cycle when neither side stalls. When the sink stalls, the beat accepted in that
+//! cycle waits in the skid register and the source sees `tready` low from the next cycle.
+
+use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder};
+use std::rc::Rc;
+
+/// A register slice for `width` data bits plus `tlast`.
+pub fn skid(width: u32) -> Result<Rc<Module>, DrcErrors> {
+    let mut b = ModuleBuilder::new(format!("axis_skid_w{width}"));
+    let s_data = b.input("s_axis_tdata", width);
+    let s_last = b.input("s_axis_tlast", 1);
+    let s_valid = b.input("s_axis_tvalid", 1);
+    let m_ready = b.input("m_axis_tready", 1);
+    let out_valid = b.reg("out_valid", Bits::zero(1));
+    let out_data = b.reg("out_data", Bits::zero(width + 1));
+    let skid_valid = b.reg("skid_valid", Bits::zero(1));
+    let skid_data = b.reg("skid_data", Bits::zero(width + 1));
+    let s_ready = b.not(skid_valid);
+    let take = b.and(s_valid, s_ready);
+    let incoming = b.cat(&[s_last, s_data]);
+    let n_out = b.not(out_valid);
+    let advance = b.or(m_ready, n_out);
+    // Output register: from the skid register when it holds a beat, else from the input.
+    let next_data = b.mux(skid_valid, skid_data, incoming);
+    let next_valid = b.or(skid_valid, take);
+    b.next(out_data, next_data, Some(advance));
+    b.next(out_valid, next_valid, Some(advance));
+    // Skid register: catches the beat accepted while the output is stalled.
+    let stalled = b.not(advance);
+    let catch = b.and(take, stalled);
+    let drain = b.and(advance, skid_valid);
+    let zero = b.zero(1);
+    let one = b.lit(1, 1);
+    let sv = b.mux(catch, one, skid_valid);
+    let sv = b.mux(drain, zero, sv);
+    b.next(skid_valid, sv, None);
+    b.next(skid_data, incoming, Some(catch));
+    b.output("s_axis_tready", s_ready);
+    let d = b.slice(out_data, width - 1, 0);
+    let l = b.bit(out_data, width);
+    b.output("m_axis_tdata", d);
+    b.output("m_axis_tlast", l);
+    b.output("m_axis_tvalid", out_valid);
+    b.finish()
+}
