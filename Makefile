@@ -27,6 +27,7 @@ lint: deps
 bench: deps
 	$(CARGO) run -q --release -- bench sim
 	$(CARGO) run -q --release -- bench route
+	$(CARGO) run -q --release -- bench feather
 
 verilog:
 	$(CARGO) run -q -- gen birrd --ports 16 -o out/verilog/birrd16
