@@ -23,6 +23,7 @@ test: deps
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) test --test birrd emitted_verilog_is_lint_clean_and_compiles_in_icarus
+	$(CARGO) test --test cli gen_feather_is_lint_clean
 
 bench: deps
 	$(CARGO) run -q --release -- bench sim
@@ -31,9 +32,11 @@ bench: deps
 
 verilog:
 	$(CARGO) run -q -- gen birrd --ports 16 -o out/verilog/birrd16
+	$(CARGO) run -q -- gen feather --array 16x16 -o out/verilog/feather16x16
 
 synth: deps
 	$(CARGO) run -q -- synth birrd --ports 16 --width 32
+	$(CARGO) run -q --release -- synth feather --array 8x8
 
 vivado:
 	@echo "The ZCU104 Vivado flow (plume fpga zcu104) is issue 5; not built yet."; exit 1
