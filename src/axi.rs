@@ -5,6 +5,7 @@
 
 use crate::rng::XorShift;
 use anyhow::{bail, Result};
+use plume_hw::rtl::Bits;
 use plume_sim::Sim;
 
 pub const OKAY: u8 = 0;
@@ -168,31 +169,35 @@ impl LiteMaster {
 /// until the sink takes it. Returns the received beats and the cycles spent.
 pub fn stream_through(
     sim: &mut Sim,
-    beats: &[(u64, bool)],
+    beats: &[(Bits, bool)],
     src_stall: u64,
     sink_stall: u64,
     seed: u64,
-) -> Result<(Vec<(u64, bool)>, u64)> {
+) -> Result<(Vec<(Bits, bool)>, u64)> {
     let mut rng = XorShift::new(seed);
     let mut stall = |p: u64| p > 0 && rng.next() % 100 < p;
     let (mut sent, mut got) = (0usize, Vec::new());
     let mut offering = false;
-    let mut held: Option<(u64, u64)> = None;
+    let mut held: Option<(Bits, u64)> = None;
     let limit = 20 * beats.len() as u64 + 100;
+    let width = sim.input("s_axis_tdata")?.width;
     for cycle in 0..limit {
         offering |= sent < beats.len() && !stall(src_stall);
         let ready = !stall(sink_stall);
-        let (d, l) = beats.get(sent).copied().unwrap_or((0, false));
-        sim.poke_u64("s_axis_tdata", d)?;
+        let (d, l) = beats
+            .get(sent)
+            .cloned()
+            .unwrap_or((Bits::zero(width), false));
+        sim.poke("s_axis_tdata", &d)?;
         sim.poke_u64("s_axis_tlast", l as u64)?;
         sim.poke_u64("s_axis_tvalid", offering as u64)?;
         sim.poke_u64("m_axis_tready", ready as u64)?;
         let s_ready = sim.peek_u64("s_axis_tready")? == 1;
         let m_valid = sim.peek_u64("m_axis_tvalid")? == 1;
-        let m_data = sim.peek_u64("m_axis_tdata")?;
+        let m_data = sim.peek("m_axis_tdata")?;
         let m_last = sim.peek_u64("m_axis_tlast")?;
-        if let Some(h) = held {
-            if !m_valid || h != (m_data, m_last) {
+        if let Some(h) = &held {
+            if !m_valid || *h != (m_data.clone(), m_last) {
                 bail!("m_axis_tvalid or its data changed before the sink took the beat (cycle {cycle})");
             }
         }

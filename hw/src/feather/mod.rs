@@ -2,6 +2,7 @@
 //! and its EGG switch, their golden models and the BIRRD router.
 //! NEST (PE array), buffers, controller and the layer compiler build on them.
 
+pub mod axi;
 pub mod birrd;
 pub mod buffers;
 pub mod controller;

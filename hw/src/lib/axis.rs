@@ -48,3 +48,57 @@ pub fn skid(width: u32) -> Result<Rc<Module>, DrcErrors> {
     b.output("m_axis_tvalid", out_valid);
     b.finish()
 }
+
+/// A first-word-fall-through FIFO of `depth` (a power of two, 2…64) beats of `width` data bits
+/// plus `tlast`, with `o_count`. `s_axis_tready`, `m_axis_tvalid` and the output beat come from
+/// registers only (the output is a register selected by the read pointer).
+pub fn fifo(width: u32, depth: u32) -> Result<Rc<Module>, DrcErrors> {
+    assert!(
+        depth.is_power_of_two() && (2..=64).contains(&depth),
+        "FIFO depth {depth} must be a power of two from 2 to 64"
+    );
+    let pb = depth.trailing_zeros();
+    let mut b = ModuleBuilder::new(format!("axis_fifo_w{width}_d{depth}"));
+    let s_data = b.input("s_axis_tdata", width);
+    let s_last = b.input("s_axis_tlast", 1);
+    let s_valid = b.input("s_axis_tvalid", 1);
+    let m_ready = b.input("m_axis_tready", 1);
+    let wptr = b.reg("wptr", Bits::zero(pb));
+    let rptr = b.reg("rptr", Bits::zero(pb));
+    let count = b.reg("count", Bits::zero(pb + 1));
+    let full = b.eq_lit(count, depth as u64);
+    let empty = b.eq_lit(count, 0);
+    let s_ready = b.not(full);
+    let m_valid = b.not(empty);
+    let push = b.and(s_valid, s_ready);
+    let pop = b.and(m_valid, m_ready);
+    let beat = b.cat(&[s_last, s_data]);
+    let mut slots = Vec::new();
+    for k in 0..depth {
+        let r = b.reg(&format!("slot{k}"), Bits::zero(width + 1));
+        let here = b.eq_lit(wptr, k as u64);
+        let en = b.and(push, here);
+        b.next(r, beat, Some(en));
+        slots.push(r);
+    }
+    let out = b.select(rptr, &slots);
+    let one_p = b.lit(pb, 1);
+    let w1 = b.add(wptr, one_p);
+    b.next(wptr, w1, Some(push));
+    let r1 = b.add(rptr, one_p);
+    b.next(rptr, r1, Some(pop));
+    let one_c = b.lit(pb + 1, 1);
+    let up = b.add(count, one_c);
+    let down = b.sub(count, one_c);
+    let moved = b.xor(push, pop);
+    let next = b.mux(push, up, down);
+    b.next(count, next, Some(moved));
+    b.output("s_axis_tready", s_ready);
+    let d = b.slice(out, width - 1, 0);
+    let l = b.bit(out, width);
+    b.output("m_axis_tdata", d);
+    b.output("m_axis_tlast", l);
+    b.output("m_axis_tvalid", m_valid);
+    b.output("o_count", count);
+    b.finish()
+}
