@@ -17,6 +17,32 @@ fn fold(sum: u64, v: u64) -> u64 {
     sum.rotate_left(7) ^ v
 }
 
+/// Folds every word of the given outputs, this cycle, into the checksum.
+fn fold_outputs(sim: &mut Sim, outputs: &[plume_sim::compile::Loc], mut sum: u64) -> u64 {
+    for l in outputs {
+        for &v in sim.peek_loc(*l) {
+            sum = fold(sum, v);
+        }
+    }
+    sum
+}
+
+/// Bytes of a compiled model: values, tape, register list and tables.
+fn model_bytes(prog: &plume_sim::compile::Program) -> usize {
+    prog.slots * 8
+        + prog.tape.len() * std::mem::size_of::<plume_sim::compile::Instr>()
+        + prog
+            .regs
+            .iter()
+            .map(|r| std::mem::size_of_val(r) + r.init.len() * 8)
+            .sum::<usize>()
+        + (prog.sel_table.len()
+            + prog.cat_table.len() * 2
+            + prog.deposit_table.len() * 3
+            + prog.gather_table.len() * 2)
+            * 4
+}
+
 pub struct PlumeRun {
     pub checksum: u64,
     pub seconds: f64,
@@ -34,14 +60,7 @@ pub fn plume_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<PlumeRun
         .map(|n| (n.clone(), prog.inputs[n]))
         .collect();
     let outputs: Vec<_> = prog.output_order.iter().map(|n| prog.outputs[n]).collect();
-    let model_bytes = prog.slots * 8
-        + prog.tape.len() * std::mem::size_of::<plume_sim::compile::Instr>()
-        + prog
-            .regs
-            .iter()
-            .map(|r| std::mem::size_of_val(r) + r.init.len() * 8)
-            .sum::<usize>()
-        + (prog.sel_table.len() + prog.cat_table.len() * 2 + prog.deposit_table.len() * 3) * 4;
+    let model_bytes = model_bytes(prog);
     let mut rng = XorShift::new(seed);
     let mut buf = vec![0u64; inputs.iter().map(|(_, l)| l.words()).max().unwrap_or(1)];
     let mut sum = 0u64;
@@ -61,11 +80,7 @@ pub fn plume_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<PlumeRun
             }
             sim.poke_loc(*l, &buf[..n]);
         }
-        for l in &outputs {
-            for &v in sim.peek_loc(*l) {
-                sum = fold(sum, v);
-            }
-        }
+        sum = fold_outputs(&mut sim, &outputs, sum);
         sim.step();
     }
     Ok(PlumeRun {
@@ -121,18 +136,14 @@ pub fn plume_replay(top: &Rc<Module>, rec: &Recording) -> Result<PlumeRun> {
         .iter()
         .map(|(v, _)| v.iter().map(|b| b.words().to_vec()).collect())
         .collect();
-    let model_bytes = sim.program().slots * 8;
+    let model_bytes = model_bytes(sim.program());
     let mut sum = 0u64;
     let t0 = Instant::now();
     for cycle in &stim {
         for (l, w) in ins.iter().zip(cycle) {
             sim.poke_loc(*l, w);
         }
-        for l in &outs {
-            for &v in sim.peek_loc(*l) {
-                sum = fold(sum, v);
-            }
-        }
+        sum = fold_outputs(&mut sim, &outs, sum);
         sim.step();
     }
     Ok(PlumeRun {

@@ -151,37 +151,24 @@ impl RegMap {
                 doc: "done interrupt status (write 1 to clear)".into(),
             },
         ];
+        // One word per 32 bits of each register, parameters first, then status.
+        let regs = params
+            .iter()
+            .map(|p| (&p.name, p.width, &p.doc, Access::ReadWrite))
+            .chain(
+                status
+                    .iter()
+                    .map(|s| (&s.name, s.width, &s.doc, Access::ReadOnly)),
+            );
         let mut off = 0x10;
-        for p in &params {
-            for k in 0..words_of(p.width) {
+        for (name, width, doc, access) in regs {
+            for k in 0..words_of(width) {
                 words.push(Word {
                     offset: off,
-                    name: format!("{}_{k}", p.name.to_uppercase()),
-                    access: Access::ReadWrite,
-                    width: (p.width - 32 * k).min(32),
-                    doc: format!(
-                        "{} (bits {}..{})",
-                        p.doc,
-                        32 * k,
-                        (32 * k + 31).min(p.width - 1)
-                    ),
-                });
-                off += 4;
-            }
-        }
-        for s in &status {
-            for k in 0..words_of(s.width) {
-                words.push(Word {
-                    offset: off,
-                    name: format!("{}_{k}", s.name.to_uppercase()),
-                    access: Access::ReadOnly,
-                    width: (s.width - 32 * k).min(32),
-                    doc: format!(
-                        "{} (bits {}..{})",
-                        s.doc,
-                        32 * k,
-                        (32 * k + 31).min(s.width - 1)
-                    ),
+                    name: format!("{}_{k}", name.to_uppercase()),
+                    access,
+                    width: (width - 32 * k).min(32),
+                    doc: format!("{doc} (bits {}..{})", 32 * k, (32 * k + 31).min(width - 1)),
                 });
                 off += 4;
             }
