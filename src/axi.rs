@@ -174,12 +174,25 @@ pub fn stream_through(
     sink_stall: u64,
     seed: u64,
 ) -> Result<(Vec<(Bits, bool)>, u64)> {
+    stream(sim, beats, beats.len(), src_stall, sink_stall, seed)
+}
+
+/// Like `stream_through`, but waits for `expect` beats out (0 for a write-only transfer) once
+/// every beat has gone in.
+pub fn stream(
+    sim: &mut Sim,
+    beats: &[(Bits, bool)],
+    expect: usize,
+    src_stall: u64,
+    sink_stall: u64,
+    seed: u64,
+) -> Result<(Vec<(Bits, bool)>, u64)> {
     let mut rng = XorShift::new(seed);
     let mut stall = |p: u64| p > 0 && rng.next() % 100 < p;
     let (mut sent, mut got) = (0usize, Vec::new());
     let mut offering = false;
     let mut held: Option<(Bits, u64)> = None;
-    let limit = 20 * beats.len() as u64 + 100;
+    let limit = 20 * (beats.len() + expect) as u64 + 100;
     let width = sim.input("s_axis_tdata")?.width;
     for cycle in 0..limit {
         offering |= sent < beats.len() && !stall(src_stall);
@@ -216,14 +229,18 @@ pub fn stream_through(
             offering = false;
         }
         sim.step();
-        if got.len() == beats.len() {
+        if got.len() > expect {
+            bail!("{} beats came out; {expect} were expected", got.len());
+        }
+        if sent == beats.len() && got.len() == expect {
             sim.poke_u64("s_axis_tvalid", 0)?;
+            sim.poke_u64("m_axis_tready", 0)?;
             return Ok((got, cycle + 1));
         }
     }
     bail!(
-        "stream stalled: {} of {} beats arrived in {limit} cycles",
-        got.len(),
-        beats.len()
+        "stream stalled: {sent} of {} beats went in and {} of {expect} came out in {limit} cycles",
+        beats.len(),
+        got.len()
     )
 }

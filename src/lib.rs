@@ -12,5 +12,6 @@ pub mod bench;
 pub mod birrd;
 pub mod draw;
 pub mod feather;
+pub mod feather_axi;
 pub mod rng;
 pub mod tools;

@@ -392,7 +392,7 @@ fn engine(
 }
 
 /// Truncates or zero-extends to `w` bits.
-fn fit(b: &mut ModuleBuilder, s: Sig, w: u32) -> Sig {
+pub(crate) fn fit(b: &mut ModuleBuilder, s: Sig, w: u32) -> Sig {
     if s.width >= w {
         b.slice(s, w - 1, 0)
     } else {

@@ -55,6 +55,8 @@ pub enum FeatherError {
     Birrd(#[from] BirrdError),
     #[error(transparent)]
     Drc(#[from] DrcErrors),
+    #[error("AXI wrapper: {0}")]
+    Wrap(String),
 }
 
 impl FeatherConfig {

@@ -183,6 +183,12 @@ impl RegMap {
         })
     }
 
+    /// Byte offset of the first word of parameter or status register `name`.
+    pub fn offset(&self, name: &str) -> Option<u32> {
+        let first = format!("{}_0", name.to_uppercase());
+        self.words.iter().find(|w| w.name == first).map(|w| w.offset)
+    }
+
     pub fn word(&self, offset: u32) -> Option<&Word> {
         self.words.iter().find(|w| w.offset == offset)
     }
