@@ -15,3 +15,17 @@ pub mod feather;
 pub mod feather_axi;
 pub mod rng;
 pub mod tools;
+pub mod fpga;
+
+/// An error in what the user gave (a parameter, a file, a directory): the command line reports
+/// it in one line and exits with code 2.
+#[derive(Debug)]
+pub struct BadInputError(pub String);
+
+impl std::fmt::Display for BadInputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInputError {}

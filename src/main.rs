@@ -5,6 +5,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use plume::bench;
+use plume::fpga;
 use plume::birrd::{self as run, Engine};
 use plume::rng::XorShift;
 use plume::tools::{self, write_file_atomically, TempDir};
@@ -55,6 +56,18 @@ enum Cmd {
     Feather {
         #[command(subcommand)]
         cmd: FeatherCmd,
+    },
+    /// A ZCU104 build directory for a design: Verilog, AXI shell, constraints, Vivado Tcl,
+    /// Makefile (`make` runs Vivado), C header, PYNQ driver, README.
+    Fpga {
+        #[command(subcommand)]
+        board: FpgaBoard,
+    },
+    /// Resources (share of the device) and longest combinational path of every design at its
+    /// default board configuration, by Yosys.
+    Report {
+        #[command(subcommand)]
+        board: ReportBoard,
     },
     /// BIRRD tools.
     Birrd {
@@ -150,6 +163,64 @@ enum GenDesign {
         /// Only the micro-instruction-driven core, without the sequencer.
         #[arg(long)]
         core: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FpgaBoard {
+    /// ZCU104 (Zynq UltraScale+ XCZU7EV-2FFVC1156).
+    Zcu104 {
+        #[command(subcommand)]
+        design: FpgaDesign,
+    },
+}
+
+#[derive(Args, Clone)]
+struct FpgaOpts {
+    /// Clock (pl_clk0) in MHz, 10 to 400.
+    #[arg(long, default_value_t = 100.0)]
+    mhz: f64,
+    /// Output directory: new, empty, or a previous plume build (replaced whole).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Estimate resources with Yosys synth_xilinx instead of plume's IR estimate (slow for
+    /// large designs).
+    #[arg(long)]
+    yosys: bool,
+}
+
+#[derive(Subcommand)]
+enum FpgaDesign {
+    /// BIRRD behind AXI: command word over AXI4-Lite, vectors over AXI4-Stream.
+    Birrd {
+        #[command(flatten)]
+        p: BirrdParams,
+        #[command(flatten)]
+        o: FpgaOpts,
+    },
+    /// FEATHER (sequencer + core) behind AXI: layer constants over AXI4-Lite, buffers and
+    /// program over AXI4-Stream, read-back over AXI4-Stream.
+    Feather {
+        #[command(flatten)]
+        a: ArrayArgs,
+        #[command(flatten)]
+        o: FpgaOpts,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportBoard {
+    /// ZCU104 (XCZU7EV).
+    Zcu104 {
+        /// FEATHER array to report instead of the default 16x16.
+        #[arg(long, default_value = "16x16")]
+        array: String,
+        /// BIRRD ports to report instead of the default 16.
+        #[arg(long, default_value_t = 16)]
+        ports: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -313,6 +384,9 @@ fn main() -> ExitCode {
             if let Some(b) = e.downcast_ref::<BadInput>() {
                 eprintln!("plume: {b}");
                 ExitCode::from(2)
+            } else if let Some(b) = e.downcast_ref::<plume::BadInputError>() {
+                eprintln!("plume: {b}");
+                ExitCode::from(2)
             } else if let Some(RouteFailure(msg, code)) = e.downcast_ref::<RouteFailure>() {
                 eprintln!("plume: {msg}");
                 ExitCode::from(*code)
@@ -387,6 +461,21 @@ fn dispatch(cmd: Cmd) -> Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
+        Cmd::Fpga {
+            board: FpgaBoard::Zcu104 { design },
+        } => {
+            let (d, o) = match design {
+                FpgaDesign::Birrd { p, o } => (fpga::Design::Birrd(p.config()?), o),
+                FpgaDesign::Feather { a, o } => (
+                    fpga::Design::Feather(a.config()?, Default::default()),
+                    o,
+                ),
+            };
+            fpga_cmd(&d, &o)
+        }
+        Cmd::Report {
+            board: ReportBoard::Zcu104 { array, ports, json },
+        } => report_cmd(&array, ports, json),
         Cmd::Demo { out } => demo(&out),
         Cmd::Bench {
             what,
@@ -401,6 +490,92 @@ fn dispatch(cmd: Cmd) -> Result<()> {
             ))),
         },
     }
+}
+
+fn fpga_cmd(d: &fpga::Design, o: &FpgaOpts) -> Result<()> {
+    if o.yosys {
+        eprintln!("plume: synthesising {} with Yosys for the estimate…", d.name());
+    }
+    let b = fpga::build(d, o.mhz, o.yosys)?;
+    fpga::write(&o.out, &b.files)?;
+    let r = &b.estimate;
+    println!(
+        "wrote {} ({} files): {} at {} MHz for {}",
+        o.out.display(),
+        b.files.len(),
+        d.name(),
+        o.mhz,
+        fpga::PART
+    );
+    println!(
+        "estimate ({}): {} LUT, {} FF, {} DSP48E2, {} BRAM36, {} URAM — fits the XCZU7EV",
+        if b.source == fpga::EstimateSource::Yosys { "yosys" } else { "IR, no synthesis" },
+        r.lut,
+        r.ff,
+        r.dsp,
+        r.bram36,
+        r.uram
+    );
+    println!("next: cd {} && make   (needs Vivado)", o.out.display());
+    Ok(())
+}
+
+fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
+    let fa = feather_cli::ArrayArgs {
+        array: array.to_string(),
+        topology: "bitrev".into(),
+    };
+    let bp = BirrdParams {
+        ports,
+        width: 32,
+        topology: "bitrev".into(),
+    };
+    let designs = vec![
+        fpga::Design::Birrd(bp.config()?),
+        fpga::Design::Feather(fa.config()?, Default::default()),
+    ];
+    let mut rows = Vec::new();
+    for d in &designs {
+        let top = d.wrapped()?;
+        let t0 = std::time::Instant::now();
+        eprintln!("plume: synthesising {} (Yosys synth_xilinx; large designs take many minutes)…", top.name);
+        let (r, depth) = fpga::synth_with_depth(&top)?;
+        eprintln!("plume: {} done in {:.0} s", top.name, t0.elapsed().as_secs_f64());
+        rows.push((d.name(), r, depth));
+    }
+    if json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(n, r, depth)| serde_json::json!({"design": n, "resources": r, "logic_depth": depth}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"date": fpga::today(), "part": fpga::PART, "designs": v}))?);
+        return Ok(());
+    }
+    println!(
+        "ZCU104 ({}), Yosys synth_xilinx -family xcup, {}",
+        fpga::PART,
+        fpga::today()
+    );
+    println!(
+        "{:<26} {:>15} {:>15} {:>13} {:>13} {:>10} {:>6}",
+        "design (AXI-wrapped)", "LUT", "FF", "DSP", "BRAM36", "URAM", "depth"
+    );
+    let cap = fpga::capacity();
+    for (n, r, depth) in &rows {
+        let cell = |u: f64, k: usize| format!("{u} ({:.1}%)", 100.0 * u / cap[k].1);
+        println!(
+            "{:<26} {:>15} {:>15} {:>13} {:>13} {:>10} {:>6}",
+            n,
+            cell(r.lut as f64, 0),
+            cell(r.ff as f64, 1),
+            cell(r.dsp as f64, 2),
+            cell(r.bram36, 3),
+            cell(r.uram as f64, 4),
+            depth
+        );
+    }
+    println!("depth: cells (LUT, CARRY8, MUXF, DSP) on the longest path between flip-flops/block RAMs (Yosys ltp), a proxy for Fmax");
+    Ok(())
 }
 
 fn parse_config(cfg: &BirrdConfig, enc: Encoding, text: &str) -> Result<Config> {

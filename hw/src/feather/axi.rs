@@ -529,8 +529,6 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     b.output("m_axis_tdata", f.get("m_axis_tdata"));
     b.output("m_axis_tlast", m_last);
     b.output("m_axis_tvalid", m_valid);
-    let keep = b.constant(Bits::ones(dw / 8));
-    b.output("m_axis_tkeep", keep);
     let sent_last = {
         let x = b.and(m_valid, m_ready);
         b.and(x, m_last)

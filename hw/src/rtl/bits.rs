@@ -35,15 +35,6 @@ impl Bits {
     }
 
     /// `value` truncated to `width` bits.
-    /// All `width` bits set.
-    pub fn ones(width: u32) -> Bits {
-        let mut b = Bits::zero(width);
-        for i in 0..width {
-            b.set_bit(i, true);
-        }
-        b
-    }
-
     pub fn from_u64(width: u32, value: u64) -> Bits {
         let mut b = Bits::zero(width);
         b.words[0] = value;

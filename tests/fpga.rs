@@ -1,0 +1,312 @@
+//! The ZCU104 build flow: `plume fpga zcu104 <design>` writes a complete build directory whose
+//! Verilog (design + AXI shell) is lint-clean in Verilator, elaborates in Icarus and
+//! synthesises with Yosys for xcup; whose Vivado Tcl runs to the end in tclsh with Vivado's
+//! commands stubbed, in the order a block-design build needs; whose C header compiles and
+//! Python driver parses. The IR resource estimate tracks Yosys. Bad input: one line, exit 2,
+//! nothing written.
+
+mod common;
+
+use plume::fpga::{self, Design};
+use plume_hw::feather::birrd::{BirrdConfig, Topology};
+use plume_hw::feather::sequencer::SeqConfig;
+use plume_hw::feather::top::FeatherConfig;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn plume(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plume"))
+        .args(args)
+        .output()
+        .expect("plume runs")
+}
+
+fn assert_bad_input(args: &[&str], needle: &str) {
+    let o = plume(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    assert!(o.stdout.is_empty(), "{args:?}");
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in walk(dir) {
+        out.push(e.strip_prefix(dir).unwrap().display().to_string());
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}
+
+/// Generates a build and checks it with every open tool there is.
+fn check_build(args: &[&str], name: &str, tmp: &Path) {
+    let dir = tmp.join(name);
+    let mut full = vec!["fpga", "zcu104"];
+    full.extend_from_slice(args);
+    let d = dir.to_str().unwrap();
+    full.extend_from_slice(&["-o", d]);
+    let o = plume(&full);
+    assert!(
+        o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let files = files_under(&dir);
+    for f in [
+        "Makefile",
+        "README.md",
+        "plume.json",
+        "constraints/plume.xdc",
+        "vivado/build.tcl",
+        "vivado/ooc.tcl",
+    ] {
+        assert!(files.contains(&f.to_string()), "{f} missing: {files:?}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("plume.json")).unwrap()).unwrap();
+    let shell = manifest["shell"].as_str().unwrap().to_string();
+    let listed: Vec<String> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    let mut on_disk = files.clone();
+    on_disk.retain(|f| f != "plume.json");
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(listed_sorted, on_disk, "plume.json lists exactly the files");
+    let rtl: Vec<std::path::PathBuf> = walk(&dir.join("rtl"));
+    if common::have("verilator") {
+        let out = Command::new("verilator")
+            .args(["--lint-only", "-Wall", "--top-module", &shell])
+            .args(&rtl)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "verilator lint of {shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if common::have("iverilog") {
+        let out = Command::new("iverilog")
+            .args(["-g2005", "-Wall", "-s", &shell, "-o"])
+            .arg(tmp.join(format!("{name}.vvp")))
+            .args(&rtl)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "iverilog on {shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if common::have("tclsh") {
+        let script = std::fs::read_to_string(dir.join("vivado/build.tcl")).unwrap();
+        let calls = fpga::tcl_dry_run(&script).unwrap();
+        // The block-design build, in order.
+        let order = [
+            "create_project",
+            "create_bd_design",
+            "create_bd_cell",
+            "apply_bd_automation",
+            "assign_bd_address",
+            "validate_bd_design",
+            "make_wrapper",
+            "launch_runs",
+            "wait_on_run",
+            "open_run",
+            "report_utilization",
+            "report_timing_summary",
+            "write_hw_platform",
+            "end",
+        ];
+        let mut at = 0;
+        for step in order {
+            let k = calls[at..]
+                .iter()
+                .position(|c| c == step)
+                .unwrap_or_else(|| panic!("{step} missing after call {at}: {calls:?}"));
+            at += k;
+        }
+        assert!(!calls.iter().any(|c| c.starts_with("exit")), "{calls:?}");
+        let ooc = std::fs::read_to_string(dir.join("vivado/ooc.tcl")).unwrap();
+        let calls = fpga::tcl_dry_run(&ooc).unwrap();
+        for step in ["read_verilog", "read_xdc", "synth_design", "route_design"] {
+            assert!(calls.iter().any(|c| c == step), "{step}: {calls:?}");
+        }
+    }
+    if common::have("cc") {
+        let header = files.iter().find(|f| f.ends_with("_regs.h")).unwrap();
+        let c = tmp.join(format!("{name}.c"));
+        std::fs::write(
+            &c,
+            format!("#include \"{}\"\nint main(void) {{ return 0; }}\n", dir.join(header).display()),
+        )
+        .unwrap();
+        let out = Command::new("cc")
+            .args(["-Wall", "-Werror", "-o"])
+            .arg(tmp.join(format!("{name}.bin")))
+            .arg(&c)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    if common::have("python3") {
+        let py = files.iter().find(|f| f.ends_with(".py")).unwrap();
+        let out = Command::new("python3")
+            .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
+            .arg(dir.join(py))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn build_directories_pass_every_open_tool_check() {
+    let t = common::TempDir::new("fpga").unwrap();
+    check_build(&["feather", "--array", "4x4", "--mhz", "150"], "f4", t.path());
+    // 8 ports × 12 bits: a 96-bit stream padded to the DMA's 128.
+    check_build(
+        &["birrd", "--ports", "8", "--width", "12", "--yosys"],
+        "b8",
+        t.path(),
+    );
+    let xdc = std::fs::read_to_string(t.path().join("f4/constraints/plume.xdc")).unwrap();
+    assert!(xdc.contains("create_clock -period 6.667"), "{xdc}");
+    let tcl = std::fs::read_to_string(t.path().join("f4/vivado/build.tcl")).unwrap();
+    assert!(tcl.contains("set mhz     150") && tcl.contains("xczu7ev-ffvc1156-2-e"));
+    let b8 = std::fs::read_to_string(t.path().join("b8/vivado/build.tcl")).unwrap();
+    assert!(b8.contains("set in_w    128"), "padded DMA width");
+    // A previous build is replaced whole.
+    let d = t.path().join("f4");
+    std::fs::write(d.join("stale.txt"), "x").unwrap();
+    let o = plume(&["fpga", "zcu104", "feather", "--array", "4x4", "-o", d.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(!d.join("stale.txt").exists());
+    assert!(d.join("plume.json").exists());
+}
+
+#[test]
+fn bad_input_writes_nothing() {
+    let t = common::TempDir::new("fpga-bad").unwrap();
+    let out = t.path().join("never");
+    let o = out.to_str().unwrap();
+    assert_bad_input(
+        &["fpga", "zcu104", "feather", "--array", "4x4", "--mhz", "900", "-o", o],
+        "outside the 10–400 MHz",
+    );
+    assert_bad_input(
+        &["fpga", "zcu104", "feather", "--array", "64x64", "-o", o],
+        "does not fit the XCZU7EV:",
+    );
+    assert_bad_input(
+        &["fpga", "zcu104", "birrd", "--ports", "64", "--width", "32", "-o", o],
+        "the input stream is 2048 bits; the AXI DMA takes at most 1024",
+    );
+    assert_bad_input(&["fpga", "zcu104", "fred", "-o", o], "fred");
+    assert_bad_input(&["fpga", "vcu118", "feather", "-o", o], "vcu118");
+    assert!(!out.exists());
+    // A directory that is not a plume build is left alone.
+    let mine = t.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep").unwrap();
+    assert_bad_input(
+        &["fpga", "zcu104", "feather", "--array", "4x4", "-o", mine.to_str().unwrap()],
+        "is not a plume build",
+    );
+    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+    let names: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names, vec!["mine".to_string()], "no staging left behind");
+}
+
+#[test]
+fn tcl_dry_run_catches_broken_scripts() {
+    if !common::have("tclsh") {
+        return;
+    }
+    assert!(fpga::tcl_dry_run("create_project x\nif {1} {\n").is_err());
+    assert!(fpga::tcl_dry_run("set a [expr {1 +}]\n").is_err());
+    assert!(fpga::tcl_dry_run("plume_undefined_proc_call 1\nexit 1\n").is_err());
+    assert!(fpga::tcl_dry_run("set x [lindex {a b} 0\n").is_err());
+    assert_eq!(
+        fpga::tcl_dry_run("create_project x\nlaunch_runs y\n").unwrap(),
+        vec!["create_project", "launch_runs", "end"]
+    );
+}
+
+/// The IR estimate against Yosys on the same wrapped designs: DSP and block RAM exact, FF
+/// within 15 %, LUT within a factor of 1.6 (it is the rough one).
+#[test]
+fn ir_estimate_tracks_yosys() {
+    if !common::have("yosys") {
+        return;
+    }
+    let designs = [
+        Design::Feather(
+            FeatherConfig::new(4, 4),
+            SeqConfig {
+                desc_depth: 64,
+                pattern_depth: 256,
+                config_depth: 16,
+            },
+        ),
+        Design::Birrd(BirrdConfig {
+            ports: 8,
+            width: 16,
+            topology: Topology::Benes,
+        }),
+    ];
+    for d in designs {
+        let top = d.wrapped().unwrap();
+        let e = fpga::estimate(&top);
+        let (y, depth) = fpga::synth_with_depth(&top).unwrap();
+        eprintln!("{}: IR {e:?}\n  yosys {y:?}, depth {depth}", d.name());
+        assert_eq!(e.dsp, y.dsp, "{}", d.name());
+        assert_eq!(e.bram36, y.bram36, "{}", d.name());
+        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        let ff = ratio(e.ff, y.ff);
+        assert!((0.85..=1.15).contains(&ff), "FF {} vs {}", e.ff, y.ff);
+        let lut = ratio(e.lut, y.lut);
+        assert!((1.0 / 1.6..=1.6).contains(&lut), "LUT {} vs {}", e.lut, y.lut);
+        assert!(depth >= 2, "a real path has cells on it");
+        assert!(fpga::fits(&y).is_ok());
+    }
+}
+
+#[test]
+fn fit_check_names_what_overflows() {
+    let mut r = plume::tools::Resources {
+        design: "x".into(),
+        lut: 300_000,
+        dsp: 10,
+        bram36: 400.0,
+        ..Default::default()
+    };
+    let e = fpga::fits(&r).unwrap_err();
+    assert!(e.contains("LUT 300000 of 230400") && e.contains("BRAM36 400 of 312"), "{e}");
+    assert!(!e.contains("DSP"), "{e}");
+    r.lut = 1000;
+    r.bram36 = 312.0;
+    assert!(fpga::fits(&r).is_ok());
+}
