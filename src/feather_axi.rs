@@ -1,19 +1,25 @@
-//! A host model for FEATHER behind AXI (`plume_hw::feather::axi::axi_feather`): what the Zynq
-//! PS does on the board, done cycle by cycle on plume's simulator through the bus-functional
-//! models of `axi.rs`. Layer constants go over AXI4-Lite, buffer lines and the loop-compressed
-//! program over AXI4-Stream, then start, wait for done (polling CTRL), read `CYCLES`, and
-//! stream the output lines back. Every bus signal can stall at random.
+//! FEATHER behind AXI (`plume_hw::feather::axi::axi_feather`) from the host's side.
+//!
+//! A compiled layer becomes a [`Package`]: the register values, one DMA-ready byte image per
+//! `s_axis` packet (buffer lines and the loop-compressed program), the read-back request, and
+//! how to turn the read-back lines into the output tensor, plus the golden output. The same
+//! package drives plume's simulator here ([`Host`], cycle by cycle through the bus-functional
+//! models of `axi.rs`, with random stalls if asked) and the board (`sw/run_feather.py` in a
+//! `plume fpga zcu104 feather` build reads the directory [`Package::write`] produces).
 
 use crate::axi::{stream, LiteMaster, OKAY};
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
 use plume_hw::feather::golden::Quant;
-use plume_hw::feather::mapper::{gather, place, Dataflow, Schedule};
+use plume_hw::feather::mapper::{place, Dataflow, Schedule};
 use plume_hw::feather::program;
 use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
+use plume_hw::feather::top::FeatherConfig;
 use plume_hw::lib::axi_lite::RegMap;
 use plume_hw::rtl::{Bits, Module};
 use plume_sim::{Recording, Sim};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::rc::Rc;
 
 /// Random stalls (percent) on each bus.
@@ -23,6 +29,398 @@ pub struct Stalls {
     pub stream_in: u64,
     pub stream_out: u64,
     pub seed: u64,
+}
+
+/// One `s_axis` packet: `entries` entries of `target`, from entry 0, as stream bytes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Packet {
+    pub target: u32,
+    pub entries: u64,
+    pub file: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// Everything the host sends and expects for one layer (`layer.json` plus binary files).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Package {
+    /// The hardware it was compiled for (`feather_<AH>x<AW>_<topology>`), and its sizes.
+    pub design: String,
+    pub hardware: serde_json::Value,
+    pub layer: String,
+    /// Register values, in the order to write them.
+    pub registers: Vec<(String, u64)>,
+    pub packets: Vec<Packet>,
+    pub rd_sel: u64,
+    pub rd_lines: u64,
+    /// Bytes per stream beat (one buffer line).
+    pub line_bytes: u64,
+    pub m: u64,
+    pub n: u64,
+    /// Output element i (row-major M×N) is byte `gather[i]` of the read-back stream.
+    #[serde(skip)]
+    pub gather: Vec<u32>,
+    /// The golden model's output tensor.
+    #[serde(skip)]
+    pub golden: Vec<u8>,
+    /// The compiler's cycle count (what `CYCLES` should read).
+    pub cycles: u64,
+}
+
+/// The sizes a package or a build is for, as JSON.
+pub fn hardware(cfg: &FeatherConfig, seq: &SeqConfig) -> serde_json::Value {
+    serde_json::json!({
+        "ah": cfg.ah, "aw": cfg.aw, "topology": cfg.topology.to_string(),
+        "s_depth": cfg.s_depth, "w_depth": cfg.w_depth, "o_depth": cfg.o_depth,
+        "desc_depth": seq.desc_depth, "pattern_depth": seq.pattern_depth,
+        "config_depth": seq.config_depth
+    })
+}
+
+fn bits_bytes(b: &Bits, nbytes: usize, out: &mut Vec<u8>) {
+    for i in 0..nbytes as u32 {
+        let lo = 8 * i;
+        let v = if lo >= b.width() {
+            0
+        } else {
+            b.slice(lo, (b.width() - lo).min(8)).to_u64() as u8
+        };
+        out.push(v);
+    }
+}
+
+impl Package {
+    /// Compiles the host's side of a layer: operands placed in buffer lines, the program
+    /// encoded into table entries, every entry padded to whole beats.
+    pub fn new(
+        sched: &Schedule,
+        seq: &SeqConfig,
+        a: &[u8],
+        bm: &[u8],
+        q: &Quant,
+        golden: &[u8],
+        layer: &str,
+    ) -> Result<Package> {
+        let cfg = &sched.cfg;
+        let lay = SeqLayout::new(cfg, seq);
+        let prog = program::build(sched);
+        let tables = lay.encode(&prog).map_err(|e| anyhow::anyhow!(e))?;
+        let beat = feather_stream_width(cfg) as usize / 8;
+        // For the inputs-stationary dataflow the streamed operand is B.
+        let (zx, zy, sx, sy) = match sched.dataflow {
+            Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
+            Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
+        };
+        let registers: Vec<(String, u64)> = [
+            ("rows", sched.map.rows as u64),
+            ("zp_i", zx as u64),
+            ("zp_w", zy as u64),
+            ("iact_signed", sx as u64),
+            ("weight_signed", sy as u64),
+            ("scale", q.scale as u64),
+            ("zp_o", q.zp_o as u64),
+            ("out_signed", q.out_signed as u64),
+            ("length", sched.uops.len() as u64),
+        ]
+        .iter()
+        .map(|(n, v)| (n.to_string(), *v))
+        .collect();
+        let (s_lines, w_lines) = place(sched, a, bm, q.zp_i, q.zp_w);
+        let s_target = if sched.in_buf == 0 {
+            Target::Stream0
+        } else {
+            Target::Stream1
+        };
+        let mut packets = Vec::new();
+        let mut add = |target: Target, entries: Vec<Vec<u8>>| {
+            if !entries.is_empty() {
+                packets.push(Packet {
+                    target: target as u32,
+                    entries: entries.len() as u64,
+                    file: format!("packet{}_{target:?}.bin", packets.len()).to_lowercase(),
+                    bytes: entries.concat(),
+                });
+            }
+        };
+        let pad = |l: &Vec<u8>| {
+            let mut v = l.clone();
+            v.resize(beat, 0);
+            v
+        };
+        add(s_target, s_lines.iter().map(pad).collect());
+        add(Target::Weights, w_lines.iter().map(pad).collect());
+        for (sel, entries) in &tables {
+            let t = Target::table(*sel);
+            let per = t.entry_width(cfg, &lay).div_ceil(8 * beat as u32) as usize * beat;
+            add(
+                t,
+                entries
+                    .iter()
+                    .map(|e| {
+                        let mut v = Vec::with_capacity(per);
+                        bits_bytes(e, per, &mut v);
+                        v
+                    })
+                    .collect(),
+            );
+        }
+        let g = sched.gemm;
+        let mut gather = Vec::with_capacity(g.m * g.n);
+        for m in 0..g.m {
+            for n in 0..g.n {
+                let (bank, line) = sched.out.place(m, n, g.n);
+                gather.push((line * beat + bank) as u32);
+            }
+        }
+        Ok(Package {
+            design: format!("feather_{}x{}_{}", cfg.ah, cfg.aw, cfg.topology),
+            hardware: hardware(cfg, seq),
+            layer: layer.to_string(),
+            registers,
+            packets,
+            rd_sel: sched.out_buf as u64,
+            rd_lines: sched.out.lines(g.m, g.n) as u64,
+            line_bytes: beat as u64,
+            m: g.m as u64,
+            n: g.n as u64,
+            gather,
+            golden: golden.to_vec(),
+            cycles: sched.cycles,
+        })
+    }
+
+    /// The hardware sizes this package needs.
+    pub fn config(&self) -> Result<(FeatherConfig, SeqConfig)> {
+        let h = &self.hardware;
+        let u = |k: &str| -> Result<u32> {
+            h[k].as_u64()
+                .map(|v| v as u32)
+                .with_context(|| format!("layer.json: hardware.{k} is missing"))
+        };
+        let mut cfg = FeatherConfig::new(u("ah")?, u("aw")?);
+        cfg.topology = h["topology"]
+            .as_str()
+            .context("layer.json: hardware.topology is missing")?
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?;
+        cfg.s_depth = u("s_depth")?;
+        cfg.w_depth = u("w_depth")?;
+        cfg.o_depth = u("o_depth")?;
+        let seq = SeqConfig {
+            desc_depth: u("desc_depth")?,
+            pattern_depth: u("pattern_depth")?,
+            config_depth: u("config_depth")?,
+        };
+        cfg.validate()?;
+        Ok((cfg, seq))
+    }
+
+    /// The output tensor from the read-back stream's bytes.
+    pub fn tensor(&self, stream: &[u8]) -> Result<Vec<u8>> {
+        self.gather
+            .iter()
+            .map(|&i| {
+                stream.get(i as usize).copied().with_context(|| {
+                    format!("read-back has {} bytes; byte {i} is needed", stream.len())
+                })
+            })
+            .collect()
+    }
+
+    /// Writes `layer.json`, the packet images, `gather.u32` (little-endian) and `golden.u8`
+    /// into `dir`, all at once.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let mut files: Vec<(String, Vec<u8>)> = self
+            .packets
+            .iter()
+            .map(|p| (p.file.clone(), p.bytes.clone()))
+            .collect();
+        files.push((
+            "gather.u32".into(),
+            self.gather.iter().flat_map(|g| g.to_le_bytes()).collect(),
+        ));
+        files.push(("golden.u8".into(), self.golden.clone()));
+        files.push(("layer.json".into(), serde_json::to_vec_pretty(self)?));
+        crate::tools::write_dir_atomically(dir, &files)
+    }
+
+    pub fn read(dir: &Path) -> Result<Package> {
+        let path = dir.join("layer.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut p: Package = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a plume layer package", path.display()))?;
+        for pk in &mut p.packets {
+            pk.bytes = std::fs::read(dir.join(&pk.file))
+                .with_context(|| format!("cannot read {}", pk.file))?;
+        }
+        p.gather = std::fs::read(dir.join("gather.u32"))?
+            .chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        p.golden = std::fs::read(dir.join("golden.u8"))?;
+        Ok(p)
+    }
+}
+
+/// The host: plume's simulator of the wrapped design, driven through the bus-functional
+/// models. Register access by name or offset, DMA-like stream transfers.
+pub struct Host {
+    pub sim: Sim,
+    top: Rc<Module>,
+    pub map: RegMap,
+    bfm: LiteMaster,
+    stalls: Stalls,
+    transfers: u64,
+}
+
+impl Host {
+    /// Builds the wrapped design for `cfg`/`seq` and resets it.
+    pub fn new(cfg: &FeatherConfig, seq: &SeqConfig, stalls: Stalls, record: bool) -> Result<Host> {
+        let top = axi_feather(cfg, seq)?;
+        let map = feather_map(cfg, seq)?;
+        let mut sim = Sim::new(&top)?;
+        if record {
+            sim.record();
+        }
+        sim.poke_u64("rst", 1)?;
+        LiteMaster::idle(&mut sim)?;
+        for n in ["s_axis_tlast", "s_axis_tvalid", "m_axis_tready"] {
+            sim.poke_u64(n, 0)?;
+        }
+        sim.poke("s_axis_tdata", &Bits::zero(feather_stream_width(cfg)))?;
+        sim.step();
+        sim.poke_u64("rst", 0)?;
+        Ok(Host {
+            sim,
+            top,
+            map,
+            bfm: LiteMaster::new(stalls.seed, stalls.lite),
+            stalls,
+            transfers: 0,
+        })
+    }
+
+    pub fn top(&self) -> Rc<Module> {
+        self.top.clone()
+    }
+
+    /// One AXI4-Lite write; returns the response code.
+    pub fn mmio_write(&mut self, offset: u64, value: u32) -> Result<u8> {
+        self.bfm.write(&mut self.sim, offset, value, 0xf)
+    }
+
+    /// One AXI4-Lite read: (value, response code).
+    pub fn mmio_read(&mut self, offset: u64) -> Result<(u32, u8)> {
+        self.bfm.read(&mut self.sim, offset)
+    }
+
+    pub fn write(&mut self, name: &str, value: u64) -> Result<()> {
+        let off = self
+            .map
+            .offset(name)
+            .with_context(|| format!("no register {name}"))?;
+        let width = self
+            .map
+            .params
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .width;
+        for k in 0..width.div_ceil(32) {
+            let resp = self.mmio_write((off + 4 * k) as u64, (value >> (32 * k)) as u32)?;
+            if resp != OKAY {
+                bail!("writing {name} answered {resp}");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn read(&mut self, name: &str) -> Result<u64> {
+        let off = self
+            .map
+            .offset(name)
+            .with_context(|| format!("no register {name}"))?;
+        let (v, resp) = self.mmio_read(off as u64)?;
+        if resp != OKAY {
+            bail!("reading {name} answered {resp}");
+        }
+        Ok(v as u64)
+    }
+
+    /// An MM2S transfer: `bytes` as beats into `s_axis`, `tlast` on the last.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        let dw = self.sim.input("s_axis_tdata")?.width;
+        let nb = dw as usize / 8;
+        if bytes.is_empty() || bytes.len() % nb != 0 {
+            bail!(
+                "a transfer of {} bytes is not a whole number of {nb}-byte beats",
+                bytes.len()
+            );
+        }
+        let beats: Vec<(Bits, bool)> = bytes
+            .chunks(nb)
+            .enumerate()
+            .map(|(i, c)| {
+                let mut b = Bits::zero(dw);
+                for (j, &x) in c.iter().enumerate() {
+                    b.set_slice(8 * j as u32, &Bits::from_u64(8, x as u64));
+                }
+                (b, (i + 1) * nb == bytes.len())
+            })
+            .collect();
+        self.transfers += 1;
+        stream(
+            &mut self.sim,
+            &beats,
+            0,
+            self.stalls.stream_in,
+            0,
+            self.stalls.seed ^ self.transfers,
+        )?;
+        Ok(())
+    }
+
+    /// An S2MM transfer of `beats` beats from `m_axis`; checks `tlast` is on the last only.
+    pub fn receive(&mut self, beats: usize) -> Result<Vec<u8>> {
+        self.transfers += 1;
+        let (got, _) = stream(
+            &mut self.sim,
+            &[],
+            beats,
+            0,
+            self.stalls.stream_out,
+            self.stalls.seed ^ self.transfers,
+        )?;
+        let mut out = Vec::new();
+        for (i, (d, last)) in got.iter().enumerate() {
+            if *last != (i + 1 == got.len()) {
+                bail!("m_axis beat {i}: tlast = {last}");
+            }
+            bits_bytes(d, d.width() as usize / 8, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Pulses CTRL.start and polls CTRL until done; returns the cycles it took.
+    pub fn start_and_wait(&mut self, limit: u64) -> Result<u64> {
+        let t0 = self.sim.cycle();
+        if self.mmio_write(0, 1)? != OKAY {
+            bail!("CTRL write refused");
+        }
+        self.wait_done(t0, limit)
+    }
+
+    fn wait_done(&mut self, t0: u64, limit: u64) -> Result<u64> {
+        loop {
+            if self.mmio_read(0)?.0 & 2 != 0 {
+                return Ok(self.sim.cycle() - t0);
+            }
+            if self.sim.cycle() - t0 > limit {
+                bail!("no done within {limit} cycles of start");
+            }
+        }
+    }
 }
 
 pub struct AxiRun {
@@ -38,103 +436,58 @@ pub struct AxiRun {
     pub top: Rc<Module>,
 }
 
-struct Host<'a> {
-    sim: Sim,
-    map: &'a RegMap,
-    bfm: LiteMaster,
-    stalls: Stalls,
-    packets: u64,
+/// Runs a package on the wrapped design in plume's simulator, as the board's host would.
+pub fn run_package(pkg: &Package, stalls: Stalls, record: bool) -> Result<AxiRun> {
+    let (cfg, seq) = pkg.config()?;
+    let mut h = Host::new(&cfg, &seq, stalls, record)?;
+    for (name, v) in &pkg.registers {
+        h.write(name, *v)?;
+    }
+    let mut want_entries = 0;
+    for p in &pkg.packets {
+        h.write("wr_target", p.target as u64)?;
+        h.write("wr_base", 0)?;
+        h.send(&p.bytes)?;
+        want_entries += p.entries;
+    }
+    let entries = h.read("entries")?;
+    if entries != want_entries {
+        bail!("the wrapper wrote {entries} entries; {want_entries} were sent");
+    }
+    let t_in = h.sim.cycle();
+    h.write("op", 0)?;
+    let length = pkg
+        .registers
+        .iter()
+        .find(|r| r.0 == "length")
+        .map_or(0, |r| r.1);
+    let t_run = h.start_and_wait(2 * length + 10_000)?;
+    let cycles = h.read("cycles")?;
+    h.write("op", 1)?;
+    h.write("rd_sel", pkg.rd_sel)?;
+    h.write("rd_base", 0)?;
+    h.write("rd_count", pkg.rd_lines)?;
+    let t0 = h.sim.cycle();
+    if h.mmio_write(0, 1)? != OKAY {
+        bail!("CTRL write refused");
+    }
+    let bytes = h.receive(pkg.rd_lines as usize)?;
+    // done follows the last beat by two cycles (registered, then CTRL); a host polls.
+    h.wait_done(t0, 1000)
+        .context("CTRL does not report done after the read-back")?;
+    let t_read = h.sim.cycle() - t0;
+    let top = h.top();
+    Ok(AxiRun {
+        out: pkg.tensor(&bytes)?,
+        cycles,
+        entries,
+        phases: [t_in, t_run, t_read],
+        recording: h.sim.take_recording(),
+        top,
+    })
 }
 
-impl Host<'_> {
-    fn write(&mut self, name: &str, value: u64) -> Result<()> {
-        let off = self
-            .map
-            .offset(name)
-            .with_context(|| format!("no register {name}"))?;
-        let width = self.map.params.iter().find(|p| p.name == name).unwrap().width;
-        for k in 0..width.div_ceil(32) {
-            let v = (value >> (32 * k)) as u32;
-            let resp = self
-                .bfm
-                .write(&mut self.sim, (off + 4 * k) as u64, v, 0xf)?;
-            if resp != OKAY {
-                bail!("writing {name} answered {resp}");
-            }
-        }
-        Ok(())
-    }
-
-    fn read(&mut self, name: &str) -> Result<u64> {
-        let off = self
-            .map
-            .offset(name)
-            .with_context(|| format!("no register {name}"))?;
-        let (v, resp) = self.bfm.read(&mut self.sim, off as u64)?;
-        if resp != OKAY {
-            bail!("reading {name} answered {resp}");
-        }
-        Ok(v as u64)
-    }
-
-    /// Sends one packet of entries to `target` from entry 0.
-    fn send(&mut self, target: Target, entries: &[Bits]) -> Result<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        self.write("wr_target", target as u64)?;
-        self.write("wr_base", 0)?;
-        let dw = self.sim.input("s_axis_tdata")?.width;
-        let mut beats = Vec::new();
-        for e in entries {
-            let n = e.width().div_ceil(dw);
-            for k in 0..n {
-                let w = (e.width() - k * dw).min(dw);
-                let mut beat = Bits::zero(dw);
-                beat.set_slice(0, &e.slice(k * dw, w));
-                beats.push((beat, false));
-            }
-        }
-        beats.last_mut().unwrap().1 = true;
-        self.packets += 1;
-        stream(
-            &mut self.sim,
-            &beats,
-            0,
-            self.stalls.stream_in,
-            0,
-            self.stalls.seed ^ self.packets,
-        )?;
-        Ok(())
-    }
-
-    /// Pulses start and polls CTRL until done; returns the cycles it took.
-    fn start_and_wait(&mut self, limit: u64) -> Result<u64> {
-        let t0 = self.sim.cycle();
-        if self.bfm.write(&mut self.sim, 0, 1, 0xf)? != OKAY {
-            bail!("CTRL write refused");
-        }
-        loop {
-            let (ctrl, _) = self.bfm.read(&mut self.sim, 0)?;
-            if ctrl & 2 != 0 {
-                return Ok(self.sim.cycle() - t0);
-            }
-            if self.sim.cycle() - t0 > limit {
-                bail!("no done within {limit} cycles of start");
-            }
-        }
-    }
-}
-
-fn line_bits(line: &[u8]) -> Bits {
-    let mut b = Bits::zero(8 * line.len() as u32);
-    for (i, &x) in line.iter().enumerate() {
-        b.set_slice(8 * i as u32, &Bits::from_u64(8, x as u64));
-    }
-    b
-}
-
-/// Runs a compiled layer on the AXI-wrapped FEATHER as a host would, on plume's simulator.
+/// Compiles the host's side of a layer and runs it on the wrapped design in plume's simulator.
 pub fn run_axi(
     sched: &Schedule,
     seq: &SeqConfig,
@@ -144,119 +497,6 @@ pub fn run_axi(
     stalls: Stalls,
     record: bool,
 ) -> Result<AxiRun> {
-    let cfg = &sched.cfg;
-    let top = axi_feather(cfg, seq)?;
-    let map = feather_map(cfg, seq)?;
-    let lay = SeqLayout::new(cfg, seq);
-    let prog = program::build(sched);
-    let tables = lay.encode(&prog).map_err(|e| anyhow::anyhow!(e))?;
-    let mut sim = Sim::new(&top)?;
-    if record {
-        sim.record();
-    }
-    sim.poke_u64("rst", 1)?;
-    LiteMaster::idle(&mut sim)?;
-    for n in ["s_axis_tlast", "s_axis_tvalid", "m_axis_tready"] {
-        sim.poke_u64(n, 0)?;
-    }
-    sim.poke("s_axis_tdata", &Bits::zero(feather_stream_width(cfg)))?;
-    sim.step();
-    sim.poke_u64("rst", 0)?;
-    let mut h = Host {
-        sim,
-        map: &map,
-        bfm: LiteMaster::new(stalls.seed, stalls.lite),
-        stalls,
-        packets: 0,
-    };
-
-    // Layer constants: for the inputs-stationary dataflow the streamed operand is B.
-    let (zx, zy, sx, sy) = match sched.dataflow {
-        Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
-        Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
-    };
-    for (name, v) in [
-        ("rows", sched.map.rows as u64),
-        ("zp_i", zx as u64),
-        ("zp_w", zy as u64),
-        ("iact_signed", sx as u64),
-        ("weight_signed", sy as u64),
-        ("scale", q.scale as u64),
-        ("zp_o", q.zp_o as u64),
-        ("out_signed", q.out_signed as u64),
-        ("length", sched.uops.len() as u64),
-    ] {
-        h.write(name, v)?;
-    }
-    let (s_lines, w_lines) = place(sched, a, bm, q.zp_i, q.zp_w);
-    let s_target = if sched.in_buf == 0 {
-        Target::Stream0
-    } else {
-        Target::Stream1
-    };
-    let s_bits: Vec<Bits> = s_lines.iter().map(|l| line_bits(l)).collect();
-    let w_bits: Vec<Bits> = w_lines.iter().map(|l| line_bits(l)).collect();
-    h.send(s_target, &s_bits)?;
-    h.send(Target::Weights, &w_bits)?;
-    let mut want_entries = (s_bits.len() + w_bits.len()) as u64;
-    for (sel, entries) in &tables {
-        h.send(Target::table(*sel), entries)?;
-        want_entries += entries.len() as u64;
-    }
-    let entries = h.read("entries")?;
-    if entries != want_entries {
-        bail!("the wrapper wrote {entries} entries; {want_entries} were sent");
-    }
-    let t_in = h.sim.cycle();
-
-    h.write("op", 0)?;
-    let limit = 2 * sched.uops.len() as u64 + 10_000;
-    let t_run = h.start_and_wait(limit)?;
-    let cycles = h.read("cycles")?;
-
-    let lines = sched.out.lines(sched.gemm.m, sched.gemm.n);
-    h.write("op", 1)?;
-    h.write("rd_sel", sched.out_buf as u64)?;
-    h.write("rd_base", 0)?;
-    h.write("rd_count", lines as u64)?;
-    let t0 = h.sim.cycle();
-    if h.bfm.write(&mut h.sim, 0, 1, 0xf)? != OKAY {
-        bail!("CTRL write refused");
-    }
-    let (got, _) = stream(
-        &mut h.sim,
-        &[],
-        lines,
-        0,
-        h.stalls.stream_out,
-        h.stalls.seed ^ 0x5eed,
-    )?;
-    // done follows the last beat by two cycles (registered, then CTRL); a host polls.
-    let mut polls = 0;
-    while h.bfm.read(&mut h.sim, 0)?.0 & 2 == 0 {
-        polls += 1;
-        if polls == 4 {
-            bail!("CTRL does not report done after the read-back");
-        }
-    }
-    let t_read = h.sim.cycle() - t0;
-    for (i, (_, last)) in got.iter().enumerate() {
-        if *last != (i + 1 == got.len()) {
-            bail!("m_axis beat {i}: tlast = {last}");
-        }
-    }
-    let aw = cfg.aw;
-    let out_lines: Vec<Vec<u8>> = got
-        .iter()
-        .map(|(d, _)| (0..aw).map(|b| d.slice(8 * b, 8).to_u64() as u8).collect())
-        .collect();
-    let recording = h.sim.take_recording();
-    Ok(AxiRun {
-        out: gather(sched, &out_lines),
-        cycles,
-        entries,
-        phases: [t_in, t_run, t_read],
-        recording,
-        top,
-    })
+    let pkg = Package::new(sched, seq, a, bm, q, &[], "")?;
+    run_package(&pkg, stalls, record)
 }

@@ -26,6 +26,10 @@ pub struct ArrayArgs {
     /// BIRRD topology: bitrev (public RTL) or benes.
     #[arg(long, default_value = "bitrev")]
     pub topology: String,
+    /// Buffer depths in lines, S,W,O: each streaming buffer, the weight buffer, the output
+    /// buffer (powers of two).
+    #[arg(long, default_value = "1024,1024,1024")]
+    pub depths: String,
 }
 
 impl ArrayArgs {
@@ -42,6 +46,9 @@ impl ArrayArgs {
             })?;
         let mut cfg = FeatherConfig::new(ah, aw);
         cfg.topology = self.topology.parse::<Topology>().map_err(bad)?;
+        let d = parse_list(&self.depths, 3, "depths")?;
+        let depth = |x: usize| u32::try_from(x).unwrap_or(0);
+        (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (depth(d[0]), depth(d[1]), depth(d[2]));
         cfg.validate().map_err(|e| bad(e.to_string()))?;
         Ok(cfg)
     }
@@ -99,6 +106,43 @@ pub enum FeatherCmd {
         n2: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Compile one layer for the board: a package (layer.json, DMA-ready packet images, the
+    /// golden output) that `sw/run_feather.py` of a `plume fpga zcu104 feather` build runs on
+    /// the ZCU104. The hardware is the build's: default buffer and table depths. Before
+    /// writing, the package runs through AXI on plume's simulator and must match the golden
+    /// model.
+    Export {
+        #[command(flatten)]
+        a: ArrayArgs,
+        #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
+        gemm: Option<String>,
+        #[arg(long)]
+        conv: Option<String>,
+        #[arg(long, default_value = "ws")]
+        dataflow: String,
+        #[arg(long)]
+        layout: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output directory (must not exist or be empty).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Skip the check on plume's simulator.
+        #[arg(long)]
+        no_verify: bool,
+    },
+    /// Serve the AXI-wrapped FEATHER on plume's simulator over stdin/stdout, one command per
+    /// line, for host software tests: `W <offset> <value>`, `R <offset>`, `SEND <file>` (an
+    /// MM2S transfer), `RECV <beats> <file>` (an S2MM transfer), `INFO` (bytes per
+    /// beat in and out), `QUIT`. Replies `OK …` or
+    /// `ERR <message>`.
+    #[command(hide = true)]
+    Serve {
+        #[command(flatten)]
+        a: ArrayArgs,
     },
     /// Every convolution layer of a network through the compiler and the timing model.
     Net {
@@ -313,6 +357,29 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
             run_layer(&cfg, &layer, &prep, df, layout, tool, vcd.as_deref(), uops)
         }
         FeatherCmd::Net { net, a, verify } => net_cmd(&net, &a.config()?, verify),
+        FeatherCmd::Export {
+            a,
+            gemm,
+            conv,
+            dataflow,
+            layout,
+            seed,
+            data,
+            out,
+            no_verify,
+        } => {
+            let cfg = a.config()?;
+            let layer = parse_layer(gemm.as_deref(), conv.as_deref())?;
+            let df = parse_dataflow(&dataflow)?;
+            let layout_name = layout.unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
+            let layout = Layout::parse(&layout_name, cfg.aw as usize).map_err(bad)?;
+            let prep = match &data {
+                Some(p) => load_data(p, &layer)?,
+                None => prepare(&layer, seed)?,
+            };
+            export_layer(&cfg, &layer, &prep, df, layout, &out, !no_verify)
+        }
+        FeatherCmd::Serve { a } => serve(&a.config()?),
         FeatherCmd::Switch { a, gemm, n2, seed } => {
             let cfg = a.config()?;
             let Layer::Gemm(g1) = parse_layer(Some(&gemm), None)? else {
@@ -327,6 +394,128 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
+fn export_layer(
+    cfg: &FeatherConfig,
+    layer: &Layer,
+    prep: &Prepared,
+    df: Dataflow,
+    layout: Layout,
+    out: &Path,
+    verify: bool,
+) -> Result<()> {
+    use plume::feather_axi::{run_package, Package, Stalls};
+    let seq = SeqConfig::default();
+    let sched =
+        compile(cfg, prep.gemm, df, layout, &mut RouteCache::new()).map_err(|e| match e {
+            MapError::Route(_) | MapError::Conflict(_) => anyhow::anyhow!("{e}"),
+            other => bad(format!(
+                "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
+                cfg.s_depth, cfg.w_depth, cfg.o_depth
+            )),
+        })?;
+    let q = &prep.data.q;
+    let pkg = Package::new(
+        &sched,
+        &seq,
+        &prep.data.a,
+        &prep.data.b,
+        q,
+        &prep.golden,
+        &layer.describe(),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    if verify {
+        let t0 = std::time::Instant::now();
+        eprintln!(
+            "plume: checking the package through AXI on plume's simulator ({} cycles of compute)…",
+            sched.cycles
+        );
+        let r = run_package(&pkg, Stalls::default(), false)?;
+        compare(&sched, &r.out, &prep.golden)?;
+        if r.cycles != sched.cycles {
+            bail!(
+                "CYCLES reads {} but the compiler expects {}",
+                r.cycles,
+                sched.cycles
+            );
+        }
+        println!(
+            "verified through AXI on plume's simulator in {:.1} s: output bit-exact, CYCLES = {}, bus cycles {} in / {} run / {} read-back",
+            t0.elapsed().as_secs_f64(),
+            r.cycles,
+            r.phases[0],
+            r.phases[1],
+            r.phases[2]
+        );
+    }
+    pkg.write(out).map_err(|e| bad(format!("{e:#}")))?;
+    let bytes: usize = pkg.packets.iter().map(|p| p.bytes.len()).sum();
+    println!(
+        "wrote {}: {} for {} — {} packets ({bytes} bytes), {} read-back lines, {} output bytes",
+        out.display(),
+        layer.describe(),
+        pkg.design,
+        pkg.packets.len(),
+        pkg.rd_lines,
+        pkg.golden.len()
+    );
+    Ok(())
+}
+
+fn serve(cfg: &FeatherConfig) -> Result<()> {
+    use plume::feather_axi::{Host, Stalls};
+    use std::io::{BufRead, Write};
+    let mut h = Host::new(cfg, &SeqConfig::default(), Stalls::default(), false)?;
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let line = line?;
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let num = |i: usize| -> Result<u64> {
+            let t = w.get(i).copied().unwrap_or("");
+            let v = if let Some(hex) = t.strip_prefix("0x") {
+                u64::from_str_radix(hex, 16)
+            } else {
+                t.parse()
+            };
+            v.map_err(|_| anyhow::anyhow!("{t:?} is not a number"))
+        };
+        let reply: Result<String> = (|| match w.first().copied() {
+            Some("W") => Ok(format!("OK {}", h.mmio_write(num(1)?, num(2)? as u32)?)),
+            Some("R") => {
+                let (v, r) = h.mmio_read(num(1)?)?;
+                Ok(format!("OK {v} {r}"))
+            }
+            Some("SEND") => {
+                let bytes = std::fs::read(w.get(1).copied().unwrap_or(""))?;
+                h.send(&bytes)?;
+                Ok("OK".into())
+            }
+            Some("RECV") => {
+                let bytes = h.receive(num(1)? as usize)?;
+                std::fs::write(w.get(2).copied().unwrap_or(""), bytes)?;
+                Ok("OK".into())
+            }
+            Some("INFO") => {
+                let w = cfg.aw * 8 / 8;
+                Ok(format!("OK {w} {w}"))
+            }
+            Some("QUIT") | None => Ok("BYE".into()),
+            Some(c) => Err(anyhow::anyhow!("unknown command {c}")),
+        })();
+        let text = match reply {
+            Ok(t) => t,
+            Err(e) => format!("ERR {e:#}"),
+        };
+        writeln!(stdout, "{text}")?;
+        stdout.flush()?;
+        if text == "BYE" {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn run_layer(
     cfg: &FeatherConfig,
     layer: &Layer,

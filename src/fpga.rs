@@ -8,8 +8,8 @@
 use crate::tools::{self, Resources, TempDir};
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{
-    axi_birrd, axi_feather, beats_per_entry, birrd_map, feather_map, feather_stream_width,
-    Target, RUN_DRAIN,
+    axi_birrd, axi_feather, beats_per_entry, birrd_map, feather_map, feather_stream_width, Target,
+    RUN_DRAIN,
 };
 use plume_hw::feather::birrd::BirrdConfig;
 use plume_hw::feather::sequencer::{SeqConfig, SEQ_LATENCY};
@@ -32,6 +32,7 @@ pub const DMA_MAX_WIDTH: u32 = 1024;
 const BUILD_TCL: &str = include_str!("../fpga/zcu104/build.tcl");
 const OOC_TCL: &str = include_str!("../fpga/zcu104/ooc.tcl");
 const MAKEFILE: &str = include_str!("../fpga/zcu104/Makefile");
+const RUN_FEATHER: &str = include_str!("../fpga/zcu104/run_feather.py");
 
 /// A design the flow can build.
 #[derive(Clone, Debug)]
@@ -73,12 +74,7 @@ impl Design {
             Design::Birrd(c) => serde_json::json!({
                 "ports": c.ports, "width": c.width, "topology": c.topology.to_string()
             }),
-            Design::Feather(c, s) => serde_json::json!({
-                "ah": c.ah, "aw": c.aw, "topology": c.topology.to_string(),
-                "s_depth": c.s_depth, "w_depth": c.w_depth, "o_depth": c.o_depth,
-                "desc_depth": s.desc_depth, "pattern_depth": s.pattern_depth,
-                "config_depth": s.config_depth
-            }),
+            Design::Feather(c, s) => crate::feather_axi::hardware(c, s),
         }
     }
 
@@ -239,11 +235,18 @@ pub fn estimate(top: &Rc<Module>) -> Resources {
 /// RAMB18 halves for a width × depth memory (simple dual port; 36 bits wide at most per half
 /// at 512 deep, 18 at 1K, and so on).
 fn bram18(width: u32, depth: u32) -> u64 {
-    [(36u32, 512u32), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)]
-        .iter()
-        .map(|&(w, d)| width.div_ceil(w) as u64 * depth.div_ceil(d) as u64)
-        .min()
-        .unwrap()
+    [
+        (36u32, 512u32),
+        (18, 1024),
+        (9, 2048),
+        (4, 4096),
+        (2, 8192),
+        (1, 16384),
+    ]
+    .iter()
+    .map(|&(w, d)| width.div_ceil(w) as u64 * depth.div_ceil(d) as u64)
+    .min()
+    .unwrap()
 }
 
 /// Where a memory lands: as declared, or for `Auto` block RAM from 4 Kbit up.
@@ -448,7 +451,9 @@ pub fn shell(design: &Design, top: &Rc<Module>, map: &RegMap) -> String {
     }
     conns.push("        .o_irq(irq)".into());
     s.push_str(&conns.join(",\n"));
-    s.push_str("\n    );\nendmodule\n/* verilator lint_on UNUSEDSIGNAL */\n`default_nettype wire\n");
+    s.push_str(
+        "\n    );\nendmodule\n/* verilator lint_on UNUSEDSIGNAL */\n`default_nettype wire\n",
+    );
     s
 }
 
@@ -521,7 +526,14 @@ fn map_table(map: &RegMap) -> String {
     s
 }
 
-fn readme(design: &Design, mhz: f64, top: &Rc<Module>, map: &RegMap, est: &Resources, source: EstimateSource) -> String {
+fn readme(
+    design: &Design,
+    mhz: f64,
+    top: &Rc<Module>,
+    map: &RegMap,
+    est: &Resources,
+    source: EstimateSource,
+) -> String {
     let n = design.name();
     let (wi, wo) = design.stream_widths();
     format!(
@@ -545,6 +557,7 @@ fn readme(design: &Design, mhz: f64, top: &Rc<Module>, map: &RegMap, est: &Resou
          | `vivado/build.tcl`, `vivado/ooc.tcl` | the Vivado batch scripts |\n\
          | `sw/{n}_regs.h` | the register map as C `#define`s |\n\
          | `sw/{n}.py` | a PYNQ-style driver class (`mmio` with `read`/`write`) |\n\
+         {runner}
          | `plume.json` | what plume built (parameters, files, estimate); marks this directory as plume's |\n\n\
          ## Resource estimate\n\n{table}\n\
          ## Interfaces\n\n\
@@ -573,6 +586,10 @@ fn readme(design: &Design, mhz: f64, top: &Rc<Module>, map: &RegMap, est: &Resou
         do_ = dma_width(wo),
         streams = design.stream_doc(),
         regs = map_table(map),
+        runner = match design {
+            Design::Feather(..) => "| `sw/run_feather.py` | runs a layer package from `plume feather export` on the board (PYNQ) and checks it against the golden output |\n",
+            Design::Birrd(_) => "",
+        },
     )
 }
 
@@ -624,7 +641,10 @@ pub fn build(design: &Design, mhz: f64, yosys: bool) -> Result<Build> {
         format!("rtl/plume_{n}.v"),
         shell(design, &top, &map).into_bytes(),
     ));
-    files.push(("constraints/plume.xdc".into(), xdc(design, mhz).into_bytes()));
+    files.push((
+        "constraints/plume.xdc".into(),
+        xdc(design, mhz).into_bytes(),
+    ));
     let build_tcl = fill(BUILD_TCL, design, mhz);
     let ooc_tcl = fill(OOC_TCL, design, mhz);
     if plume_sim::cosim::which("tclsh") {
@@ -637,6 +657,14 @@ pub fn build(design: &Design, mhz: f64, yosys: bool) -> Result<Build> {
     files.push(("Makefile".into(), fill(MAKEFILE, design, mhz).into_bytes()));
     files.push((format!("sw/{n}_regs.h"), map.c_header().into_bytes()));
     files.push((format!("sw/{n}.py"), map.python_driver().into_bytes()));
+    if let Design::Feather(..) = design {
+        let runner = RUN_FEATHER
+            .replace("@@NAME@@", &n)
+            .replace("@@MODULE@@", &n)
+            .replace("@@CLASS@@", &map.python_class())
+            .replace("@@HARDWARE@@", &design.params().to_string());
+        files.push(("sw/run_feather.py".into(), runner.into_bytes()));
+    }
     files.push((
         "README.md".into(),
         readme(design, mhz, &top, &map, &est, source).into_bytes(),

@@ -13,9 +13,9 @@ pub mod birrd;
 pub mod draw;
 pub mod feather;
 pub mod feather_axi;
+pub mod fpga;
 pub mod rng;
 pub mod tools;
-pub mod fpga;
 
 /// An error in what the user gave (a parameter, a file, a directory): the command line reports
 /// it in one line and exits with code 2.

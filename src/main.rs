@@ -5,8 +5,8 @@
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use plume::bench;
-use plume::fpga;
 use plume::birrd::{self as run, Engine};
+use plume::fpga;
 use plume::rng::XorShift;
 use plume::tools::{self, write_file_atomically, TempDir};
 use plume_hw::feather::birrd::{generate, BirrdConfig, Config, Encoding, Mode, Topology};
@@ -466,10 +466,9 @@ fn dispatch(cmd: Cmd) -> Result<()> {
         } => {
             let (d, o) = match design {
                 FpgaDesign::Birrd { p, o } => (fpga::Design::Birrd(p.config()?), o),
-                FpgaDesign::Feather { a, o } => (
-                    fpga::Design::Feather(a.config()?, Default::default()),
-                    o,
-                ),
+                FpgaDesign::Feather { a, o } => {
+                    (fpga::Design::Feather(a.config()?, Default::default()), o)
+                }
             };
             fpga_cmd(&d, &o)
         }
@@ -494,7 +493,10 @@ fn dispatch(cmd: Cmd) -> Result<()> {
 
 fn fpga_cmd(d: &fpga::Design, o: &FpgaOpts) -> Result<()> {
     if o.yosys {
-        eprintln!("plume: synthesising {} with Yosys for the estimate…", d.name());
+        eprintln!(
+            "plume: synthesising {} with Yosys for the estimate…",
+            d.name()
+        );
     }
     let b = fpga::build(d, o.mhz, o.yosys)?;
     fpga::write(&o.out, &b.files)?;
@@ -509,7 +511,11 @@ fn fpga_cmd(d: &fpga::Design, o: &FpgaOpts) -> Result<()> {
     );
     println!(
         "estimate ({}): {} LUT, {} FF, {} DSP48E2, {} BRAM36, {} URAM — fits the XCZU7EV",
-        if b.source == fpga::EstimateSource::Yosys { "yosys" } else { "IR, no synthesis" },
+        if b.source == fpga::EstimateSource::Yosys {
+            "yosys"
+        } else {
+            "IR, no synthesis"
+        },
         r.lut,
         r.ff,
         r.dsp,
@@ -524,6 +530,7 @@ fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
     let fa = feather_cli::ArrayArgs {
         array: array.to_string(),
         topology: "bitrev".into(),
+        depths: "1024,1024,1024".into(),
     };
     let bp = BirrdParams {
         ports,
@@ -538,9 +545,16 @@ fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
     for d in &designs {
         let top = d.wrapped()?;
         let t0 = std::time::Instant::now();
-        eprintln!("plume: synthesising {} (Yosys synth_xilinx; large designs take many minutes)…", top.name);
+        eprintln!(
+            "plume: synthesising {} (Yosys synth_xilinx; large designs take many minutes)…",
+            top.name
+        );
         let (r, depth) = fpga::synth_with_depth(&top)?;
-        eprintln!("plume: {} done in {:.0} s", top.name, t0.elapsed().as_secs_f64());
+        eprintln!(
+            "plume: {} done in {:.0} s",
+            top.name,
+            t0.elapsed().as_secs_f64()
+        );
         rows.push((d.name(), r, depth));
     }
     if json {
@@ -548,7 +562,12 @@ fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
             .iter()
             .map(|(n, r, depth)| serde_json::json!({"design": n, "resources": r, "logic_depth": depth}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"date": fpga::today(), "part": fpga::PART, "designs": v}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"date": fpga::today(), "part": fpga::PART, "designs": v})
+            )?
+        );
         return Ok(());
     }
     println!(

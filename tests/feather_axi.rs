@@ -131,7 +131,15 @@ fn wrapped_feather_map_and_entry_sizes() {
     assert!(offsets.iter().all(|o| o % 4 == 0));
     offsets.dedup();
     assert_eq!(offsets.len(), map.words.len());
-    for name in ["op", "length", "scale", "wr_target", "rd_count", "cycles", "entries"] {
+    for name in [
+        "op",
+        "length",
+        "scale",
+        "wr_target",
+        "rd_count",
+        "cycles",
+        "entries",
+    ] {
         assert!(map.offset(name).is_some(), "{name} is mapped");
     }
     // A buffer line is one beat; every table entry fits in whole beats.

@@ -60,11 +60,7 @@ fn check_build(args: &[&str], name: &str, tmp: &Path) {
     let d = dir.to_str().unwrap();
     full.extend_from_slice(&["-o", d]);
     let o = plume(&full);
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let files = files_under(&dir);
     for f in [
         "Makefile",
@@ -156,7 +152,10 @@ fn check_build(args: &[&str], name: &str, tmp: &Path) {
         let c = tmp.join(format!("{name}.c"));
         std::fs::write(
             &c,
-            format!("#include \"{}\"\nint main(void) {{ return 0; }}\n", dir.join(header).display()),
+            format!(
+                "#include \"{}\"\nint main(void) {{ return 0; }}\n",
+                dir.join(header).display()
+            ),
         )
         .unwrap();
         let out = Command::new("cc")
@@ -165,23 +164,36 @@ fn check_build(args: &[&str], name: &str, tmp: &Path) {
             .arg(&c)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     if common::have("python3") {
-        let py = files.iter().find(|f| f.ends_with(".py")).unwrap();
-        let out = Command::new("python3")
-            .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
-            .arg(dir.join(py))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for py in files.iter().filter(|f| f.ends_with(".py")) {
+            let out = Command::new("python3")
+                .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
+                .arg(dir.join(py))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{py}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }
 
 #[test]
 fn build_directories_pass_every_open_tool_check() {
     let t = common::TempDir::new("fpga").unwrap();
-    check_build(&["feather", "--array", "4x4", "--mhz", "150"], "f4", t.path());
+    check_build(
+        &["feather", "--array", "4x4", "--mhz", "150"],
+        "f4",
+        t.path(),
+    );
     // 8 ports × 12 bits: a 96-bit stream padded to the DMA's 128.
     check_build(
         &["birrd", "--ports", "8", "--width", "12", "--yosys"],
@@ -197,7 +209,15 @@ fn build_directories_pass_every_open_tool_check() {
     // A previous build is replaced whole.
     let d = t.path().join("f4");
     std::fs::write(d.join("stale.txt"), "x").unwrap();
-    let o = plume(&["fpga", "zcu104", "feather", "--array", "4x4", "-o", d.to_str().unwrap()]);
+    let o = plume(&[
+        "fpga",
+        "zcu104",
+        "feather",
+        "--array",
+        "4x4",
+        "-o",
+        d.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     assert!(!d.join("stale.txt").exists());
     assert!(d.join("plume.json").exists());
@@ -209,7 +229,9 @@ fn bad_input_writes_nothing() {
     let out = t.path().join("never");
     let o = out.to_str().unwrap();
     assert_bad_input(
-        &["fpga", "zcu104", "feather", "--array", "4x4", "--mhz", "900", "-o", o],
+        &[
+            "fpga", "zcu104", "feather", "--array", "4x4", "--mhz", "900", "-o", o,
+        ],
         "outside the 10–400 MHz",
     );
     assert_bad_input(
@@ -217,21 +239,54 @@ fn bad_input_writes_nothing() {
         "does not fit the XCZU7EV:",
     );
     assert_bad_input(
-        &["fpga", "zcu104", "birrd", "--ports", "64", "--width", "32", "-o", o],
+        &[
+            "fpga", "zcu104", "birrd", "--ports", "64", "--width", "32", "-o", o,
+        ],
         "the input stream is 2048 bits; the AXI DMA takes at most 1024",
     );
     assert_bad_input(&["fpga", "zcu104", "fred", "-o", o], "fred");
     assert_bad_input(&["fpga", "vcu118", "feather", "-o", o], "vcu118");
+    assert_bad_input(
+        &[
+            "feather",
+            "export",
+            "--array",
+            "4x4",
+            "--gemm",
+            "64,512,64",
+            "-o",
+            o,
+        ],
+        "see --depths",
+    );
+    assert_bad_input(
+        &[
+            "feather", "export", "--array", "4x4", "--depths", "1000,8,8", "--gemm", "4,4,4", "-o",
+            o,
+        ],
+        "power of two",
+    );
     assert!(!out.exists());
     // A directory that is not a plume build is left alone.
     let mine = t.path().join("mine");
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("notes.txt"), "keep").unwrap();
     assert_bad_input(
-        &["fpga", "zcu104", "feather", "--array", "4x4", "-o", mine.to_str().unwrap()],
+        &[
+            "fpga",
+            "zcu104",
+            "feather",
+            "--array",
+            "4x4",
+            "-o",
+            mine.to_str().unwrap(),
+        ],
         "is not a plume build",
     );
-    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "keep"
+    );
     assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
     let names: Vec<_> = std::fs::read_dir(t.path())
         .unwrap()
@@ -288,7 +343,12 @@ fn ir_estimate_tracks_yosys() {
         let ff = ratio(e.ff, y.ff);
         assert!((0.85..=1.15).contains(&ff), "FF {} vs {}", e.ff, y.ff);
         let lut = ratio(e.lut, y.lut);
-        assert!((1.0 / 1.6..=1.6).contains(&lut), "LUT {} vs {}", e.lut, y.lut);
+        assert!(
+            (1.0 / 1.6..=1.6).contains(&lut),
+            "LUT {} vs {}",
+            e.lut,
+            y.lut
+        );
         assert!(depth >= 2, "a real path has cells on it");
         assert!(fpga::fits(&y).is_ok());
     }
@@ -304,9 +364,106 @@ fn fit_check_names_what_overflows() {
         ..Default::default()
     };
     let e = fpga::fits(&r).unwrap_err();
-    assert!(e.contains("LUT 300000 of 230400") && e.contains("BRAM36 400 of 312"), "{e}");
+    assert!(
+        e.contains("LUT 300000 of 230400") && e.contains("BRAM36 400 of 312"),
+        "{e}"
+    );
     assert!(!e.contains("DSP"), "{e}");
     r.lut = 1000;
     r.bram36 = 312.0;
     assert!(fpga::fits(&r).is_ok());
+}
+
+/// The board's host software, end to end, with the board replaced by plume's simulator: the
+/// generated `sw/run_feather.py` and driver run a package from `plume feather export` through
+/// a PYNQ stand-in whose MMIO and DMA calls go to `plume feather serve` (the AXI-wrapped
+/// FEATHER behind the bus-functional models). A corrupted golden output must be reported
+/// (exit 1) and a package for other hardware refused (exit 2).
+#[test]
+fn board_runner_drives_the_simulated_hardware() {
+    if !common::have("python3") {
+        return;
+    }
+    let t = common::TempDir::new("fpga-runner").unwrap();
+    let build = t.path().join("build");
+    let pkg = t.path().join("layer");
+    let other = t.path().join("other");
+    let b = build.to_str().unwrap();
+    assert!(
+        plume(&["fpga", "zcu104", "feather", "--array", "4x4", "-o", b])
+            .status
+            .success()
+    );
+    let conv = "1,5,6,6,6,3,3,1,1";
+    let o = plume(&[
+        "feather",
+        "export",
+        "--array",
+        "4x4",
+        "--conv",
+        conv,
+        "-o",
+        pkg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = plume(&[
+        "feather",
+        "export",
+        "--array",
+        "4x8",
+        "--gemm",
+        "8,8,8",
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let server = serde_json::json!([
+        env!("CARGO_BIN_EXE_plume"),
+        "feather",
+        "serve",
+        "--array",
+        "4x4"
+    ]);
+    let mock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pynq_mock");
+    let run = |layer: &Path| {
+        Command::new("python3")
+            .arg(build.join("sw/run_feather.py"))
+            .arg(layer)
+            .args(["--bit", "unused.bit"])
+            .env("PYTHONPATH", &mock)
+            .env("PLUME_SIM_SERVER", server.to_string())
+            .output()
+            .unwrap()
+    };
+    let o = run(&pkg);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("output matches the golden model: 36 x 6 bytes"),
+        "{text}"
+    );
+    let layer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pkg.join("layer.json")).unwrap()).unwrap();
+    assert!(
+        text.contains(&format!(
+            "CYCLES = {} (compiler: {})",
+            layer["cycles"], layer["cycles"]
+        )),
+        "{text}"
+    );
+    let mut golden = std::fs::read(pkg.join("golden.u8")).unwrap();
+    golden[7] ^= 0x40;
+    std::fs::write(pkg.join("golden.u8"), &golden).unwrap();
+    let o = run(&pkg);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("(1 of 216 elements differ)"), "{text}");
+    let o = run(&other);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the package is for feather_4x8_bitrev"));
 }
