@@ -143,6 +143,13 @@ impl Design {
                      host sequence (it is what the tests run, cycle by cycle).\n",
                     SEQ_LATENCY + RUN_DRAIN
                 ));
+                t.push_str(&format!(
+                    "\n### Running a layer on the board\n\n```\n# on the development machine: compile a layer for exactly this hardware\nplume feather export --array {}x{} --topology {} --depths {},{},{} --gemm M,K,N -o layer/\n# on the ZCU104 (PYNQ), in this directory after `make`\nsudo python3 sw/run_feather.py layer/\n```\n\n`run_feather.py` loads `out/plume.bit`, writes the registers, sends each packet with \
+                     one MM2S transfer, runs the layer, reads `CYCLES`, receives the output with one S2MM \
+                     transfer and compares it with the package's golden output (exit 0 when equal, 1 \
+                     when not, 2 for a package built for other hardware).\n",
+                    c.ah, c.aw, c.topology, c.s_depth, c.w_depth, c.o_depth
+                ));
                 t
             }
         }
