@@ -138,6 +138,26 @@ fn pack(bytes: &[u8]) -> Bits {
     b
 }
 
+/// The core's per-layer constants, by name (`i_<name>` on the core, a register behind AXI).
+/// For the inputs-stationary dataflow the streamed operand is B, so the iAct path takes B's
+/// zero point and format.
+pub fn layer_constants(sched: &Schedule, q: &Quant) -> [(&'static str, u64); 8] {
+    let (zx, zy, sx, sy) = match sched.dataflow {
+        Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
+        Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
+    };
+    [
+        ("rows", sched.map.rows as u64),
+        ("zp_i", zx as u64),
+        ("zp_w", zy as u64),
+        ("iact_signed", sx as u64),
+        ("weight_signed", sy as u64),
+        ("scale", q.scale as u64),
+        ("zp_o", q.zp_o as u64),
+        ("out_signed", q.out_signed as u64),
+    ]
+}
+
 /// A simulated FEATHER core driven the way a host drives it: buffer loads through the host
 /// port, layer constants, micro-instruction streams, read-back. Several layers can run on one
 /// session, so a layer can consume the previous layer's output where it left it.
@@ -228,24 +248,10 @@ impl Session {
         })
     }
 
-    /// Layer constants. For the inputs-stationary dataflow the streamed operand is B, so the
-    /// iAct path takes B's zero point and format.
+    /// Layer constants (`layer_constants`) on the core's inputs.
     pub fn set_layer(&mut self, sched: &Schedule, q: &Quant) -> Result<()> {
-        let (zx, zy, sx, sy) = match sched.dataflow {
-            Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
-            Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
-        };
-        for (name, v) in [
-            ("i_rows", sched.map.rows as u64),
-            ("i_zp_i", zx as u64),
-            ("i_zp_w", zy as u64),
-            ("i_iact_signed", sx as u64),
-            ("i_weight_signed", sy as u64),
-            ("i_scale", q.scale as u64),
-            ("i_zp_o", q.zp_o as u64),
-            ("i_out_signed", q.out_signed as u64),
-        ] {
-            self.sim.poke_u64(name, v)?;
+        for (name, v) in layer_constants(sched, q) {
+            self.sim.poke_u64(&format!("i_{name}"), v)?;
         }
         Ok(())
     }

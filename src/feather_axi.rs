@@ -11,7 +11,7 @@ use crate::axi::{stream, LiteMaster, OKAY};
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
 use plume_hw::feather::golden::Quant;
-use plume_hw::feather::mapper::{place, Dataflow, Schedule};
+use plume_hw::feather::mapper::{place, Schedule};
 use plume_hw::feather::program;
 use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
 use plume_hw::feather::top::FeatherConfig;
@@ -106,25 +106,11 @@ impl Package {
         let prog = program::build(sched);
         let tables = lay.encode(&prog).map_err(|e| anyhow::anyhow!(e))?;
         let beat = feather_stream_width(cfg) as usize / 8;
-        // For the inputs-stationary dataflow the streamed operand is B.
-        let (zx, zy, sx, sy) = match sched.dataflow {
-            Dataflow::Ws => (q.zp_i, q.zp_w, q.iact_signed, q.weight_signed),
-            Dataflow::Is => (q.zp_w, q.zp_i, q.weight_signed, q.iact_signed),
-        };
-        let registers: Vec<(String, u64)> = [
-            ("rows", sched.map.rows as u64),
-            ("zp_i", zx as u64),
-            ("zp_w", zy as u64),
-            ("iact_signed", sx as u64),
-            ("weight_signed", sy as u64),
-            ("scale", q.scale as u64),
-            ("zp_o", q.zp_o as u64),
-            ("out_signed", q.out_signed as u64),
-            ("length", sched.uops.len() as u64),
-        ]
-        .iter()
-        .map(|(n, v)| (n.to_string(), *v))
-        .collect();
+        let mut registers: Vec<(String, u64)> = crate::feather::layer_constants(sched, q)
+            .iter()
+            .map(|(n, v)| (n.to_string(), *v))
+            .collect();
+        registers.push(("length".into(), sched.uops.len() as u64));
         let (s_lines, w_lines) = place(sched, a, bm, q.zp_i, q.zp_w);
         let s_target = if sched.in_buf == 0 {
             Target::Stream0

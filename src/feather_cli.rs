@@ -54,6 +54,49 @@ impl ArrayArgs {
     }
 }
 
+/// One layer and its data.
+#[derive(Args)]
+pub struct LayerArgs {
+    /// GEMM M,K,N (C[M][N] = A[M][K]·B[K][N]).
+    #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
+    gemm: Option<String>,
+    /// Convolution N,C,H,W,K,R,S,STRIDE,PAD (NHWC input, K filters of RxS).
+    #[arg(long)]
+    conv: Option<String>,
+    /// ws (weights stationary) or is (inputs stationary).
+    #[arg(long, default_value = "ws")]
+    dataflow: String,
+    /// Output layout: HWC_C<AW> (channel-last), HWC_W<AW> (row-major) or HWC_C<a>W<b>.
+    #[arg(long)]
+    layout: Option<String>,
+    /// Seed of the random data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Operands from a JSON file instead: {"a":[..],"b":[..]} for a GEMM (row-major A MxK,
+    /// B KxN) or {"x":[..],"w":[..]} for a convolution (NHWC input, KRSC filters), bytes
+    /// 0-255; optional "zp_i","zp_w","scale","zp_o".
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl LayerArgs {
+    /// The layer, its dataflow and output layout, and its data (random or from --data).
+    fn parse(&self, cfg: &FeatherConfig) -> Result<(Layer, Dataflow, Layout, Prepared)> {
+        let layer = parse_layer(self.gemm.as_deref(), self.conv.as_deref())?;
+        let df = parse_dataflow(&self.dataflow)?;
+        let name = self
+            .layout
+            .clone()
+            .unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
+        let layout = Layout::parse(&name, cfg.aw as usize).map_err(bad)?;
+        let prep = match &self.data {
+            Some(p) => load_data(p, &layer)?,
+            None => prepare(&layer, self.seed)?,
+        };
+        Ok((layer, df, layout, prep))
+    }
+}
+
 #[derive(Subcommand)]
 pub enum FeatherCmd {
     /// Compile one layer, run it on the cycle simulator (and optionally on the emitted Verilog),
@@ -61,18 +104,8 @@ pub enum FeatherCmd {
     Run {
         #[command(flatten)]
         a: ArrayArgs,
-        /// GEMM M,K,N (C[M][N] = A[M][K]·B[K][N]).
-        #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
-        gemm: Option<String>,
-        /// Convolution N,C,H,W,K,R,S,STRIDE,PAD (NHWC input, K filters of RxS).
-        #[arg(long)]
-        conv: Option<String>,
-        /// ws (weights stationary) or is (inputs stationary).
-        #[arg(long, default_value = "ws")]
-        dataflow: String,
-        /// Output layout: HWC_C<AW> (channel-last), HWC_W<AW> (row-major) or HWC_C<a>W<b>.
-        #[arg(long)]
-        layout: Option<String>,
+        #[command(flatten)]
+        l: LayerArgs,
         /// sim (plume's simulator), or verilator / icarus: also replay the run on the emitted
         /// Verilog and require identical outputs in every cycle.
         #[arg(long, default_value = "sim")]
@@ -80,18 +113,10 @@ pub enum FeatherCmd {
         /// Write a VCD waveform of the run.
         #[arg(long)]
         vcd: Option<PathBuf>,
-        /// Seed of the random data.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
         /// Feed the compiler's micro-instructions straight into the core instead of running the
         /// loop-compressed program through the sequencer.
         #[arg(long)]
         uops: bool,
-        /// Operands from a JSON file instead: {"a":[..],"b":[..]} for a GEMM (row-major A MxK,
-        /// B KxN) or {"x":[..],"w":[..]} for a convolution (NHWC input, KRSC filters), bytes
-        /// 0-255; optional "zp_i","zp_w","scale","zp_o".
-        #[arg(long)]
-        data: Option<PathBuf>,
     },
     /// Two chained GEMMs: layer 1 writes layer 2's input placement through BIRRD (reorder in
     /// reduction) against writing channel-last and reordering afterwards; both simulated.
@@ -115,18 +140,8 @@ pub enum FeatherCmd {
     Export {
         #[command(flatten)]
         a: ArrayArgs,
-        #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
-        gemm: Option<String>,
-        #[arg(long)]
-        conv: Option<String>,
-        #[arg(long, default_value = "ws")]
-        dataflow: String,
-        #[arg(long)]
-        layout: Option<String>,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        #[arg(long)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        l: LayerArgs,
         /// Output directory (must not exist or be empty).
         #[arg(short, long)]
         out: PathBuf,
@@ -322,21 +337,12 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
     match cmd {
         FeatherCmd::Run {
             a,
-            gemm,
-            conv,
-            dataflow,
-            layout,
+            l,
             engine,
             vcd,
-            seed,
             uops,
-            data,
         } => {
             let cfg = a.config()?;
-            let layer = parse_layer(gemm.as_deref(), conv.as_deref())?;
-            let df = parse_dataflow(&dataflow)?;
-            let layout_name = layout.unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
-            let layout = Layout::parse(&layout_name, cfg.aw as usize).map_err(bad)?;
             let tool = match engine.as_str() {
                 "sim" => None,
                 "verilator" => Some(Tool::Verilator),
@@ -345,38 +351,23 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
                     "unknown engine {e:?} (expected sim, verilator or icarus)"
                 ))),
             };
+            let (layer, df, layout, prep) = l.parse(&cfg)?;
             if let Some(t) = tool {
                 if !cosim::require(t)? {
                     bail!(bad(format!("{} is not installed", t.name())));
                 }
             }
-            let prep = match &data {
-                Some(p) => load_data(p, &layer)?,
-                None => prepare(&layer, seed)?,
-            };
             run_layer(&cfg, &layer, &prep, df, layout, tool, vcd.as_deref(), uops)
         }
         FeatherCmd::Net { net, a, verify } => net_cmd(&net, &a.config()?, verify),
         FeatherCmd::Export {
             a,
-            gemm,
-            conv,
-            dataflow,
-            layout,
-            seed,
-            data,
+            l,
             out,
             no_verify,
         } => {
             let cfg = a.config()?;
-            let layer = parse_layer(gemm.as_deref(), conv.as_deref())?;
-            let df = parse_dataflow(&dataflow)?;
-            let layout_name = layout.unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
-            let layout = Layout::parse(&layout_name, cfg.aw as usize).map_err(bad)?;
-            let prep = match &data {
-                Some(p) => load_data(p, &layer)?,
-                None => prepare(&layer, seed)?,
-            };
+            let (layer, df, layout, prep) = l.parse(&cfg)?;
             export_layer(&cfg, &layer, &prep, df, layout, &out, !no_verify)
         }
         FeatherCmd::Serve { a } => serve(&a.config()?),

@@ -719,46 +719,7 @@ pub fn write(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
             ))));
         }
     }
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = dir
-        .file_name()
-        .context("output directory has no name")?
-        .to_string_lossy()
-        .to_string();
-    let staging = parent.join(format!(".{name}.plume-partial-{}", std::process::id()));
-    let old = parent.join(format!(".{name}.plume-old-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let result = (|| -> Result<()> {
-        for (f, bytes) in files {
-            let p = staging.join(f);
-            std::fs::create_dir_all(p.parent().unwrap())?;
-            std::fs::write(&p, bytes)?;
-        }
-        if previous {
-            std::fs::rename(dir, &old)?;
-        } else if dir.exists() {
-            std::fs::remove_dir(dir)?;
-        }
-        if let Err(e) = std::fs::rename(&staging, dir) {
-            if previous {
-                let _ = std::fs::rename(&old, dir);
-            }
-            return Err(e.into());
-        }
-        if previous {
-            let _ = std::fs::remove_dir_all(&old);
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result.with_context(|| format!("cannot write {}", dir.display()))
+    tools::replace_dir_atomically(dir, files)
 }
 
 /// Runs a Vivado script in `tclsh` with every Vivado command stubbed: the script must parse,

@@ -200,6 +200,7 @@ pub fn synth(top: &Rc<Module>) -> Result<Resources> {
 
 /// Writes files into `dir` all-or-nothing: they go to a sibling staging directory first, which is
 /// renamed into place only when every file is written. An existing non-empty `dir` is refused.
+/// File names may contain directories.
 pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     if dir.exists()
         && std::fs::read_dir(dir)
@@ -208,6 +209,12 @@ pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(
     {
         bail!("output directory {} exists and is not empty", dir.display());
     }
+    replace_dir_atomically(dir, files)
+}
+
+/// Like `write_dir_atomically`, but a non-empty `dir` is replaced whole (the caller decided it
+/// may be): the old directory is moved aside, the new one renamed in, the old one removed.
+pub fn replace_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -217,18 +224,30 @@ pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(
     let name = dir
         .file_name()
         .context("output directory has no name")?
-        .to_string_lossy();
+        .to_string_lossy()
+        .to_string();
     let staging = parent.join(format!(".{name}.plume-partial-{}", std::process::id()));
+    let old = parent.join(format!(".{name}.plume-old-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| -> Result<()> {
-        std::fs::create_dir_all(&staging)?;
         for (f, bytes) in files {
-            std::fs::write(staging.join(f), bytes)?;
+            let p = staging.join(f);
+            std::fs::create_dir_all(p.parent().unwrap_or(&staging))?;
+            std::fs::write(&p, bytes)?;
         }
-        if dir.exists() {
-            std::fs::remove_dir(dir)?;
+        let previous = dir.exists();
+        if previous {
+            std::fs::rename(dir, &old)?;
         }
-        std::fs::rename(&staging, dir)?;
+        if let Err(e) = std::fs::rename(&staging, dir) {
+            if previous {
+                let _ = std::fs::rename(&old, dir);
+            }
+            return Err(e.into());
+        }
+        if previous {
+            let _ = std::fs::remove_dir_all(&old);
+        }
         Ok(())
     })();
     if result.is_err() {

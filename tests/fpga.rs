@@ -30,6 +30,17 @@ fn assert_bad_input(args: &[&str], needle: &str) {
     assert!(o.stdout.is_empty(), "{args:?}");
 }
 
+/// Runs a tool; it must succeed (and, with `quiet`, print nothing on stderr). Returns stdout.
+fn tool(cmd: &mut Command, what: &str, quiet: bool) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && (!quiet || err.is_empty()),
+        "{what}: {err}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for e in walk(dir) {
@@ -88,28 +99,22 @@ fn check_build(args: &[&str], name: &str, tmp: &Path) {
     assert_eq!(listed_sorted, on_disk, "plume.json lists exactly the files");
     let rtl: Vec<std::path::PathBuf> = walk(&dir.join("rtl"));
     if common::have("verilator") {
-        let out = Command::new("verilator")
-            .args(["--lint-only", "-Wall", "--top-module", &shell])
-            .args(&rtl)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "verilator lint of {shell}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        tool(
+            Command::new("verilator")
+                .args(["--lint-only", "-Wall", "--top-module", &shell])
+                .args(&rtl),
+            &format!("verilator lint of {shell}"),
+            false,
         );
     }
     if common::have("iverilog") {
-        let out = Command::new("iverilog")
-            .args(["-g2005", "-Wall", "-s", &shell, "-o"])
-            .arg(tmp.join(format!("{name}.vvp")))
-            .args(&rtl)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "iverilog on {shell}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        tool(
+            Command::new("iverilog")
+                .args(["-g2005", "-Wall", "-s", &shell, "-o"])
+                .arg(tmp.join(format!("{name}.vvp")))
+                .args(&rtl),
+            &format!("iverilog on {shell}"),
+            true,
         );
     }
     if common::have("tclsh") {
@@ -158,29 +163,23 @@ fn check_build(args: &[&str], name: &str, tmp: &Path) {
             ),
         )
         .unwrap();
-        let out = Command::new("cc")
-            .args(["-Wall", "-Werror", "-o"])
-            .arg(tmp.join(format!("{name}.bin")))
-            .arg(&c)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        tool(
+            Command::new("cc")
+                .args(["-Wall", "-Werror", "-o"])
+                .arg(tmp.join(format!("{name}.bin")))
+                .arg(&c),
+            &format!("cc on {header}"),
+            false,
         );
     }
     if common::have("python3") {
         for py in files.iter().filter(|f| f.ends_with(".py")) {
-            let out = Command::new("python3")
-                .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
-                .arg(dir.join(py))
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{py}: {}",
-                String::from_utf8_lossy(&out.stderr)
+            tool(
+                Command::new("python3")
+                    .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
+                    .arg(dir.join(py)),
+                py,
+                false,
             );
         }
     }
@@ -585,19 +584,15 @@ endmodule
         let mut rtl = walk(&dir.join("rtl"));
         rtl.push(tb_path);
         let vvp = dir.join("sim.vvp");
-        let out = Command::new("iverilog")
-            .args(["-g2005", "-s", "tb", "-o"])
-            .arg(&vvp)
-            .args(&rtl)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        tool(
+            Command::new("iverilog")
+                .args(["-g2005", "-s", "tb", "-o"])
+                .arg(&vvp)
+                .args(&rtl),
+            "iverilog on the testbench",
+            false,
         );
-        let out = Command::new("vvp").arg(&vvp).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = tool(Command::new("vvp").arg(&vvp), "vvp", false);
         assert!(text.contains("PASS"), "{}: {text}", design.name());
     }
 }

@@ -14,7 +14,7 @@
 //! The configuration is static while a stream runs (written before it).
 
 use super::birrd::{generate, BirrdConfig, BirrdError};
-use crate::lib::axi_lite::{regfile, Param, RegMap, RegMapError, Status};
+use crate::lib::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
 use crate::lib::axis::fifo;
 use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder, Sig};
 use std::rc::Rc;
@@ -72,41 +72,13 @@ pub fn axi_birrd(cfg: &BirrdConfig) -> Result<Rc<Module>, WrapError> {
         "axi_birrd_n{}_w{}_{}",
         cfg.ports, cfg.width, cfg.topology
     ));
-    let ab = map.addr_bits;
-    let lite_in = [
-        ("s_axi_awaddr", ab),
-        ("s_axi_awvalid", 1),
-        ("s_axi_wdata", 32),
-        ("s_axi_wstrb", 4),
-        ("s_axi_wvalid", 1),
-        ("s_axi_bready", 1),
-        ("s_axi_araddr", ab),
-        ("s_axi_arvalid", 1),
-        ("s_axi_rready", 1),
-    ];
-    let mut conns: Vec<(&str, Sig)> = lite_in.iter().map(|&(n, w)| (n, b.input(n, w))).collect();
     let s_data = b.input("s_axis_tdata", dw);
     let s_last = b.input("s_axis_tlast", 1);
     let s_valid = b.input("s_axis_tvalid", 1);
     let m_ready = b.input("m_axis_tready", 1);
     let done = b.wire("done", 1);
     let beats = b.reg("beats", Bits::zero(32));
-    conns.push(("i_done", done));
-    conns.push(("i_beats", beats));
-    let r = b.instance("regs", &regs, &conns);
-    for out in [
-        "s_axi_awready",
-        "s_axi_wready",
-        "s_axi_bvalid",
-        "s_axi_bresp",
-        "s_axi_arready",
-        "s_axi_rvalid",
-        "s_axi_rdata",
-        "s_axi_rresp",
-    ] {
-        b.output(out, r.get(out));
-    }
-    b.output("o_irq", r.get("o_irq"));
+    let r = attach(&mut b, &map, &regs, done, &[("beats", beats)]);
     let mut cmd_parts: Vec<Sig> = map
         .params
         .iter()
@@ -330,19 +302,6 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
         "axi_feather_{}x{}_{}",
         cfg.ah, cfg.aw, cfg.topology
     ));
-    let ab = map.addr_bits;
-    let lite_in = [
-        ("s_axi_awaddr", ab),
-        ("s_axi_awvalid", 1),
-        ("s_axi_wdata", 32),
-        ("s_axi_wstrb", 4),
-        ("s_axi_wvalid", 1),
-        ("s_axi_bready", 1),
-        ("s_axi_araddr", ab),
-        ("s_axi_arvalid", 1),
-        ("s_axi_rready", 1),
-    ];
-    let mut conns: Vec<(&str, Sig)> = lite_in.iter().map(|&(n, w)| (n, b.input(n, w))).collect();
     let s_data = b.input("s_axis_tdata", dw);
     let s_last = b.input("s_axis_tlast", 1);
     let s_valid = b.input("s_axis_tvalid", 1);
@@ -350,23 +309,13 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     let done = b.wire("done", 1);
     let cycles = b.reg("cycles", Bits::zero(32));
     let entries = b.reg("entries", Bits::zero(32));
-    conns.push(("i_done", done));
-    conns.push(("i_cycles", cycles));
-    conns.push(("i_entries", entries));
-    let r = b.instance("regs", &regs, &conns);
-    for out in [
-        "s_axi_awready",
-        "s_axi_wready",
-        "s_axi_bvalid",
-        "s_axi_bresp",
-        "s_axi_arready",
-        "s_axi_rvalid",
-        "s_axi_rdata",
-        "s_axi_rresp",
-    ] {
-        b.output(out, r.get(out));
-    }
-    b.output("o_irq", r.get("o_irq"));
+    let r = attach(
+        &mut b,
+        &map,
+        &regs,
+        done,
+        &[("cycles", cycles), ("entries", entries)],
+    );
     let prm = |name: &str| r.get(&format!("o_{name}"));
     let start = r.get("o_start");
     let op = prm("op");

@@ -23,7 +23,7 @@
 //! first), the write happens once both are held, and the response waits for `bready`; a read
 //! answers the cycle after its address and holds `rdata` until `rready`.
 
-use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder, Sig};
+use crate::rtl::{Bits, DrcErrors, InstanceOutputs, Module, ModuleBuilder, Sig};
 use std::rc::Rc;
 
 /// A parameter register the host writes (`o_<name>`).
@@ -501,4 +501,49 @@ impl RegMap {
         }
         s
     }
+}
+
+/// Puts the register file `regs` (generated from `map`) into the module being built: creates
+/// the `s_axi_*` inputs and outputs and `o_irq`, connects `i_done` and the status inputs, and
+/// returns the instance (its `o_start` and `o_<param>` outputs).
+pub fn attach(
+    b: &mut ModuleBuilder,
+    map: &RegMap,
+    regs: &Rc<Module>,
+    done: Sig,
+    status: &[(&str, Sig)],
+) -> InstanceOutputs {
+    let ab = map.addr_bits;
+    let lite_in = [
+        ("s_axi_awaddr", ab),
+        ("s_axi_awvalid", 1),
+        ("s_axi_wdata", 32),
+        ("s_axi_wstrb", 4),
+        ("s_axi_wvalid", 1),
+        ("s_axi_bready", 1),
+        ("s_axi_araddr", ab),
+        ("s_axi_arvalid", 1),
+        ("s_axi_rready", 1),
+    ];
+    let status_ports: Vec<String> = status.iter().map(|(n, _)| format!("i_{n}")).collect();
+    let mut conns: Vec<(&str, Sig)> = lite_in.iter().map(|&(n, w)| (n, b.input(n, w))).collect();
+    conns.push(("i_done", done));
+    for (port, (_, sig)) in status_ports.iter().zip(status) {
+        conns.push((port.as_str(), *sig));
+    }
+    let r = b.instance("regs", regs, &conns);
+    for out in [
+        "s_axi_awready",
+        "s_axi_wready",
+        "s_axi_bvalid",
+        "s_axi_bresp",
+        "s_axi_arready",
+        "s_axi_rvalid",
+        "s_axi_rdata",
+        "s_axi_rresp",
+        "o_irq",
+    ] {
+        b.output(out, r.get(out));
+    }
+    r
 }
