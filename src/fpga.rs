@@ -798,35 +798,10 @@ close $::plume_log
 /// wide muxes, DSP48E2) between flip-flops and block RAMs — Yosys `ltp` over every cell but
 /// FD*, RAMB* and URAM* — with the resources.
 pub fn synth_with_depth(top: &Rc<Module>) -> Result<(Resources, u64)> {
-    if !plume_sim::cosim::which("yosys") {
-        bail!("yosys is not installed (run `make deps`)");
-    }
-    let dir = TempDir::new("synth-ltp")?;
-    let files = plume_sim::cosim::write_verilog(top, dir.path())?;
-    let reads: Vec<String> = files
-        .iter()
-        .map(|f| format!("read_verilog {};", f.display()))
-        .collect();
-    let stat = dir.path().join("stat.txt");
-    let ltp = dir.path().join("ltp.txt");
-    let script = format!(
-        "{} synth_xilinx -family xcup -flatten -noiopad -top {top}; tee -q -o {} stat; tee -q -o {} ltp -noff w:* t:* t:FD* %d t:RAMB* %d t:URAM* %d %u",
-        reads.join(" "),
-        stat.display(),
-        ltp.display(),
-        top = top.name,
-    );
-    let out = Command::new("yosys").args(["-q", "-p", &script]).output()?;
-    if !out.status.success() {
-        bail!(
-            "yosys failed on {}:\n{}{}",
-            top.name,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let r = Resources::from_stat(&top.name, &std::fs::read_to_string(&stat)?);
-    let text = std::fs::read_to_string(&ltp)?;
+    let (r, text) = tools::yosys_synth(
+        top,
+        Some("ltp -noff w:* t:* t:FD* %d t:RAMB* %d t:URAM* %d %u"),
+    )?;
     let depth = text
         .lines()
         .find_map(|l| {

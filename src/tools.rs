@@ -169,6 +169,12 @@ impl Resources {
 
 /// Runs Yosys `synth_xilinx -family xcup` on the design and counts its cells.
 pub fn synth(top: &Rc<Module>) -> Result<Resources> {
+    Ok(yosys_synth(top, None)?.0)
+}
+
+/// Yosys `synth_xilinx -family xcup -flatten -noiopad` on the design: its cell counts, and the
+/// output of one more Yosys command run on the result when `after` is given.
+pub fn yosys_synth(top: &Rc<Module>, after: Option<&str>) -> Result<(Resources, String)> {
     if !plume_sim::cosim::which("yosys") {
         bail!("yosys is not installed (run `make deps`)");
     }
@@ -179,12 +185,16 @@ pub fn synth(top: &Rc<Module>) -> Result<Resources> {
         .map(|f| format!("read_verilog {};", f.display()))
         .collect();
     let stat = dir.path().join("stat.txt");
-    let script = format!(
+    let extra = dir.path().join("extra.txt");
+    let mut script = format!(
         "{} synth_xilinx -family xcup -flatten -noiopad -top {}; tee -q -o {} stat",
         reads.join(" "),
         top.name,
         stat.display()
     );
+    if let Some(cmd) = after {
+        script.push_str(&format!("; tee -q -o {} {cmd}", extra.display()));
+    }
     let out = Command::new("yosys").args(["-q", "-p", &script]).output()?;
     if !out.status.success() {
         bail!(
@@ -195,7 +205,8 @@ pub fn synth(top: &Rc<Module>) -> Result<Resources> {
         );
     }
     let text = std::fs::read_to_string(&stat)?;
-    Ok(Resources::from_stat(&top.name, &text))
+    let extra = std::fs::read_to_string(&extra).unwrap_or_default();
+    Ok((Resources::from_stat(&top.name, &text), extra))
 }
 
 /// Writes files into `dir` all-or-nothing: they go to a sibling staging directory first, which is

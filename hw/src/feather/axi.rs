@@ -59,6 +59,35 @@ pub fn fifo_depth(stages: u32) -> u32 {
     (stages + 2).next_power_of_two()
 }
 
+/// The output FIFO in front of `m_axis`: takes a (data, last, valid) beat, drives the
+/// `m_axis_*` outputs, assigns its occupancy to the `count` wire (for credit-based admission)
+/// and returns `m_axis_tvalid` and `m_axis_tlast`.
+fn stream_out(
+    b: &mut ModuleBuilder,
+    fifo: &Rc<Module>,
+    (data, last, valid): (Sig, Sig, Sig),
+    m_ready: Sig,
+    count: Sig,
+) -> (Sig, Sig) {
+    let f = b.instance(
+        "out_fifo",
+        fifo,
+        &[
+            ("s_axis_tdata", data),
+            ("s_axis_tlast", last),
+            ("s_axis_tvalid", valid),
+            ("m_axis_tready", m_ready),
+        ],
+    );
+    b.assign(count, f.get("o_count"));
+    let m_valid = f.get("m_axis_tvalid");
+    let m_last = f.get("m_axis_tlast");
+    b.output("m_axis_tdata", f.get("m_axis_tdata"));
+    b.output("m_axis_tlast", m_last);
+    b.output("m_axis_tvalid", m_valid);
+    (m_valid, m_last)
+}
+
 /// Generates `axi_birrd_n<N>_w<W>_<topology>`.
 pub fn axi_birrd(cfg: &BirrdConfig) -> Result<Rc<Module>, WrapError> {
     let net = generate(cfg)?;
@@ -110,22 +139,13 @@ pub fn axi_birrd(cfg: &BirrdConfig) -> Result<Rc<Module>, WrapError> {
     let moved = b.xor(take, arrive);
     let next = b.mux(take, up, down);
     b.next(in_flight, next, Some(moved));
-    let f = b.instance(
-        "out_fifo",
+    let (m_valid, m_last) = stream_out(
+        &mut b,
         &out_fifo,
-        &[
-            ("s_axis_tdata", n.get("o_data")),
-            ("s_axis_tlast", arrive_last),
-            ("s_axis_tvalid", arrive),
-            ("m_axis_tready", m_ready),
-        ],
+        (n.get("o_data"), arrive_last, arrive),
+        m_ready,
+        fifo_count,
     );
-    b.assign(fifo_count, f.get("o_count"));
-    let m_valid = f.get("m_axis_tvalid");
-    let m_last = f.get("m_axis_tlast");
-    b.output("m_axis_tdata", f.get("m_axis_tdata"));
-    b.output("m_axis_tlast", m_last);
-    b.output("m_axis_tvalid", m_valid);
     let sent = b.and(m_valid, m_ready);
     let one32 = b.lit(32, 1);
     let beats1 = b.add(beats, one32);
@@ -462,22 +482,13 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     }
     let refs: Vec<(&str, Sig)> = cc.iter().map(|(n, s)| (n.as_str(), *s)).collect();
     let c = b.instance("feather", &core, &refs);
-    let f = b.instance(
-        "rd_fifo",
+    let (m_valid, m_last) = stream_out(
+        &mut b,
         &out_fifo,
-        &[
-            ("s_axis_tdata", c.get("o_host_rdata")),
-            ("s_axis_tlast", arrive_last),
-            ("s_axis_tvalid", in_flight),
-            ("m_axis_tready", m_ready),
-        ],
+        (c.get("o_host_rdata"), arrive_last, in_flight),
+        m_ready,
+        fifo_count,
     );
-    b.assign(fifo_count, f.get("o_count"));
-    let m_valid = f.get("m_axis_tvalid");
-    let m_last = f.get("m_axis_tlast");
-    b.output("m_axis_tdata", f.get("m_axis_tdata"));
-    b.output("m_axis_tlast", m_last);
-    b.output("m_axis_tvalid", m_valid);
     let sent_last = {
         let x = b.and(m_valid, m_ready);
         b.and(x, m_last)
