@@ -75,18 +75,19 @@ set_property -dict [list \
 connect_bd_intf_net [get_bd_intf_pins dma/M_AXIS_MM2S] [get_bd_intf_pins accel/s_axis]
 connect_bd_intf_net [get_bd_intf_pins accel/m_axis] [get_bd_intf_pins dma/S_AXIS_S2MM]
 
-# Control: PS master -> accelerator and DMA registers. Data: DMA masters -> HP0.
+# Control: PS master -> accelerator and DMA registers. Data: DMA masters -> HP0. Each rule is
+# applied on the pin being connected; "Auto" reuses the interconnect the first call created.
 foreach slave {/accel/s_axi /dma/S_AXI_LITE} {
     apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
         Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} \
         Master {/ps/M_AXI_HPM0_FPD} Slave $slave ddr_seg {Auto} \
-        intc_ip {New AXI SmartConnect} master_apm {0}] [get_bd_intf_pins $slave]
+        intc_ip {Auto} master_apm {0}] [get_bd_intf_pins $slave]
 }
 foreach master {/dma/M_AXI_MM2S /dma/M_AXI_S2MM} {
     apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list \
         Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} \
         Master $master Slave {/ps/S_AXI_HP0_FPD} ddr_seg {Auto} \
-        intc_ip {Auto} master_apm {0}] [get_bd_intf_pins ps/S_AXI_HP0_FPD]
+        intc_ip {Auto} master_apm {0}] [get_bd_intf_pins $master]
 }
 set irq [create_bd_cell -type ip -vlnv xilinx.com:ip:xlconcat irq]
 set_property CONFIG.NUM_PORTS {3} $irq

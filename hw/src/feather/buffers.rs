@@ -100,8 +100,15 @@ pub fn output_buffer(aw: u32, depth: u32) -> Result<Rc<Module>, DrcErrors> {
     b.finish()
 }
 
-/// Quantizer: `i_sum` (AW × 32 bit) → `o_q` (AW bytes) one cycle later; `i_scale` signed 8.24,
-/// `i_zp_o` and `i_out_signed` (int8 or uint8 output, zero point in the same format).
+/// Cycles from `i_sum` to `o_q` in the quantizer.
+pub const QUANT_LATENCY: u64 = 3;
+
+/// Quantizer: `i_sum` (AW × 32 bit) → `o_q` (AW bytes) `QUANT_LATENCY` cycles later;
+/// `i_scale` signed 8.24, `i_zp_o` and `i_out_signed` (int8 or uint8 output, zero point in the
+/// same format; held while a layer runs). Pipelined as a DSP multiply wants it: the sum is
+/// registered before the 32×32 multiply (input registers) and the product twice after it (M
+/// and P registers, or the cascade's own stages); rounding, zero point and clamp follow, and
+/// the streaming buffer's write registers the byte.
 pub fn quantizer(aw: u32) -> Result<Rc<Module>, DrcErrors> {
     let mut b = ModuleBuilder::new(format!("feather_quant_{aw}"));
     let sum = b.input("i_sum", 32 * aw);
@@ -117,9 +124,11 @@ pub fn quantizer(aw: u32) -> Result<Rc<Module>, DrcErrors> {
     let mut bytes = Vec::new();
     for c in 0..aw {
         let s = b.slice(sum, 32 * c + 31, 32 * c);
+        let s = b.delay(&format!("sum{c}_q"), s);
         let ss = b.as_signed(s);
         let p = b.mul(ss, sc);
-        let p = b.delay(&format!("prod{c}_q"), p);
+        let p = b.delay(&format!("prod{c}_m"), p);
+        let p = b.delay(&format!("prod{c}_p"), p);
         let half = b.lit_signed(64, 1 << (SCALE_FRAC_BITS - 1));
         let r = b.add(p, half);
         // Arithmetic shift by the fraction: bits 63..24 as a signed 40-bit value.

@@ -25,7 +25,7 @@
 //! | `ob_mask` | AW | output-buffer banks that take the row vector leaving BIRRD at t |
 //! | `ob_addr` | AW · log2 O | each bank's line, bank b at bits [b·log2 O +: log2 O] of the field (read at t, written at t+1) |
 //! | `ob_acc` | 1 | add to the line's contents (else overwrite) |
-//! | `quant` | 1 | also requantise the sum and write it at t+2 into streaming buffer `q_buf`, same banks and line |
+//! | `quant` | 1 | also requantise the sum and write it at t+1+`QUANT_LATENCY` (t+4) into streaming buffer `q_buf`, same banks and line |
 //! | `q_buf` | 1 | destination streaming buffer |
 //!
 //! Fields are packed LSB first in the order of the table (`UopLayout`).

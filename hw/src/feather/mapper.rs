@@ -31,6 +31,7 @@
 //! (`Cᵀ = Bᵀ Aᵀ`): the compiler swaps the operands' roles and transposes the layout.
 
 use super::birrd::Config;
+use super::buffers::QUANT_LATENCY;
 use super::controller::Uop;
 use super::golden::ConvShape;
 use super::route::{RouteCache, RouteError, Target};
@@ -449,7 +450,8 @@ fn birrd_entry(s: u64, map: &Mapping, j: usize, r: usize) -> u64 {
 pub fn predict_cycles(cfg: &FeatherConfig, map: &Mapping) -> u64 {
     let starts = tile_starts(map);
     let (_, s) = *starts.last().expect("a layer has at least one tile");
-    birrd_entry(s, map, map.mb - 1, map.last_r) + cfg.birrd_latency() + 3
+    // Leaves BIRRD at +S (OB read), sum at +1, quantized write QUANT_LATENCY later; inclusive.
+    birrd_entry(s, map, map.mb - 1, map.last_r) + cfg.birrd_latency() + 2 + QUANT_LATENCY
 }
 
 /// A compiled layer.

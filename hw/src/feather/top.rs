@@ -11,14 +11,14 @@
 //!
 //! Latencies (cycle t = the micro-instruction's cycle): buffer reads 1 → NEST row 0 at t+1;
 //! NEST `V + r + 3` from a VN's first element to the column mux output (see `nest.rs`); BIRRD
-//! S stages; OB read at t, sum written at t+1; quantized byte written at t+2.
+//! S stages; OB read at t, sum written at t+1; quantized byte written at t+1+QUANT_LATENCY (t+4).
 //!
 //! The buffers and the quantizer are modules of their own (`buffers.rs`). The host's writes
 //! share the quantizer's write port and its read-back shares the stream's read port (the host
 //! uses them only while the core is idle), so every memory stays simple dual port.
 
 use super::birrd::{self, BirrdConfig, BirrdError, Topology};
-use super::buffers::{output_buffer, quantizer, stream_buffer};
+use super::buffers::{output_buffer, quantizer, stream_buffer, QUANT_LATENCY};
 use super::controller::UopLayout;
 use super::nest::{nest, NestConfig};
 use crate::rtl::{DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, Sig};
@@ -303,7 +303,8 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     );
     let birrd_out = br.get("o_data");
 
-    // ---- output buffer: read at t, add and write at t+1; quantized bytes written at t+2.
+    // ---- output buffer: read at t, add and write at t+1; quantized bytes written at
+    // t+1+QUANT_LATENCY.
     let obuf = output_buffer(aw, cfg.o_depth)?;
     let o = b.instance(
         "obuf",
@@ -329,10 +330,14 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
         ],
     );
     let no_q = b.zero(aw);
-    let qm = b.mux(quant_q, o.get("o_mask"), no_q);
-    let qwe_q = b.delay("q_we_q", qm);
-    let qaddr_q = b.delay("q_addr_q", o.get("o_addr"));
-    let qsel_q = b.delay("q_sel_q", qbuf_q);
+    let mut qwe_q = b.mux(quant_q, o.get("o_mask"), no_q);
+    let mut qaddr_q = o.get("o_addr");
+    let mut qsel_q = qbuf_q;
+    for k in 0..QUANT_LATENCY {
+        qwe_q = b.delay(&format!("q_we_q{k}"), qwe_q);
+        qaddr_q = b.delay(&format!("q_addr_q{k}"), qaddr_q);
+        qsel_q = b.delay(&format!("q_sel_q{k}"), qsel_q);
+    }
     b.assign(q_we, qwe_q);
     b.assign(q_addr, qaddr_q);
     b.assign(q_sel, qsel_q);
