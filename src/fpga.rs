@@ -797,22 +797,47 @@ close $::plume_log
 /// Longest combinational path after `synth_xilinx -family xcup`, in cells (LUTs, CARRY8,
 /// wide muxes, DSP48E2) between flip-flops and block RAMs — Yosys `ltp` over every cell but
 /// FD*, RAMB* and URAM* — with the resources.
-pub fn synth_with_depth(top: &Rc<Module>) -> Result<(Resources, u64)> {
+pub fn synth_with_depth(top: &Rc<Module>) -> Result<(Resources, LogicDepth)> {
     let (r, text) = tools::yosys_synth(
         top,
         Some("ltp -noff w:* t:* t:FD* %d t:RAMB* %d t:URAM* %d %u"),
     )?;
-    let depth = text
-        .lines()
-        .find_map(|l| {
-            let i = l.find("length=")?;
-            l[i + 7..]
-                .trim_end_matches([')', ':'])
-                .split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
+    let depth = parse_ltp(&text)
         .with_context(|| format!("no path length in Yosys ltp output:\n{text}"))?;
     Ok((r, depth))
+}
+
+/// The longest path Yosys `ltp` found: its length in cells and the signals it starts and ends
+/// at (hierarchical names of the flattened design).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LogicDepth {
+    pub cells: u64,
+    pub from: String,
+    pub to: String,
+}
+
+/// Reads `ltp` output: "Longest topological path in m (length=N):" then one line per node,
+/// `  k: <net> [bit] (via <cell>)`.
+pub fn parse_ltp(text: &str) -> Option<LogicDepth> {
+    let mut lines = text.lines().skip_while(|l| !l.contains("length="));
+    let head = lines.next()?;
+    let i = head.find("length=")?;
+    let cells = head[i + 7..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse::<u64>()
+        .ok()?;
+    let nets: Vec<String> = lines
+        .filter_map(|l| {
+            let (k, rest) = l.trim().split_once(": ")?;
+            k.parse::<u64>().ok()?;
+            let net = rest.split(" (via").next()?.trim();
+            Some(net.trim_start_matches('\\').to_string())
+        })
+        .collect();
+    Some(LogicDepth {
+        cells,
+        from: nets.first().cloned().unwrap_or_default(),
+        to: nets.last().cloned().unwrap_or_default(),
+    })
 }

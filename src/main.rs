@@ -560,7 +560,7 @@ fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
     if json {
         let v: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(n, r, depth)| serde_json::json!({"design": n, "resources": r, "logic_depth": depth}))
+            .map(|(n, r, depth)| serde_json::json!({"design": n, "resources": r, "longest_path": depth}))
             .collect();
         println!(
             "{}",
@@ -590,8 +590,11 @@ fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
             cell(r.dsp as f64, 2),
             cell(r.bram36, 3),
             cell(r.uram as f64, 4),
-            depth
+            depth.cells
         );
+    }
+    for (n, _, depth) in &rows {
+        println!("longest path in {n}: {} → {}", depth.from, depth.to);
     }
     println!("depth: cells (LUT, CARRY8, MUXF, DSP) on the longest path between flip-flops/block RAMs (Yosys ltp), a proxy for Fmax");
     Ok(())

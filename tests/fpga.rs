@@ -335,7 +335,7 @@ fn ir_estimate_tracks_yosys() {
         let top = d.wrapped().unwrap();
         let e = fpga::estimate(&top);
         let (y, depth) = fpga::synth_with_depth(&top).unwrap();
-        eprintln!("{}: IR {e:?}\n  yosys {y:?}, depth {depth}", d.name());
+        eprintln!("{}: IR {e:?}\n  yosys {y:?}, {depth:?}", d.name());
         assert_eq!(e.dsp, y.dsp, "{}", d.name());
         assert_eq!(e.bram36, y.bram36, "{}", d.name());
         let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
@@ -348,9 +348,18 @@ fn ir_estimate_tracks_yosys() {
             e.lut,
             y.lut
         );
-        assert!(depth >= 2, "a real path has cells on it");
+        assert!(depth.cells >= 2, "a real path has cells on it");
+        assert!(!depth.from.is_empty() && !depth.to.is_empty(), "{depth:?}");
         assert!(fpga::fits(&y).is_ok());
     }
+}
+
+#[test]
+fn reads_yosys_ltp_output() {
+    let text = "18. Executing LTP pass (find longest path).\n\nLongest topological path in t (length=3):\n    0: \\r [2]\n    1: $auto$x.X [3] (via $abc$1)\n    2: $auto$x.CO [3] (via $auto$carry4)\n    3: \\q.i_wdata [4] (via $abc$2)\n";
+    let d = fpga::parse_ltp(text).unwrap();
+    assert_eq!((d.cells, d.from.as_str(), d.to.as_str()), (3, "r [2]", "q.i_wdata [4]"));
+    assert!(fpga::parse_ltp("nothing here").is_none());
 }
 
 #[test]
