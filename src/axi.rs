@@ -4,9 +4,11 @@
 //! signal (valid delays, ready delays) exercise the slave's back-pressure handling.
 
 use crate::rng::XorShift;
-use anyhow::{bail, Result};
-use plume_hw::rtl::Bits;
+use anyhow::{bail, Context, Result};
+use plume_hw::lib::axi_lite::RegMap;
+use plume_hw::rtl::{Bits, Module};
 use plume_sim::Sim;
+use std::rc::Rc;
 
 pub const OKAY: u8 = 0;
 pub const SLVERR: u8 = 2;
@@ -243,4 +245,212 @@ pub fn stream(
         beats.len(),
         got.len()
     )
+}
+
+/// Random stalls (percent) on each bus.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stalls {
+    pub lite: u64,
+    pub stream_in: u64,
+    pub stream_out: u64,
+    pub seed: u64,
+}
+
+/// Bytes of `b`, LSB first, `nbytes` of them (zero beyond its width).
+pub fn bits_bytes(b: &Bits, nbytes: usize, out: &mut Vec<u8>) {
+    for i in 0..nbytes as u32 {
+        let lo = 8 * i;
+        let v = if lo >= b.width() {
+            0
+        } else {
+            b.slice(lo, (b.width() - lo).min(8)).to_u64() as u8
+        };
+        out.push(v);
+    }
+}
+
+/// A host for an AXI-wrapped design on plume's simulator, driving it through the
+/// bus-functional models: register access by name or offset, and DMA-like stream transfers.
+pub struct Host {
+    pub sim: Sim,
+    top: Rc<Module>,
+    pub map: RegMap,
+    bfm: LiteMaster,
+    stalls: Stalls,
+    transfers: u64,
+}
+
+impl Host {
+    /// Simulates `top` (an AXI-wrapped design with register map `map`) and resets it.
+    pub fn new(top: Rc<Module>, map: RegMap, stalls: Stalls, record: bool) -> Result<Host> {
+        let mut sim = Sim::new(&top)?;
+        if record {
+            sim.record();
+        }
+        sim.poke_u64("rst", 1)?;
+        LiteMaster::idle(&mut sim)?;
+        for n in ["s_axis_tlast", "s_axis_tvalid", "m_axis_tready"] {
+            sim.poke_u64(n, 0)?;
+        }
+        let w = sim.input("s_axis_tdata")?.width;
+        sim.poke("s_axis_tdata", &Bits::zero(w))?;
+        sim.step();
+        sim.poke_u64("rst", 0)?;
+        Ok(Host {
+            sim,
+            top,
+            map,
+            bfm: LiteMaster::new(stalls.seed, stalls.lite),
+            stalls,
+            transfers: 0,
+        })
+    }
+
+    pub fn top(&self) -> Rc<Module> {
+        self.top.clone()
+    }
+
+    /// One AXI4-Lite write; returns the response code.
+    pub fn mmio_write(&mut self, offset: u64, value: u32) -> Result<u8> {
+        self.bfm.write(&mut self.sim, offset, value, 0xf)
+    }
+
+    /// One AXI4-Lite read: (value, response code).
+    pub fn mmio_read(&mut self, offset: u64) -> Result<(u32, u8)> {
+        self.bfm.read(&mut self.sim, offset)
+    }
+
+    pub fn write(&mut self, name: &str, value: u64) -> Result<()> {
+        let off = self
+            .map
+            .offset(name)
+            .with_context(|| format!("no register {name}"))?;
+        let width = self
+            .map
+            .params
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .width;
+        for k in 0..width.div_ceil(32) {
+            let resp = self.mmio_write((off + 4 * k) as u64, (value >> (32 * k)) as u32)?;
+            if resp != OKAY {
+                bail!("writing {name} answered {resp}");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn read(&mut self, name: &str) -> Result<u64> {
+        let off = self
+            .map
+            .offset(name)
+            .with_context(|| format!("no register {name}"))?;
+        let (v, resp) = self.mmio_read(off as u64)?;
+        if resp != OKAY {
+            bail!("reading {name} answered {resp}");
+        }
+        Ok(v as u64)
+    }
+
+    /// An MM2S transfer: `bytes` as beats into `s_axis`, `tlast` on the last (a beat of W bits
+    /// takes ceil(W/8) bytes, LSB first).
+    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        let beats = self.beats_of(bytes)?;
+        self.transfers += 1;
+        stream(
+            &mut self.sim,
+            &beats,
+            0,
+            self.stalls.stream_in,
+            0,
+            self.stalls.seed ^ self.transfers,
+        )?;
+        Ok(())
+    }
+
+    /// An S2MM transfer of `beats` beats from `m_axis`; checks `tlast` is on the last only.
+    pub fn receive(&mut self, beats: usize) -> Result<Vec<u8>> {
+        self.transfers += 1;
+        let (got, _) = stream(
+            &mut self.sim,
+            &[],
+            beats,
+            0,
+            self.stalls.stream_out,
+            self.stalls.seed ^ self.transfers,
+        )?;
+        Self::bytes_of(&got)
+    }
+
+    /// MM2S and S2MM at once: `bytes` go in while `beats` beats are taken out.
+    pub fn transfer(&mut self, bytes: &[u8], beats: usize) -> Result<Vec<u8>> {
+        let input = self.beats_of(bytes)?;
+        self.transfers += 1;
+        let (got, _) = stream(
+            &mut self.sim,
+            &input,
+            beats,
+            self.stalls.stream_in,
+            self.stalls.stream_out,
+            self.stalls.seed ^ self.transfers,
+        )?;
+        Self::bytes_of(&got)
+    }
+
+    fn beats_of(&self, bytes: &[u8]) -> Result<Vec<(Bits, bool)>> {
+        let dw = self.sim.input("s_axis_tdata")?.width;
+        let nb = dw.div_ceil(8) as usize;
+        if bytes.is_empty() || bytes.len() % nb != 0 {
+            bail!(
+                "a transfer of {} bytes is not a whole number of {nb}-byte beats",
+                bytes.len()
+            );
+        }
+        Ok(bytes
+            .chunks(nb)
+            .enumerate()
+            .map(|(i, c)| {
+                let mut b = Bits::zero(dw);
+                for (j, &x) in c.iter().enumerate() {
+                    let lo = 8 * j as u32;
+                    let w = (dw - lo).min(8);
+                    b.set_slice(lo, &Bits::from_u64(w, x as u64 & ((1 << w) - 1)));
+                }
+                (b, (i + 1) * nb == bytes.len())
+            })
+            .collect())
+    }
+
+    fn bytes_of(got: &[(Bits, bool)]) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (i, (d, last)) in got.iter().enumerate() {
+            if *last != (i + 1 == got.len()) {
+                bail!("m_axis beat {i}: tlast = {last}");
+            }
+            bits_bytes(d, d.width().div_ceil(8) as usize, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Pulses CTRL.start and polls CTRL until done; returns the cycles it took.
+    pub fn start_and_wait(&mut self, limit: u64) -> Result<u64> {
+        let t0 = self.sim.cycle();
+        if self.mmio_write(0, 1)? != OKAY {
+            bail!("CTRL write refused");
+        }
+        self.wait_done(t0, limit)
+    }
+
+    /// Polls CTRL until done; returns the cycles since `t0`.
+    pub fn wait_done(&mut self, t0: u64, limit: u64) -> Result<u64> {
+        loop {
+            if self.mmio_read(0)?.0 & 2 != 0 {
+                return Ok(self.sim.cycle() - t0);
+            }
+            if self.sim.cycle() - t0 > limit {
+                bail!("no done within {limit} cycles of start");
+            }
+        }
+    }
 }

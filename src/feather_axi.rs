@@ -7,7 +7,8 @@
 //! models of `axi.rs`, with random stalls if asked) and the board (`sw/run_feather.py` in a
 //! `plume fpga zcu104 feather` build reads the directory [`Package::write`] produces).
 
-use crate::axi::{stream, LiteMaster, OKAY};
+use crate::axi::OKAY;
+pub use crate::axi::{Host, Stalls};
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
 use plume_hw::feather::golden::Quant;
@@ -15,21 +16,11 @@ use plume_hw::feather::mapper::{place, Schedule};
 use plume_hw::feather::program;
 use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
 use plume_hw::feather::top::FeatherConfig;
-use plume_hw::lib::axi_lite::RegMap;
-use plume_hw::rtl::{Bits, Module};
-use plume_sim::{Recording, Sim};
+use plume_hw::rtl::Module;
+use plume_sim::Recording;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::rc::Rc;
-
-/// Random stalls (percent) on each bus.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Stalls {
-    pub lite: u64,
-    pub stream_in: u64,
-    pub stream_out: u64,
-    pub seed: u64,
-}
 
 /// One `s_axis` packet: `entries` entries of `target`, from entry 0, as stream bytes.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -75,18 +66,6 @@ pub fn hardware(cfg: &FeatherConfig, seq: &SeqConfig) -> serde_json::Value {
         "desc_depth": seq.desc_depth, "pattern_depth": seq.pattern_depth,
         "config_depth": seq.config_depth
     })
-}
-
-fn bits_bytes(b: &Bits, nbytes: usize, out: &mut Vec<u8>) {
-    for i in 0..nbytes as u32 {
-        let lo = 8 * i;
-        let v = if lo >= b.width() {
-            0
-        } else {
-            b.slice(lo, (b.width() - lo).min(8)).to_u64() as u8
-        };
-        out.push(v);
-    }
 }
 
 impl Package {
@@ -144,7 +123,7 @@ impl Package {
                     .iter()
                     .map(|e| {
                         let mut v = Vec::with_capacity(per);
-                        bits_bytes(e, per, &mut v);
+                        crate::axi::bits_bytes(e, per, &mut v);
                         v
                     })
                     .collect(),
@@ -249,166 +228,6 @@ impl Package {
     }
 }
 
-/// The host: plume's simulator of the wrapped design, driven through the bus-functional
-/// models. Register access by name or offset, DMA-like stream transfers.
-pub struct Host {
-    pub sim: Sim,
-    top: Rc<Module>,
-    pub map: RegMap,
-    bfm: LiteMaster,
-    stalls: Stalls,
-    transfers: u64,
-}
-
-impl Host {
-    /// Builds the wrapped design for `cfg`/`seq` and resets it.
-    pub fn new(cfg: &FeatherConfig, seq: &SeqConfig, stalls: Stalls, record: bool) -> Result<Host> {
-        let top = axi_feather(cfg, seq)?;
-        let map = feather_map(cfg, seq)?;
-        let mut sim = Sim::new(&top)?;
-        if record {
-            sim.record();
-        }
-        sim.poke_u64("rst", 1)?;
-        LiteMaster::idle(&mut sim)?;
-        for n in ["s_axis_tlast", "s_axis_tvalid", "m_axis_tready"] {
-            sim.poke_u64(n, 0)?;
-        }
-        sim.poke("s_axis_tdata", &Bits::zero(feather_stream_width(cfg)))?;
-        sim.step();
-        sim.poke_u64("rst", 0)?;
-        Ok(Host {
-            sim,
-            top,
-            map,
-            bfm: LiteMaster::new(stalls.seed, stalls.lite),
-            stalls,
-            transfers: 0,
-        })
-    }
-
-    pub fn top(&self) -> Rc<Module> {
-        self.top.clone()
-    }
-
-    /// One AXI4-Lite write; returns the response code.
-    pub fn mmio_write(&mut self, offset: u64, value: u32) -> Result<u8> {
-        self.bfm.write(&mut self.sim, offset, value, 0xf)
-    }
-
-    /// One AXI4-Lite read: (value, response code).
-    pub fn mmio_read(&mut self, offset: u64) -> Result<(u32, u8)> {
-        self.bfm.read(&mut self.sim, offset)
-    }
-
-    pub fn write(&mut self, name: &str, value: u64) -> Result<()> {
-        let off = self
-            .map
-            .offset(name)
-            .with_context(|| format!("no register {name}"))?;
-        let width = self
-            .map
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .unwrap()
-            .width;
-        for k in 0..width.div_ceil(32) {
-            let resp = self.mmio_write((off + 4 * k) as u64, (value >> (32 * k)) as u32)?;
-            if resp != OKAY {
-                bail!("writing {name} answered {resp}");
-            }
-        }
-        Ok(())
-    }
-
-    pub fn read(&mut self, name: &str) -> Result<u64> {
-        let off = self
-            .map
-            .offset(name)
-            .with_context(|| format!("no register {name}"))?;
-        let (v, resp) = self.mmio_read(off as u64)?;
-        if resp != OKAY {
-            bail!("reading {name} answered {resp}");
-        }
-        Ok(v as u64)
-    }
-
-    /// An MM2S transfer: `bytes` as beats into `s_axis`, `tlast` on the last.
-    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        let dw = self.sim.input("s_axis_tdata")?.width;
-        let nb = dw as usize / 8;
-        if bytes.is_empty() || bytes.len() % nb != 0 {
-            bail!(
-                "a transfer of {} bytes is not a whole number of {nb}-byte beats",
-                bytes.len()
-            );
-        }
-        let beats: Vec<(Bits, bool)> = bytes
-            .chunks(nb)
-            .enumerate()
-            .map(|(i, c)| {
-                let mut b = Bits::zero(dw);
-                for (j, &x) in c.iter().enumerate() {
-                    b.set_slice(8 * j as u32, &Bits::from_u64(8, x as u64));
-                }
-                (b, (i + 1) * nb == bytes.len())
-            })
-            .collect();
-        self.transfers += 1;
-        stream(
-            &mut self.sim,
-            &beats,
-            0,
-            self.stalls.stream_in,
-            0,
-            self.stalls.seed ^ self.transfers,
-        )?;
-        Ok(())
-    }
-
-    /// An S2MM transfer of `beats` beats from `m_axis`; checks `tlast` is on the last only.
-    pub fn receive(&mut self, beats: usize) -> Result<Vec<u8>> {
-        self.transfers += 1;
-        let (got, _) = stream(
-            &mut self.sim,
-            &[],
-            beats,
-            0,
-            self.stalls.stream_out,
-            self.stalls.seed ^ self.transfers,
-        )?;
-        let mut out = Vec::new();
-        for (i, (d, last)) in got.iter().enumerate() {
-            if *last != (i + 1 == got.len()) {
-                bail!("m_axis beat {i}: tlast = {last}");
-            }
-            bits_bytes(d, d.width() as usize / 8, &mut out);
-        }
-        Ok(out)
-    }
-
-    /// Pulses CTRL.start and polls CTRL until done; returns the cycles it took.
-    pub fn start_and_wait(&mut self, limit: u64) -> Result<u64> {
-        let t0 = self.sim.cycle();
-        if self.mmio_write(0, 1)? != OKAY {
-            bail!("CTRL write refused");
-        }
-        self.wait_done(t0, limit)
-    }
-
-    fn wait_done(&mut self, t0: u64, limit: u64) -> Result<u64> {
-        loop {
-            if self.mmio_read(0)?.0 & 2 != 0 {
-                return Ok(self.sim.cycle() - t0);
-            }
-            if self.sim.cycle() - t0 > limit {
-                bail!("no done within {limit} cycles of start");
-            }
-        }
-    }
-}
-
 pub struct AxiRun {
     /// The output tensor (M×N row-major), read back over `m_axis`.
     pub out: Vec<u8>,
@@ -425,7 +244,12 @@ pub struct AxiRun {
 /// Runs a package on the wrapped design in plume's simulator, as the board's host would.
 pub fn run_package(pkg: &Package, stalls: Stalls, record: bool) -> Result<AxiRun> {
     let (cfg, seq) = pkg.config()?;
-    let mut h = Host::new(&cfg, &seq, stalls, record)?;
+    let mut h = Host::new(
+        axi_feather(&cfg, &seq)?,
+        feather_map(&cfg, &seq)?,
+        stalls,
+        record,
+    )?;
     for (name, v) in &pkg.registers {
         h.write(name, *v)?;
     }

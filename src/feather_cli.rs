@@ -149,16 +149,6 @@ pub enum FeatherCmd {
         #[arg(long)]
         no_verify: bool,
     },
-    /// Serve the AXI-wrapped FEATHER on plume's simulator over stdin/stdout, one command per
-    /// line, for host software tests: `W <offset> <value>`, `R <offset>`, `SEND <file>` (an
-    /// MM2S transfer), `RECV <beats> <file>` (an S2MM transfer), `INFO` (bytes per
-    /// beat in and out), `QUIT`. Replies `OK …` or
-    /// `ERR <message>`.
-    #[command(hide = true)]
-    Serve {
-        #[command(flatten)]
-        a: ArrayArgs,
-    },
     /// Every convolution layer of a network through the compiler and the timing model.
     Net {
         /// resnet50 or mobilenetv3.
@@ -370,7 +360,6 @@ pub fn dispatch(cmd: FeatherCmd) -> Result<()> {
             let (layer, df, layout, prep) = l.parse(&cfg)?;
             export_layer(&cfg, &layer, &prep, df, layout, &out, !no_verify)
         }
-        FeatherCmd::Serve { a } => serve(&a.config()?),
         FeatherCmd::Switch { a, gemm, n2, seed } => {
             let cfg = a.config()?;
             let Layer::Gemm(g1) = parse_layer(Some(&gemm), None)? else {
@@ -450,60 +439,6 @@ fn export_layer(
         pkg.rd_lines,
         pkg.golden.len()
     );
-    Ok(())
-}
-
-fn serve(cfg: &FeatherConfig) -> Result<()> {
-    use plume::feather_axi::{Host, Stalls};
-    use std::io::{BufRead, Write};
-    let mut h = Host::new(cfg, &SeqConfig::default(), Stalls::default(), false)?;
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout();
-    for line in stdin.lock().lines() {
-        let line = line?;
-        let w: Vec<&str> = line.split_whitespace().collect();
-        let num = |i: usize| -> Result<u64> {
-            let t = w.get(i).copied().unwrap_or("");
-            let v = if let Some(hex) = t.strip_prefix("0x") {
-                u64::from_str_radix(hex, 16)
-            } else {
-                t.parse()
-            };
-            v.map_err(|_| anyhow::anyhow!("{t:?} is not a number"))
-        };
-        let reply: Result<String> = (|| match w.first().copied() {
-            Some("W") => Ok(format!("OK {}", h.mmio_write(num(1)?, num(2)? as u32)?)),
-            Some("R") => {
-                let (v, r) = h.mmio_read(num(1)?)?;
-                Ok(format!("OK {v} {r}"))
-            }
-            Some("SEND") => {
-                let bytes = std::fs::read(w.get(1).copied().unwrap_or(""))?;
-                h.send(&bytes)?;
-                Ok("OK".into())
-            }
-            Some("RECV") => {
-                let bytes = h.receive(num(1)? as usize)?;
-                std::fs::write(w.get(2).copied().unwrap_or(""), bytes)?;
-                Ok("OK".into())
-            }
-            Some("INFO") => {
-                let w = cfg.aw * 8 / 8;
-                Ok(format!("OK {w} {w}"))
-            }
-            Some("QUIT") | None => Ok("BYE".into()),
-            Some(c) => Err(anyhow::anyhow!("unknown command {c}")),
-        })();
-        let text = match reply {
-            Ok(t) => t,
-            Err(e) => format!("ERR {e:#}"),
-        };
-        writeln!(stdout, "{text}")?;
-        stdout.flush()?;
-        if text == "BYE" {
-            break;
-        }
-    }
     Ok(())
 }
 

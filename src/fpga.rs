@@ -33,6 +33,7 @@ const BUILD_TCL: &str = include_str!("../fpga/zcu104/build.tcl");
 const OOC_TCL: &str = include_str!("../fpga/zcu104/ooc.tcl");
 const MAKEFILE: &str = include_str!("../fpga/zcu104/Makefile");
 const RUN_FEATHER: &str = include_str!("../fpga/zcu104/run_feather.py");
+const RUN_BIRRD: &str = include_str!("../fpga/zcu104/run_birrd.py");
 
 /// A design the flow can build.
 #[derive(Clone, Debug)]
@@ -595,7 +596,7 @@ fn readme(
         regs = map_table(map),
         runner = match design {
             Design::Feather(..) => "| `sw/run_feather.py` | runs a layer package from `plume feather export` on the board (PYNQ) and checks it against the golden output |\n",
-            Design::Birrd(_) => "",
+            Design::Birrd(_) => "| `sw/run_birrd.py` | streams a vector package from `plume birrd export` through the board and checks every output against the golden model (PYNQ) |\n",
         },
     )
 }
@@ -664,14 +665,16 @@ pub fn build(design: &Design, mhz: f64, yosys: bool) -> Result<Build> {
     files.push(("Makefile".into(), fill(MAKEFILE, design, mhz).into_bytes()));
     files.push((format!("sw/{n}_regs.h"), map.c_header().into_bytes()));
     files.push((format!("sw/{n}.py"), map.python_driver().into_bytes()));
-    if let Design::Feather(..) = design {
-        let runner = RUN_FEATHER
-            .replace("@@NAME@@", &n)
-            .replace("@@MODULE@@", &n)
-            .replace("@@CLASS@@", &map.python_class())
-            .replace("@@HARDWARE@@", &design.params().to_string());
-        files.push(("sw/run_feather.py".into(), runner.into_bytes()));
-    }
+    let (runner, template) = match design {
+        Design::Feather(..) => ("sw/run_feather.py", RUN_FEATHER),
+        Design::Birrd(_) => ("sw/run_birrd.py", RUN_BIRRD),
+    };
+    let text = template
+        .replace("@@NAME@@", &n)
+        .replace("@@MODULE@@", &n)
+        .replace("@@CLASS@@", &map.python_class())
+        .replace("@@HARDWARE@@", &design.params().to_string());
+    files.push((runner.into(), text.into_bytes()));
     files.push((
         "README.md".into(),
         readme(design, mhz, &top, &map, &est, source).into_bytes(),
@@ -802,8 +805,8 @@ pub fn synth_with_depth(top: &Rc<Module>) -> Result<(Resources, LogicDepth)> {
         top,
         Some("ltp -noff w:* t:* t:FD* %d t:RAMB* %d t:URAM* %d %u"),
     )?;
-    let depth = parse_ltp(&text)
-        .with_context(|| format!("no path length in Yosys ltp output:\n{text}"))?;
+    let depth =
+        parse_ltp(&text).with_context(|| format!("no path length in Yosys ltp output:\n{text}"))?;
     Ok((r, depth))
 }
 

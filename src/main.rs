@@ -69,6 +69,15 @@ enum Cmd {
         #[command(subcommand)]
         board: ReportBoard,
     },
+    /// Serve an AXI-wrapped design on plume's simulator over stdin/stdout, one command per
+    /// line, for host-software tests: `W <offset> <value>`, `R <offset>`, `SEND <file>` (MM2S),
+    /// `RECV <beats> <file>` (S2MM), `XFER <file> <beats> <file>` (both at once), `INFO`
+    /// (bytes per beat in and out), `QUIT`. Replies `OK …` or `ERR <message>`.
+    #[command(hide = true)]
+    Serve {
+        #[command(subcommand)]
+        design: ServeDesign,
+    },
     /// BIRRD tools.
     Birrd {
         #[command(subcommand)]
@@ -209,6 +218,18 @@ enum FpgaDesign {
 }
 
 #[derive(Subcommand)]
+enum ServeDesign {
+    Birrd {
+        #[command(flatten)]
+        p: BirrdParams,
+    },
+    Feather {
+        #[command(flatten)]
+        a: ArrayArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReportBoard {
     /// ZCU104 (XCZU7EV).
     Zcu104 {
@@ -303,6 +324,22 @@ enum BirrdCmd {
         /// Time budget in milliseconds.
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
+    },
+    /// Package a configuration and random vectors for the board: `birrd.json` (command-word
+    /// registers), `in.bin` / `golden.bin` (DMA images of the input and expected output
+    /// vectors), run by `sw/run_birrd.py` of a `plume fpga zcu104 birrd` build. Checked
+    /// through AXI on plume's simulator before writing.
+    Export {
+        #[command(flatten)]
+        c: ConfiguredNetwork,
+        /// Input vectors.
+        #[arg(long, default_value_t = 256)]
+        vectors: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output directory (must not exist or be empty).
+        #[arg(short, long)]
+        out: PathBuf,
     },
     /// Evaluate one input vector under a configuration; prints the N outputs as a JSON array.
     Eval {
@@ -434,6 +471,15 @@ fn dispatch(cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Birrd {
+            cmd:
+                BirrdCmd::Export {
+                    c,
+                    vectors,
+                    seed,
+                    out,
+                },
+        } => birrd_export(&c, vectors, seed, &out),
+        Cmd::Birrd {
             cmd: BirrdCmd::Eval { c, inputs, engine },
         } => {
             let (cfg, config) = c.parse()?;
@@ -471,6 +517,15 @@ fn dispatch(cmd: Cmd) -> Result<()> {
                 }
             };
             fpga_cmd(&d, &o)
+        }
+        Cmd::Serve { design } => {
+            let d = match design {
+                ServeDesign::Birrd { p } => fpga::Design::Birrd(p.config()?),
+                ServeDesign::Feather { a } => {
+                    fpga::Design::Feather(a.config()?, Default::default())
+                }
+            };
+            serve(&d)
         }
         Cmd::Report {
             board: ReportBoard::Zcu104 { array, ports, json },
@@ -523,6 +578,166 @@ fn fpga_cmd(d: &fpga::Design, o: &FpgaOpts) -> Result<()> {
         r.uram
     );
     println!("next: cd {} && make   (needs Vivado)", o.out.display());
+    Ok(())
+}
+
+fn birrd_export(c: &ConfiguredNetwork, vectors: usize, seed: u64, out: &Path) -> Result<()> {
+    use plume::axi::{Host, Stalls};
+    let (cfg, config) = c.parse()?;
+    if vectors == 0 {
+        bail!(bad("--vectors must be at least 1"));
+    }
+    let d = fpga::Design::Birrd(cfg);
+    let map = d.map()?;
+    let (wi, wo) = d.stream_widths();
+    let (di, d_o) = (
+        fpga::dma_width(wi) as usize / 8,
+        fpga::dma_width(wo) as usize / 8,
+    );
+    let word = cfg.command_word(&config);
+    let registers: Vec<(String, u64)> = map
+        .params
+        .iter()
+        .enumerate()
+        .map(|(k, p)| (p.name.clone(), word.slice(32 * k as u32, p.width).to_u64()))
+        .collect();
+    let mut rng = XorShift::new(seed);
+    let mask = if cfg.width == 64 {
+        u64::MAX
+    } else {
+        (1 << cfg.width) - 1
+    };
+    let (mut image_in, mut image_out) = (Vec::new(), Vec::new());
+    let (mut design_in, mut design_out) = (Vec::new(), Vec::new());
+    for _ in 0..vectors {
+        let v: Vec<u64> = (0..cfg.ports).map(|_| rng.next() & mask).collect();
+        let g = golden::birrd(&cfg, &config, &v)?;
+        for (bits, w, dma, image, design) in [
+            (cfg.pack(&v), wi, di, &mut image_in, &mut design_in),
+            (cfg.pack(&g), wo, d_o, &mut image_out, &mut design_out),
+        ] {
+            let mut beat = Vec::new();
+            plume::axi::bits_bytes(&bits, w.div_ceil(8) as usize, &mut beat);
+            design.extend_from_slice(&beat);
+            beat.resize(dma, 0);
+            image.extend_from_slice(&beat);
+        }
+    }
+    // The package on the simulated hardware first.
+    let mut h = Host::new(d.wrapped()?, map, Stalls::default(), false)?;
+    for (name, v) in &registers {
+        h.write(name, *v)?;
+    }
+    let got = h.transfer(&design_in, vectors)?;
+    if got != design_out {
+        bail!("the wrapped BIRRD's output differs from the golden model");
+    }
+    let t0 = h.sim.cycle();
+    h.wait_done(t0, 100)?;
+    if h.read("beats")? != vectors as u64 {
+        bail!("BEATS does not count the vectors");
+    }
+    let manifest = serde_json::json!({
+        "design": d.name(),
+        "hardware": d.params(),
+        "registers": registers,
+        "vectors": vectors,
+        "beat_bytes_in": di,
+        "beat_bytes_out": d_o,
+    });
+    tools::write_dir_atomically(
+        out,
+        &[
+            ("birrd.json".into(), serde_json::to_vec_pretty(&manifest)?),
+            ("in.bin".into(), image_in),
+            ("golden.bin".into(), image_out),
+        ],
+    )
+    .map_err(|e| bad(format!("{e:#}")))?;
+    println!(
+        "wrote {}: {} vectors for {} (checked through AXI on plume's simulator)",
+        out.display(),
+        vectors,
+        d.name()
+    );
+    Ok(())
+}
+
+fn serve(d: &fpga::Design) -> Result<()> {
+    use plume::axi::{Host, Stalls};
+    use std::io::{BufRead, Write};
+    let mut h = Host::new(d.wrapped()?, d.map()?, Stalls::default(), false)?;
+    // The wire format is the board's: beats as wide as the AXI DMA's stream (the shell pads).
+    let (wi, wo) = d.stream_widths();
+    let (di, d_o) = (
+        fpga::dma_width(wi) as usize / 8,
+        fpga::dma_width(wo) as usize / 8,
+    );
+    let (ni, no) = (wi.div_ceil(8) as usize, wo.div_ceil(8) as usize);
+    let unpad = |bytes: Vec<u8>| -> Result<Vec<u8>> {
+        if bytes.len() % di != 0 {
+            bail!(
+                "{} bytes is not a whole number of {di}-byte beats",
+                bytes.len()
+            );
+        }
+        Ok(bytes.chunks(di).flat_map(|c| c[..ni].to_vec()).collect())
+    };
+    let pad = |bytes: Vec<u8>| -> Vec<u8> {
+        bytes
+            .chunks(no)
+            .flat_map(|c| {
+                let mut v = c.to_vec();
+                v.resize(d_o, 0);
+                v
+            })
+            .collect()
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let arg = |i: usize| w.get(i).copied().unwrap_or("");
+        let num = |i: usize| -> Result<u64> {
+            let t = arg(i);
+            let v = match t.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => t.parse(),
+            };
+            v.map_err(|_| anyhow!("{t:?} is not a number"))
+        };
+        let reply: Result<String> = (|| match w.first().copied() {
+            Some("W") => Ok(format!("OK {}", h.mmio_write(num(1)?, num(2)? as u32)?)),
+            Some("R") => {
+                let (v, r) = h.mmio_read(num(1)?)?;
+                Ok(format!("OK {v} {r}"))
+            }
+            Some("SEND") => {
+                h.send(&unpad(std::fs::read(arg(1))?)?)?;
+                Ok("OK".into())
+            }
+            Some("RECV") => {
+                let bytes = h.receive(num(1)? as usize)?;
+                std::fs::write(arg(2), pad(bytes))?;
+                Ok("OK".into())
+            }
+            Some("XFER") => {
+                let bytes = h.transfer(&unpad(std::fs::read(arg(1))?)?, num(2)? as usize)?;
+                std::fs::write(arg(3), pad(bytes))?;
+                Ok("OK".into())
+            }
+            Some("INFO") => Ok(format!("OK {di} {d_o}")),
+            Some("QUIT") | None => Ok("BYE".into()),
+            Some(c) => Err(anyhow!("unknown command {c}")),
+        })();
+        let text = reply.unwrap_or_else(|e| format!("ERR {e:#}"));
+        writeln!(out, "{text}")?;
+        out.flush()?;
+        if text == "BYE" {
+            break;
+        }
+    }
     Ok(())
 }
 

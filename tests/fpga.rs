@@ -358,7 +358,10 @@ fn ir_estimate_tracks_yosys() {
 fn reads_yosys_ltp_output() {
     let text = "18. Executing LTP pass (find longest path).\n\nLongest topological path in t (length=3):\n    0: \\r [2]\n    1: $auto$x.X [3] (via $abc$1)\n    2: $auto$x.CO [3] (via $auto$carry4)\n    3: \\q.i_wdata [4] (via $abc$2)\n";
     let d = fpga::parse_ltp(text).unwrap();
-    assert_eq!((d.cells, d.from.as_str(), d.to.as_str()), (3, "r [2]", "q.i_wdata [4]"));
+    assert_eq!(
+        (d.cells, d.from.as_str(), d.to.as_str()),
+        (3, "r [2]", "q.i_wdata [4]")
+    );
     assert!(fpga::parse_ltp("nothing here").is_none());
 }
 
@@ -384,7 +387,7 @@ fn fit_check_names_what_overflows() {
 
 /// The board's host software, end to end, with the board replaced by plume's simulator: the
 /// generated `sw/run_feather.py` and driver run a package from `plume feather export` through
-/// a PYNQ stand-in whose MMIO and DMA calls go to `plume feather serve` (the AXI-wrapped
+/// a PYNQ stand-in whose MMIO and DMA calls go to `plume serve feather` (the AXI-wrapped
 /// FEATHER behind the bus-functional models). A corrupted golden output must be reported
 /// (exit 1) and a package for other hardware refused (exit 2).
 #[test]
@@ -427,8 +430,8 @@ fn board_runner_drives_the_simulated_hardware() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let server = serde_json::json!([
         env!("CARGO_BIN_EXE_plume"),
-        "feather",
         "serve",
+        "feather",
         "--array",
         "4x4"
     ]);
@@ -604,4 +607,80 @@ endmodule
         let text = tool(Command::new("vvp").arg(&vvp), "vvp", false);
         assert!(text.contains("PASS"), "{}: {text}", design.name());
     }
+}
+
+/// The BIRRD runner the same way: a routed reduce-and-reorder pattern exported with
+/// `plume birrd export`, streamed through `sw/run_birrd.py` (MM2S and S2MM at once) on the
+/// simulated wrapped BIRRD, 8 ports × 12 bits (padded to 128-bit DMA beats); a corrupted
+/// expected vector is reported.
+#[test]
+fn birrd_runner_drives_the_simulated_hardware() {
+    if !common::have("python3") {
+        return;
+    }
+    let t = common::TempDir::new("fpga-birrd-runner").unwrap();
+    let build = t.path().join("build");
+    let pkg = t.path().join("vectors");
+    let net = ["--ports", "8", "--width", "12"];
+    let mut args = vec!["fpga", "zcu104", "birrd"];
+    args.extend_from_slice(&net);
+    args.extend_from_slice(&["-o", build.to_str().unwrap()]);
+    assert!(plume(&args).status.success());
+    let route = plume(&[
+        "birrd",
+        "route",
+        "--ports",
+        "8",
+        "--target",
+        r#"{"6":[0,4],"1":[1,5,2],"3":[7]}"#,
+    ]);
+    assert!(route.status.success());
+    let config = String::from_utf8_lossy(&route.stdout).trim().to_string();
+    let mut args = vec!["birrd", "export"];
+    args.extend_from_slice(&net);
+    args.extend_from_slice(&[
+        "--config",
+        &config,
+        "--vectors",
+        "50",
+        "-o",
+        pkg.to_str().unwrap(),
+    ]);
+    let o = plume(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(pkg.join("in.bin")).unwrap().len(), 50 * 16);
+    let mut server = vec![env!("CARGO_BIN_EXE_plume"), "serve", "birrd"];
+    server.extend_from_slice(&net);
+    let mock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pynq_mock");
+    let run = || {
+        Command::new("python3")
+            .arg(build.join("sw/run_birrd.py"))
+            .arg(&pkg)
+            .env("PYTHONPATH", &mock)
+            .env("PLUME_SIM_SERVER", serde_json::json!(server).to_string())
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("50 vectors through BIRRD, BEATS counted 50"),
+        "{text}"
+    );
+    let mut golden = std::fs::read(pkg.join("golden.bin")).unwrap();
+    golden[16 * 9 + 3] ^= 1;
+    std::fs::write(pkg.join("golden.bin"), &golden).unwrap();
+    let o = run();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("1 of 50 output vectors differ from the golden model (first: [9])"),
+        "{text}"
+    );
 }

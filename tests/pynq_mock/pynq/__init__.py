@@ -1,5 +1,5 @@
 """A stand-in for PYNQ's Overlay, MMIO, allocate and AXI DMA, for plume's tests: every
-register access and DMA transfer goes to `plume feather serve` (the AXI-wrapped FEATHER on
+register access and DMA transfer goes to `plume serve` (the AXI-wrapped design on
 plume's cycle simulator, driven through its bus-functional models). The command that starts
 the server is the JSON list in PLUME_SIM_SERVER."""
 
@@ -58,11 +58,18 @@ def allocate(shape, dtype="u1"):
 
 
 class _Send:
+    def __init__(self, recv):
+        self.recv = recv
+
     def transfer(self, buf):
+        """MM2S. With an S2MM transfer pending, both run at once (XFER), as on the board."""
         with tempfile.NamedTemporaryFile(delete=False) as f:
             f.write(bytes(buf))
         try:
-            _call("SEND %s" % f.name)
+            if self.recv.buf is None:
+                _call("SEND %s" % f.name)
+            else:
+                self.recv.run("XFER %s" % f.name)
         finally:
             os.unlink(f.name)
 
@@ -77,17 +84,22 @@ class _Recv:
     def transfer(self, buf):
         self.buf = buf
 
-    def wait(self):
+    def run(self, command):
         _, out_bytes = _call("INFO")
         beats = len(self.buf) // int(out_bytes)
         path = tempfile.mktemp()
         try:
-            _call("RECV %d %s" % (beats, path))
+            _call("%s %d %s" % (command, beats, path))
             with open(path, "rb") as f:
                 self.buf[:] = f.read()
         finally:
+            self.buf = None
             if os.path.exists(path):
                 os.unlink(path)
+
+    def wait(self):
+        if self.buf is not None:
+            self.run("RECV")
 
 
 class _Ip:
@@ -97,8 +109,8 @@ class _Ip:
 
 class _Dma:
     def __init__(self):
-        self.sendchannel = _Send()
         self.recvchannel = _Recv()
+        self.sendchannel = _Send(self.recvchannel)
 
 
 class Overlay:
