@@ -401,7 +401,7 @@ impl Host {
     fn beats_of(&self, bytes: &[u8]) -> Result<Vec<(Bits, bool)>> {
         let dw = self.sim.input("s_axis_tdata")?.width;
         let nb = dw.div_ceil(8) as usize;
-        if bytes.is_empty() || bytes.len() % nb != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(nb) {
             bail!(
                 "a transfer of {} bytes is not a whole number of {nb}-byte beats",
                 bytes.len()

@@ -675,7 +675,7 @@ fn serve(d: &fpga::Design) -> Result<()> {
     );
     let (ni, no) = (wi.div_ceil(8) as usize, wo.div_ceil(8) as usize);
     let unpad = |bytes: Vec<u8>| -> Result<Vec<u8>> {
-        if bytes.len() % di != 0 {
+        if !bytes.len().is_multiple_of(di) {
             bail!(
                 "{} bytes is not a whole number of {di}-byte beats",
                 bytes.len()
