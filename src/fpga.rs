@@ -117,6 +117,12 @@ impl Design {
                 w = c.width,
                 wm = c.width - 1,
                 s = c.stages()
+            ) + &format!(
+                "\n### Running on the board\n\n```\n# on the development machine\nplume birrd route --ports {p} --topology {t} --target '{{\"0\":[0,1]}}' > config.json\nplume birrd export --ports {p} --width {w} --topology {t} --config @config.json -o vectors/\n# on the ZCU104 (PYNQ), in this directory after `make`\nsudo python3 sw/run_birrd.py vectors/\n```\n\n`run_birrd.py` writes `CMD_*`, sends the vectors with one MM2S transfer while one S2MM \
+                 transfer takes the results, and compares every output vector with the golden model's.\n",
+                p = c.ports,
+                t = c.topology,
+                w = c.width
             ),
             Design::Feather(c, s) => {
                 let mut t = format!(
