@@ -645,7 +645,13 @@ pub fn build(design: &Design, mhz: f64, yosys: bool) -> Result<Build> {
     } else {
         (estimate(&top), EstimateSource::Ir)
     };
-    fits(&est).map_err(|e| anyhow::anyhow!(crate::BadInputError(e)))?;
+    fits(&est).map_err(|e| {
+        let hint = match source {
+            EstimateSource::Ir => " (plume's IR estimate; --yosys synthesises for a closer figure)",
+            EstimateSource::Yosys => " (Yosys synth_xilinx)",
+        };
+        anyhow::anyhow!(crate::BadInputError(format!("{e}{hint}")))
+    })?;
     let n = design.name();
     let mut files: Vec<(String, Vec<u8>)> = plume_hw::rtl::verilog::emit_modules(&top)
         .into_iter()
