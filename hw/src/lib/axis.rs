@@ -6,7 +6,7 @@
 //! beat per cycle when neither side stalls. When the sink stalls, the beat accepted in that
 //! cycle waits in the skid register and the source sees `tready` low from the next cycle.
 
-use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder};
+use crate::rtl::{Bits, DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite};
 use std::rc::Rc;
 
 /// A register slice for `width` data bits plus `tlast`.
@@ -50,14 +50,18 @@ pub fn skid(width: u32) -> Result<Rc<Module>, DrcErrors> {
 }
 
 /// A first-word-fall-through FIFO of `depth` (a power of two, 2…64) beats of `width` data bits
-/// plus `tlast`, with `o_count`. `s_axis_tready`, `m_axis_tvalid` and the output beat come from
-/// registers only (the output is a register selected by the read pointer).
+/// plus `tlast`, with `o_count` (beats held). The beats live in a LUT-RAM (distributed memory,
+/// synchronous read) and the head beat in the memory's read register, which drives
+/// `m_axis_tdata`/`tlast` directly: `s_axis_tready`, `m_axis_tvalid` and the output beat come
+/// from registers only. A beat pushed into an empty FIFO is visible two cycles later; pops
+/// every cycle stream at full rate (the next head is read while the current one leaves).
 pub fn fifo(width: u32, depth: u32) -> Result<Rc<Module>, DrcErrors> {
     assert!(
         depth.is_power_of_two() && (2..=64).contains(&depth),
         "FIFO depth {depth} must be a power of two from 2 to 64"
     );
     let pb = depth.trailing_zeros();
+    let cb = pb + 1;
     let mut b = ModuleBuilder::new(format!("axis_fifo_w{width}_d{depth}"));
     let s_data = b.input("s_axis_tdata", width);
     let s_last = b.input("s_axis_tlast", 1);
@@ -65,40 +69,52 @@ pub fn fifo(width: u32, depth: u32) -> Result<Rc<Module>, DrcErrors> {
     let m_ready = b.input("m_axis_tready", 1);
     let wptr = b.reg("wptr", Bits::zero(pb));
     let rptr = b.reg("rptr", Bits::zero(pb));
-    let count = b.reg("count", Bits::zero(pb + 1));
-    let full = b.eq_lit(count, depth as u64);
-    let empty = b.eq_lit(count, 0);
-    let s_ready = b.not(full);
-    let m_valid = b.not(empty);
+    // Beats in the memory not yet read out, and whether the read register holds the head.
+    let stored = b.reg("stored", Bits::zero(cb));
+    let head = b.reg("head_valid", Bits::zero(1));
+    let head_w = b.extend(head, cb);
+    let count = b.add(stored, head_w);
+    let room = b.lit(cb, depth as u64);
+    let s_ready = b.lt(count, room);
     let push = b.and(s_valid, s_ready);
-    let pop = b.and(m_valid, m_ready);
+    let pop = b.and(head, m_ready);
+    let zero_c = b.zero(cb);
+    let any = b.ne(stored, zero_c);
+    let nhead = b.not(head);
+    let free = b.or(nhead, pop);
+    let fetch = b.and(any, free);
+    let mem = b.memory(
+        "beats",
+        width + 1,
+        depth,
+        MemStyle::Distributed,
+        ReadDuringWrite::ReadFirst,
+    );
     let beat = b.cat(&[s_last, s_data]);
-    let mut slots = Vec::new();
-    for k in 0..depth {
-        let r = b.reg(&format!("slot{k}"), Bits::zero(width + 1));
-        let here = b.eq_lit(wptr, k as u64);
-        let en = b.and(push, here);
-        b.next(r, beat, Some(en));
-        slots.push(r);
-    }
-    let out = b.select(rptr, &slots);
+    b.mem_write(mem, wptr, beat, push);
+    let out = b.mem_read(mem, rptr, Some(fetch));
     let one_p = b.lit(pb, 1);
     let w1 = b.add(wptr, one_p);
     b.next(wptr, w1, Some(push));
     let r1 = b.add(rptr, one_p);
-    b.next(rptr, r1, Some(pop));
-    let one_c = b.lit(pb + 1, 1);
-    let up = b.add(count, one_c);
-    let down = b.sub(count, one_c);
-    let moved = b.xor(push, pop);
+    b.next(rptr, r1, Some(fetch));
+    let one_c = b.lit(cb, 1);
+    let up = b.add(stored, one_c);
+    let down = b.sub(stored, one_c);
+    let moved = b.xor(push, fetch);
     let next = b.mux(push, up, down);
-    b.next(count, next, Some(moved));
+    b.next(stored, next, Some(moved));
+    // The head is valid after a fetch, and stays until popped.
+    let npop = b.not(pop);
+    let keep = b.and(head, npop);
+    let head_d = b.or(fetch, keep);
+    b.next(head, head_d, None);
     b.output("s_axis_tready", s_ready);
     let d = b.slice(out, width - 1, 0);
     let l = b.bit(out, width);
     b.output("m_axis_tdata", d);
     b.output("m_axis_tlast", l);
-    b.output("m_axis_tvalid", m_valid);
+    b.output("m_axis_tvalid", head);
     b.output("o_count", count);
     b.finish()
 }
