@@ -791,17 +791,18 @@ fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
         fpga::today()
     );
     println!(
-        "{:<26} {:>15} {:>15} {:>13} {:>13} {:>10} {:>6}",
-        "design (AXI-wrapped)", "LUT", "FF", "DSP", "BRAM36", "URAM", "depth"
+        "{:<26} {:>15} {:>15} {:>8} {:>13} {:>13} {:>10} {:>6}",
+        "design (AXI-wrapped)", "LUT", "FF", "LUT-RAM", "DSP", "BRAM36", "URAM", "depth"
     );
     let cap = fpga::capacity();
     for (n, r, depth) in &rows {
         let cell = |u: f64, k: usize| format!("{u} ({:.1}%)", 100.0 * u / cap[k].1);
         println!(
-            "{:<26} {:>15} {:>15} {:>13} {:>13} {:>10} {:>6}",
+            "{:<26} {:>15} {:>15} {:>8} {:>13} {:>13} {:>10} {:>6}",
             n,
             cell(r.lut as f64, 0),
             cell(r.ff as f64, 1),
+            r.lutram,
             cell(r.dsp as f64, 2),
             cell(r.bram36, 3),
             cell(r.uram as f64, 4),
@@ -811,7 +812,7 @@ fn report_cmd(array: &str, ports: u32, json: bool) -> Result<()> {
     for (n, _, depth) in &rows {
         println!("longest path in {n}: {} → {}", depth.from, depth.to);
     }
-    println!("depth: cells (LUT, CARRY8, MUXF, DSP) on the longest path between flip-flops/block RAMs (Yosys ltp), a proxy for Fmax");
+    println!("LUT-RAM: distributed-memory cells (RAM32M/RAM64M/SRL…), not counted under LUT. depth: cells (LUT, CARRY, MUXF, DSP) on the longest path between flip-flops, block RAMs and ports (Yosys ltp), a proxy for Fmax");
     Ok(())
 }
 
