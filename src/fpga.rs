@@ -322,9 +322,14 @@ fn cost(m: &Rc<Module>, memo: &mut HashMap<String, [f64; 7]>) -> [f64; 7] {
                 c[5] += (mem.width.div_ceil(72) * mem.depth.div_ceil(4096)) as f64;
             }
             _ => {
-                let cells = (mem.depth.div_ceil(64) * mem.width.div_ceil(7) * 8) as f64;
-                c[0] += cells;
-                c[6] += cells;
+                // LUT-RAM primitives, counted as Yosys counts them: RAM32M16 (32 × 14 bits)
+                // up to 32 deep, else RAM64M8 (64 × 7 bits) per 64 lines.
+                let cells = if mem.depth <= 32 {
+                    mem.width.div_ceil(14)
+                } else {
+                    mem.depth.div_ceil(64) * mem.width.div_ceil(7)
+                };
+                c[6] += cells as f64;
             }
         }
     }
