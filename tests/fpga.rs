@@ -41,6 +41,27 @@ fn tool(cmd: &mut Command, what: &str, quiet: bool) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs a generated board runner (`sw/run_*.py`) on `package` with the PYNQ stand-in, its
+/// hardware served by `plume serve <server…>`: (exit code, stdout).
+fn run_board(script: &Path, package: &Path, server: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = vec![env!("CARGO_BIN_EXE_plume"), "serve"];
+    cmd.extend_from_slice(server);
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(package)
+        .args(["--bit", "unused.bit"])
+        .env(
+            "PYTHONPATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pynq_mock"),
+        )
+        .env("PLUME_SIM_SERVER", serde_json::json!(cmd).to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    (o.status.code(), format!("{text}{err}"))
+}
+
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for e in walk(dir) {
@@ -428,32 +449,10 @@ fn board_runner_drives_the_simulated_hardware() {
         other.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let server = serde_json::json!([
-        env!("CARGO_BIN_EXE_plume"),
-        "serve",
-        "feather",
-        "--array",
-        "4x4"
-    ]);
-    let mock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pynq_mock");
-    let run = |layer: &Path| {
-        Command::new("python3")
-            .arg(build.join("sw/run_feather.py"))
-            .arg(layer)
-            .args(["--bit", "unused.bit"])
-            .env("PYTHONPATH", &mock)
-            .env("PLUME_SIM_SERVER", server.to_string())
-            .output()
-            .unwrap()
-    };
-    let o = run(&pkg);
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let script = build.join("sw/run_feather.py");
+    let server = ["feather", "--array", "4x4"];
+    let (code, text) = run_board(&script, &pkg, &server);
+    assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("output matches the golden model: 36 x 6 bytes"),
         "{text}"
@@ -470,13 +469,15 @@ fn board_runner_drives_the_simulated_hardware() {
     let mut golden = std::fs::read(pkg.join("golden.u8")).unwrap();
     golden[7] ^= 0x40;
     std::fs::write(pkg.join("golden.u8"), &golden).unwrap();
-    let o = run(&pkg);
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    assert_eq!(o.status.code(), Some(1), "{text}");
+    let (code, text) = run_board(&script, &pkg, &server);
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("(1 of 216 elements differ)"), "{text}");
-    let o = run(&other);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("the package is for feather_4x8_bitrev"));
+    let (code, text) = run_board(&script, &other, &server);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("the package is for feather_4x8_bitrev"),
+        "{text}"
+    );
 }
 
 /// The shell simulates in Icarus: through `aclk`/`aresetn` and the 12-bit AXI4-Lite window a
@@ -649,26 +650,11 @@ fn birrd_runner_drives_the_simulated_hardware() {
     let o = plume(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(pkg.join("in.bin")).unwrap().len(), 50 * 16);
-    let mut server = vec![env!("CARGO_BIN_EXE_plume"), "serve", "birrd"];
+    let script = build.join("sw/run_birrd.py");
+    let mut server = vec!["birrd"];
     server.extend_from_slice(&net);
-    let mock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pynq_mock");
-    let run = || {
-        Command::new("python3")
-            .arg(build.join("sw/run_birrd.py"))
-            .arg(&pkg)
-            .env("PYTHONPATH", &mock)
-            .env("PLUME_SIM_SERVER", serde_json::json!(server).to_string())
-            .output()
-            .unwrap()
-    };
-    let o = run();
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let (code, text) = run_board(&script, &pkg, &server);
+    assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains("50 vectors through BIRRD, BEATS counted 50"),
         "{text}"
@@ -676,9 +662,8 @@ fn birrd_runner_drives_the_simulated_hardware() {
     let mut golden = std::fs::read(pkg.join("golden.bin")).unwrap();
     golden[16 * 9 + 3] ^= 1;
     std::fs::write(pkg.join("golden.bin"), &golden).unwrap();
-    let o = run();
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    assert_eq!(o.status.code(), Some(1), "{text}");
+    let (code, text) = run_board(&script, &pkg, &server);
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("1 of 50 output vectors differ from the golden model (first: [9])"),
         "{text}"
