@@ -722,11 +722,7 @@ pub fn build(design: &Design, mhz: f64, yosys: bool) -> Result<Build> {
 /// Writes a build into `dir` all at once. A `dir` that exists must be empty or a previous
 /// plume build (it holds a `plume.json` plume wrote); the previous build is replaced whole.
 pub fn write(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    let previous = dir.exists()
-        && std::fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true);
-    if previous {
+    if tools::holds_anything(dir) {
         let marker = dir.join("plume.json");
         let ours = std::fs::read_to_string(&marker)
             .ok()

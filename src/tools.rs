@@ -213,14 +213,18 @@ pub fn yosys_synth(top: &Rc<Module>, after: Option<&str>) -> Result<(Resources, 
 /// renamed into place only when every file is written. An existing non-empty `dir` is refused.
 /// File names may contain directories.
 pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    if dir.exists()
-        && std::fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
+    if holds_anything(dir) {
         bail!("output directory {} exists and is not empty", dir.display());
     }
     replace_dir_atomically(dir, files)
+}
+
+/// Whether `dir` exists and is not an empty directory (an unreadable one counts as not empty).
+pub fn holds_anything(dir: &Path) -> bool {
+    dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
 }
 
 /// Like `write_dir_atomically`, but a non-empty `dir` is replaced whole (the caller decided it

@@ -1,5 +1,6 @@
-//! BIRRD behind AXI: an AXI4-Lite register file for the configuration and an AXI4-Stream path
-//! for the data, so the network can sit in a Zynq block design.
+//! BIRRD and FEATHER behind AXI: an AXI4-Lite register file for configuration and control and
+//! AXI4-Stream ports for the data, so each can sit in a Zynq block design (`plume fpga`).
+//! `axi_feather` and its register map are described at the function; BIRRD's wrapper:
 //!
 //! ```text
 //!  s_axi (AXI4-Lite) ──► regfile: CMD_0… (the BIRRD command word), BEATS (status)
@@ -14,6 +15,8 @@
 //! The configuration is static while a stream runs (written before it).
 
 use super::birrd::{generate, BirrdConfig, BirrdError};
+use super::sequencer::{fit, programmable_top, SeqConfig, SeqLayout, SEQ_LATENCY};
+use super::top::{FeatherConfig, FeatherError};
 use crate::lib::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
 use crate::lib::axis::fifo;
 use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder, Sig};
@@ -158,9 +161,6 @@ pub fn axi_birrd(cfg: &BirrdConfig) -> Result<Rc<Module>, WrapError> {
 
 // ---------------------------------------------------------------------------------------------
 // FEATHER behind AXI.
-
-use super::sequencer::{fit, programmable_top, SeqConfig, SeqLayout, SEQ_LATENCY};
-use super::top::{FeatherConfig, FeatherError};
 
 /// Cycles the run counter waits after the program's last micro-instruction reached the core
 /// before it reports done (the compiler's length already ends at the last quantized write;
