@@ -24,13 +24,17 @@ test: deps
 
 lint: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) test --test birrd emitted_verilog_is_lint_clean_and_compiles_in_icarus
+	$(CARGO) test --test feather birrd::emitted_verilog_is_lint_clean_and_compiles_in_icarus
 	$(CARGO) test --test cli gen_feather_is_lint_clean
 
+# plume's simulator against Verilator -O3 on each design's recorded testbench, and BIRRD routing.
 bench: deps
-	$(CARGO) run -q --release -- bench sim
-	$(CARGO) run -q --release -- bench route
-	$(CARGO) run -q --release -- bench feather
+	$(CARGO) run -q --release -- bench birrd --ports 16 --cycles 300000
+	$(CARGO) run -q --release -- bench birrd --ports 64 --cycles 300000
+	$(CARGO) run -q --release -- bench feather --array 8x8 --cycles 20000
+	$(CARGO) run -q --release -- bench feather --array 16x16 --cycles 20000
+	$(CARGO) run -q --release -- bench fir --taps 16 --cycles 1000000
+	$(CARGO) run -q --release -- birrd bench
 
 verilog:
 	$(CARGO) run -q -- gen birrd --ports 16 -o out/verilog/birrd16

@@ -1,7 +1,6 @@
-//! Simulation speed: plume's simulator against Verilator on the same emitted Verilog and the same
-//! random stimulus (xorshift64 in both; the output checksums must agree or the run fails).
+//! Simulation speed: plume's simulator against Verilator -O3 on the same emitted Verilog and the
+//! same recorded stimulus (the output checksums must agree or the run fails).
 
-use crate::rng::XorShift;
 use anyhow::{bail, Result};
 use plume_hw::rtl::Module;
 use plume_sim::cosim::{
@@ -50,71 +49,10 @@ pub struct PlumeRun {
     pub model_bytes: usize,
 }
 
-/// Random inputs every cycle (reset in cycle 0), checksum of every output of every cycle.
-pub fn plume_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<PlumeRun> {
-    let mut sim = Sim::new(top)?;
-    let prog = sim.program();
-    let inputs: Vec<_> = prog
-        .input_order
-        .iter()
-        .map(|n| (n.clone(), prog.inputs[n]))
-        .collect();
-    let outputs: Vec<_> = prog.output_order.iter().map(|n| prog.outputs[n]).collect();
-    let model_bytes = model_bytes(prog);
-    let mut rng = XorShift::new(seed);
-    let mut buf = vec![0u64; inputs.iter().map(|(_, l)| l.words()).max().unwrap_or(1)];
-    let mut sum = 0u64;
-    let t0 = Instant::now();
-    for c in 0..cycles {
-        for (name, l) in &inputs {
-            if name == "rst" {
-                sim.poke_loc(*l, &[(c == 0) as u64]);
-                continue;
-            }
-            let n = l.words();
-            for w in buf.iter_mut().take(n) {
-                *w = rng.next();
-            }
-            if l.width % 64 != 0 {
-                buf[n - 1] &= (1u64 << (l.width % 64)) - 1;
-            }
-            sim.poke_loc(*l, &buf[..n]);
-        }
-        sum = fold_outputs(&mut sim, &outputs, sum);
-        sim.step();
-    }
-    Ok(PlumeRun {
-        checksum: sum,
-        seconds: t0.elapsed().as_secs_f64(),
-        model_bytes,
-    })
-}
-
 pub struct VerilatorRun {
     pub checksum: u64,
     pub seconds: f64,
     pub build_seconds: f64,
-}
-
-/// Builds the design with Verilator -O3 and runs the same random stimulus.
-pub fn verilator_random(top: &Rc<Module>, cycles: u64, seed: u64) -> Result<VerilatorRun> {
-    let sim = Sim::new(top)?;
-    let prog = sim.program();
-    let ins: Vec<(String, u32)> = prog
-        .input_order
-        .iter()
-        .map(|n| (n.clone(), prog.inputs[n].width))
-        .collect();
-    let outs: Vec<(String, u32)> = prog
-        .output_order
-        .iter()
-        .map(|n| (n.clone(), prog.outputs[n].width))
-        .collect();
-    let harness = verilator_harness(top, &ins, &outs, &HarnessInput::Random { cycles, seed });
-    let dir = crate::tools::TempDir::new("bench")?;
-    let (exe, build_seconds) =
-        build_verilator(top, &harness, dir.path(), VerilatorBuild { optimize: true })?;
-    timed_run(Command::new(&exe), build_seconds)
 }
 
 /// Replays a recorded stimulus (all inputs of every cycle, pre-decoded) and checksums every
@@ -192,89 +130,4 @@ pub fn peak_rss() -> Option<u64> {
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-/// Routing time by network size and pattern kind: a permutation sends every input to a distinct
-/// output; a reduction splits all inputs into groups of 1–8, each to a distinct output.
-pub struct RouteStats {
-    pub ports: u32,
-    pub kind: &'static str,
-    pub cases: usize,
-    pub median_ms: f64,
-    pub worst_ms: f64,
-    pub unroutable: usize,
-    pub timeouts: usize,
-}
-
-/// A random target: inputs and outputs shuffled, then up to `groups` outputs each get the sum of
-/// the next 1–`max_group` inputs (fewer when inputs run out). `max_group` = 1 gives a
-/// permutation of the chosen inputs; `groups` = n with `max_group` = 1 a full permutation.
-pub fn random_target(
-    rng: &mut XorShift,
-    n: usize,
-    groups: usize,
-    max_group: usize,
-) -> plume_hw::feather::route::Target {
-    let mut ins: Vec<usize> = (0..n).collect();
-    let mut outs: Vec<usize> = (0..n).collect();
-    for k in (1..n).rev() {
-        ins.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-        outs.swap(k, (rng.next() % (k as u64 + 1)) as usize);
-    }
-    let mut target = plume_hw::feather::route::Target::new();
-    let mut at = 0;
-    for &o in outs.iter().take(groups) {
-        if at == n {
-            break;
-        }
-        let g = (1 + (rng.next() % max_group as u64) as usize).min(n - at);
-        target.insert(o, ins[at..at + g].to_vec());
-        at += g;
-    }
-    target
-}
-
-pub fn route_stats(
-    ports: u32,
-    topology: plume_hw::feather::birrd::Topology,
-    reduction: bool,
-    cases: usize,
-    budget: std::time::Duration,
-    seed: u64,
-) -> Result<RouteStats> {
-    use plume_hw::feather::route::{RouteError, Router};
-    let router = Router::new(ports, topology)?;
-    let mut rng = XorShift::new(seed);
-    let mut times = Vec::with_capacity(cases);
-    let (mut unroutable, mut timeouts) = (0, 0);
-    for _ in 0..cases {
-        let target = random_target(
-            &mut rng,
-            ports as usize,
-            ports as usize,
-            if reduction { 8 } else { 1 },
-        );
-        let t0 = Instant::now();
-        match router.route(&target, budget) {
-            Ok(_) => {}
-            Err(RouteError::Unroutable(_)) => unroutable += 1,
-            Err(RouteError::Timeout(_)) => timeouts += 1,
-            Err(e) => bail!("{e}"),
-        }
-        times.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(|a, b| a.total_cmp(b));
-    Ok(RouteStats {
-        ports,
-        kind: if reduction {
-            "reduction"
-        } else {
-            "permutation"
-        },
-        cases,
-        median_ms: times[times.len() / 2],
-        worst_ms: *times.last().unwrap(),
-        unroutable,
-        timeouts,
-    })
 }

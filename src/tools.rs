@@ -2,9 +2,9 @@
 //! for the ZCU104's XCZU7EV, and writing output directories all-or-nothing.
 
 use anyhow::{bail, Context, Result};
+pub use plume_hw::rtl::passes::Resources;
 use plume_hw::rtl::Module;
 use plume_sim::cosim::{available, write_verilog, Tool};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
@@ -77,96 +77,6 @@ pub fn icarus_compiles(top: &Rc<Module>) -> Result<()> {
     Ok(())
 }
 
-/// The ZCU104's device, XCZU7EV-2FFVC1156 (Zynq UltraScale+ product table).
-pub const XCZU7EV_LUT: u64 = 230_400;
-pub const XCZU7EV_FF: u64 = 460_800;
-pub const XCZU7EV_DSP: u64 = 1_728;
-pub const XCZU7EV_BRAM36: u64 = 312;
-pub const XCZU7EV_URAM: u64 = 96;
-
-/// Cells after `synth_xilinx -family xcup`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Resources {
-    pub design: String,
-    pub lut: u64,
-    pub ff: u64,
-    pub carry: u64,
-    pub dsp: u64,
-    /// RAMB36E2 plus half of each RAMB18E2.
-    pub bram36: f64,
-    pub uram: u64,
-    pub lutram: u64,
-}
-
-impl Resources {
-    /// Parses the cell table of Yosys `stat` for the top module.
-    pub fn from_stat(design: &str, stat: &str) -> Resources {
-        let mut r = Resources {
-            design: design.to_string(),
-            ..Default::default()
-        };
-        for line in stat.lines() {
-            let mut it = line.split_whitespace();
-            let (Some(cell), Some(n), None) = (it.next(), it.next(), it.next()) else {
-                continue;
-            };
-            let Ok(n) = n.parse::<u64>() else { continue };
-            match cell {
-                c if c.starts_with("LUT") && c.len() == 4 => r.lut += n,
-                "FDRE" | "FDSE" | "FDCE" | "FDPE" => r.ff += n,
-                "CARRY8" | "CARRY4" => r.carry += n,
-                "DSP48E2" => r.dsp += n,
-                "RAMB36E2" => r.bram36 += n as f64,
-                "RAMB18E2" => r.bram36 += n as f64 / 2.0,
-                "URAM288" => r.uram += n,
-                c if c.starts_with("RAM32")
-                    || c.starts_with("RAM64")
-                    || c.starts_with("RAM128")
-                    || c.starts_with("RAM256")
-                    || c.starts_with("SRL") =>
-                {
-                    r.lutram += n
-                }
-                _ => {}
-            }
-        }
-        r
-    }
-
-    pub fn table(&self) -> String {
-        let pct = |x: f64, cap: u64| 100.0 * x / cap as f64;
-        let mut s = format!("resource estimate for {} (yosys synth_xilinx -family xcup -flatten; XCZU7EV on ZCU104)\n", self.design);
-        s.push_str(&format!(
-            "  {:<8} {:>10} {:>10} {:>8}\n",
-            "resource", "used", "device", "share"
-        ));
-        let rows: [(&str, f64, u64); 6] = [
-            ("LUT", self.lut as f64, XCZU7EV_LUT),
-            ("FF", self.ff as f64, XCZU7EV_FF),
-            ("CARRY8", self.carry as f64, XCZU7EV_LUT / 8),
-            ("DSP48E2", self.dsp as f64, XCZU7EV_DSP),
-            ("BRAM36", self.bram36, XCZU7EV_BRAM36),
-            ("URAM288", self.uram as f64, XCZU7EV_URAM),
-        ];
-        for (name, used, cap) in rows {
-            s.push_str(&format!(
-                "  {:<8} {:>10} {:>10} {:>7.2}%\n",
-                name,
-                used,
-                cap,
-                pct(used, cap)
-            ));
-        }
-        if self.lutram > 0 {
-            s.push_str(&format!(
-                "  ({} LUT-RAM/SRL cells among the LUTs' neighbours)\n",
-                self.lutram
-            ));
-        }
-        s
-    }
-}
-
 /// Runs Yosys `synth_xilinx -family xcup` on the design and counts its cells.
 pub fn synth(top: &Rc<Module>) -> Result<Resources> {
     Ok(yosys_synth(top, None)?.0)
@@ -206,7 +116,7 @@ pub fn yosys_synth(top: &Rc<Module>, after: Option<&str>) -> Result<(Resources, 
     }
     let text = std::fs::read_to_string(&stat)?;
     let extra = std::fs::read_to_string(&extra).unwrap_or_default();
-    Ok((Resources::from_stat(&top.name, &text), extra))
+    Ok((Resources::from_yosys_stat(&top.name, &text), extra))
 }
 
 /// Writes files into `dir` all-or-nothing: they go to a sibling staging directory first, which is
@@ -287,33 +197,6 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_yosys_stat() {
-        let stat = "   Number of cells:                 10\n     CARRY8                          4\n     FDRE                          100\n     LUT2                            3\n     LUT6                            5\n     RAMB18E2                        1\n     DSP48E2                         2\n";
-        let r = Resources::from_stat("x", stat);
-        assert_eq!((r.lut, r.ff, r.carry, r.dsp, r.bram36), (8, 100, 4, 2, 0.5));
-    }
-
-    #[test]
-    fn refuses_non_empty_output_directory_and_leaves_nothing_behind() {
-        let t = TempDir::new("atomic").unwrap();
-        let d = t.path().join("out");
-        write_dir_atomically(&d, &[("a.txt".into(), b"1".to_vec())]).unwrap();
-        let e = write_dir_atomically(&d, &[("b.txt".into(), b"2".to_vec())]).unwrap_err();
-        assert!(e.to_string().contains("exists and is not empty"));
-        assert!(!d.join("b.txt").exists());
-        let names: Vec<_> = std::fs::read_dir(t.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-    }
-}
-
 /// Writes a design directory atomically: one Verilog file per module and `manifest.json` —
 /// `manifest` with the port list and the file names added. Returns the Verilog file count.
 pub fn write_design(
@@ -341,4 +224,24 @@ pub fn write_design(
     ));
     write_dir_atomically(out, &files)?;
     Ok(names.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_non_empty_output_directory_and_leaves_nothing_behind() {
+        let t = TempDir::new("atomic").unwrap();
+        let d = t.path().join("out");
+        write_dir_atomically(&d, &[("a.txt".into(), b"1".to_vec())]).unwrap();
+        let e = write_dir_atomically(&d, &[("b.txt".into(), b"2".to_vec())]).unwrap_err();
+        assert!(e.to_string().contains("exists and is not empty"));
+        assert!(!d.join("b.txt").exists());
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
 }

@@ -3,39 +3,10 @@
 
 mod common;
 
+use common::{assert_bad_input, plume, stderr, stdout};
 use plume_sim::cosim::{self, Tool};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn plume(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plume"))
-        .args(args)
-        .output()
-        .expect("plume runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Exit 2, exactly one line on stderr containing `needle`, nothing on stdout.
-fn assert_bad_input(args: &[&str], needle: &str) {
-    let o = plume(args);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(
-        err.lines().count(),
-        1,
-        "{args:?}: stderr should be one line: {err}"
-    );
-    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(o.stdout.is_empty(), "{args:?}");
-}
+use std::process::Command;
 
 const EVAL: &[&str] = &["birrd", "eval", "--ports", "4", "--width", "8"];
 
@@ -295,14 +266,14 @@ fn route_output_evaluates_to_the_requested_sums() {
 
 #[test]
 fn route_reports_unroutable_with_exit_3() {
-    use plume::rng::XorShift;
     use plume_hw::feather::birrd::Topology;
-    use plume_hw::feather::route::{RouteError, Router};
+    use plume_hw::feather::compiler::route::{RouteError, Router};
+    use plume_sim::rng::XorShift;
     // Find an unroutable reduction on the 8-port bit-reversal network (about 1 % are).
     let router = Router::new(8, Topology::Bitrev).unwrap();
     let mut rng = XorShift::new(5);
     let target = (0..5000)
-        .map(|_| plume::bench::random_target(&mut rng, 8, 8, 8))
+        .map(|_| plume::feather::birrd_cli::random_target(&mut rng, 8, 8, 8))
         .find(|t| {
             matches!(
                 router.route(t, std::time::Duration::from_secs(5)),
@@ -424,7 +395,7 @@ fn draw_renders_a_valid_svg_that_matches_the_golden_model() {
         }
         assert_eq!(
             node.text().unwrap(),
-            format!("out {p} = {}", plume::draw::set_label(&counts))
+            format!("out {p} = {}", plume::feather::draw::set_label(&counts))
         );
     }
 }
@@ -619,4 +590,42 @@ fn demo_writes_its_files() {
         vars.len() > 100,
         "the FEATHER waveform has the design's signals"
     );
+}
+
+/// Every lifecycle verb reaches a design through the registry, and refuses its bad
+/// parameters the same way (one line, exit 2) before doing any work.
+#[test]
+fn lifecycle_verbs_refuse_bad_parameters_for_every_design() {
+    for verb in [
+        &["sim"][..],
+        &["check"],
+        &["synth"],
+        &["bench"],
+        &["serve"],
+        &["report", "zcu104"],
+    ] {
+        let with = |extra: &[&'static str]| -> Vec<&str> {
+            verb.iter().copied().chain(extra.iter().copied()).collect()
+        };
+        assert_bad_input(&with(&["birrd", "--ports", "12"]), "got 12");
+        assert_bad_input(&with(&["feather", "--array", "12x16"]), "powers of two");
+        assert_bad_input(&with(&["fir", "--taps", "65"]), "taps must be from 1 to 64");
+        assert_bad_input(&with(&["fred"]), "fred");
+    }
+    assert_bad_input(
+        &["check", "feather", "--array", "4x4", "--cycles", "0"],
+        "--cycles must be at least 1",
+    );
+    assert_bad_input(
+        &[
+            "fpga",
+            "zcu104",
+            "feather",
+            "--core",
+            "-o",
+            "/tmp/plume-never",
+        ],
+        "drop --core",
+    );
+    assert!(!Path::new("/tmp/plume-never").exists());
 }

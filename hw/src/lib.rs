@@ -1,8 +1,9 @@
-//! plume-hw: the hardware description side of plume — the IR and its Verilog backend, the
-//! reusable blocks, and each accelerator's generators with their golden models.
+//! plume-hw: the hardware description side of plume — the IR with its passes and Verilog
+//! backend (`rtl`), reusable blocks (`blocks`), and one folder per accelerator family with its
+//! generators, golden models and compiler (`feather`, and the example family `fir`).
 //! Nothing here knows about simulation: the simulator (plume-sim) consumes the IR.
 
+pub mod blocks;
 pub mod feather;
-#[path = "lib/mod.rs"]
-pub mod lib;
+pub mod fir;
 pub mod rtl;

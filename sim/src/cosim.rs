@@ -176,11 +176,9 @@ fn icarus_testbench(top: &Module, rec: &Recording, stim: &Path, out: &Path) -> S
 pub enum HarnessInput {
     /// Read from a stimulus file and print every output of every cycle (co-simulation).
     File,
-    /// Random inputs from xorshift64 (seed), `rst` high in cycle 0 only; prints a checksum of
-    /// all outputs and the time spent (benchmark). `Sim::bench_checksum` computes the same.
-    Random { cycles: u64, seed: u64 },
-    /// Read a whole stimulus file into memory first, then time the run alone; prints the
-    /// checksum of all outputs (as `Random`) and the time spent (benchmark on real stimulus).
+    /// Read a whole stimulus file into memory first, then time the run alone; prints a
+    /// checksum of all outputs of every cycle (`bench::fold` in plume computes the same) and
+    /// the time spent (benchmark).
     Preloaded,
 }
 
@@ -201,7 +199,6 @@ pub fn verilator_harness(
     s.push_str(
         "static void print_hex(FILE* f, const uint32_t* w, int width) {\n  for (int d = (width + 3) / 4 - 1; d >= 0; --d) fputc(\"0123456789abcdef\"[(w[d / 8] >> (4 * (d % 8))) & 15], f);\n}\n\n",
     );
-    s.push_str("static uint64_t xs(uint64_t& x) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x; }\n\n");
     let _ = writeln!(s, "int main(int argc, char** argv) {{\n  Verilated::commandArgs(argc, argv);\n  {cls}* dut = new {cls};");
     let max_w = inputs
         .iter()
@@ -330,33 +327,6 @@ pub fn verilator_harness(
             s.push_str(
                 "  printf(\"%016llx %.6f\\n\", (unsigned long long)sum, secs);\n  delete[] stim;\n",
             );
-        }
-        HarnessInput::Random { cycles, seed } => {
-            let _ = writeln!(s, "  uint64_t x = {seed}ULL | 1, sum = 0;\n  auto t0 = std::chrono::steady_clock::now();");
-            let _ = writeln!(s, "  for (uint64_t c = 0; c < {cycles}ULL; ++c) {{");
-            for (name, width) in inputs {
-                if name == "rst" {
-                    s.push_str("    dut->rst = c == 0;\n");
-                    continue;
-                }
-                let nw64 = (*width as usize).div_ceil(64);
-                let _ = writeln!(s, "    for (int i = 0; i < {nw64}; ++i) {{ uint64_t r = xs(x); w[2 * i] = (uint32_t)r; w[2 * i + 1] = (uint32_t)(r >> 32); }}");
-                let nw32 = (*width as usize).div_ceil(32);
-                if width % 32 != 0 {
-                    let _ = writeln!(
-                        s,
-                        "    w[{}] &= 0x{:x}u;",
-                        nw32 - 1,
-                        (1u64 << (width % 32)) - 1
-                    );
-                }
-                if nw32 % 2 == 1 {
-                    let _ = writeln!(s, "    w[{nw32}] = 0;");
-                }
-                set_port(&mut s, name, *width);
-            }
-            timed_cycle(&mut s);
-            s.push_str("  printf(\"%016llx %.6f\\n\", (unsigned long long)sum, secs);\n");
         }
     }
     s.push_str("  dut->final();\n  delete dut;\n  return 0;\n}\n");

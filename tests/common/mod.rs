@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use proptest::test_runner::{Config, RngSeed};
+use std::process::{Command, Output};
 
 /// Property tests run a fixed number of cases from a fixed seed, so CI is repeatable; set
 /// PLUME_PROPTEST_SEED to explore other seeds. Failures print the inputs that failed.
@@ -34,4 +35,35 @@ pub fn have(bin: &str) -> bool {
     );
     eprintln!("SKIPPED: {bin} is not installed");
     false
+}
+
+/// Runs the `plume` binary.
+pub fn plume(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plume"))
+        .args(args)
+        .output()
+        .expect("plume runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit 2, exactly one line on stderr containing `needle`, no panic, nothing on stdout.
+pub fn assert_bad_input(args: &[&str], needle: &str) {
+    let o = plume(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{args:?}: stderr should be one line: {err}"
+    );
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.stdout.is_empty(), "{args:?}");
 }

@@ -1,24 +1,18 @@
 //! BIRRD and FEATHER behind AXI: an AXI4-Lite register file for configuration and control and
 //! AXI4-Stream ports for the data, so each can sit in a Zynq block design (`plume fpga`).
-//! `axi_feather` and its register map are described at the function; BIRRD's wrapper:
 //!
-//! ```text
-//!  s_axi (AXI4-Lite) ──► regfile: CMD_0… (the BIRRD command word), BEATS (status)
-//!  s_axis (N·W bits) ──► BIRRD (S stages, no stalls) ──► FIFO (depth D) ──► m_axis
-//!                         valid/tlast shift register ──┘
-//! ```
-//!
-//! BIRRD itself cannot stall, so the wrapper admits a beat only when the output FIFO has room
-//! for it and for every beat already inside the network (`count + in flight < D`, D ≥ S + 2);
-//! back-pressure on `m_axis` then never loses a beat. `s_axis_tready` comes from registers.
-//! CTRL's done is raised when a beat with `tlast` leaves on `m_axis`; BEATS counts beats out.
-//! The configuration is static while a stream runs (written before it).
+//! BIRRD is a fixed-latency pipeline that cannot stall, wrapped by the generic
+//! `blocks::axi_pipe` (command word in `CMD_*`, vectors on the streams, credit-based admission
+//! so back-pressure on `m_axis` never loses a beat). `axi_feather` and its register map are
+//! described at the function.
 
 use super::birrd::{generate, BirrdConfig, BirrdError};
-use super::sequencer::{fit, programmable_top, SeqConfig, SeqLayout, SEQ_LATENCY};
+use super::sequencer::{programmable_top, SeqConfig, SeqLayout, SEQ_LATENCY};
 use super::top::{FeatherConfig, FeatherError};
-use crate::lib::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
-use crate::lib::axis::fifo;
+use crate::blocks::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
+use crate::blocks::axi_pipe::{axi_pipeline, pipeline_map, word_params, Pipeline};
+use crate::blocks::axis::{fifo, fifo_to_m_axis};
+use crate::blocks::credit::admission;
 use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder, Sig};
 use std::rc::Rc;
 
@@ -34,129 +28,32 @@ pub enum WrapError {
 
 /// The register map: the command word in 32-bit parameters `cmd_0…`, and the beat counter.
 pub fn birrd_map(cfg: &BirrdConfig) -> Result<RegMap, RegMapError> {
-    let words = cfg.cmd_width().div_ceil(32);
-    let params = (0..words)
-        .map(|k| Param {
-            name: format!("cmd_{k}"),
-            width: (cfg.cmd_width() - 32 * k).min(32),
-            reset: 0,
-            doc: format!(
-                "BIRRD command word bits {}.. (all zero = every switch passes)",
-                32 * k
-            ),
-        })
-        .collect();
-    RegMap::new(
+    pipeline_map(
         &format!("birrd_n{}_w{}", cfg.ports, cfg.width),
-        params,
-        vec![Status {
-            name: "beats".into(),
-            width: 32,
-            doc: "beats sent on m_axis since reset".into(),
-        }],
+        word_params(
+            "cmd",
+            cfg.cmd_width(),
+            "BIRRD command word (all zero: every switch passes)",
+        ),
     )
 }
 
-/// FIFO depth for a network of `stages` stages.
-pub fn fifo_depth(stages: u32) -> u32 {
-    (stages + 2).next_power_of_two()
-}
-
-/// The output FIFO in front of `m_axis`: takes a (data, last, valid) beat, drives the
-/// `m_axis_*` outputs, assigns its occupancy to the `count` wire (for credit-based admission)
-/// and returns `m_axis_tvalid` and `m_axis_tlast`.
-fn stream_out(
-    b: &mut ModuleBuilder,
-    fifo: &Rc<Module>,
-    (data, last, valid): (Sig, Sig, Sig),
-    m_ready: Sig,
-    count: Sig,
-) -> (Sig, Sig) {
-    let f = b.instance(
-        "out_fifo",
-        fifo,
-        &[
-            ("s_axis_tdata", data),
-            ("s_axis_tlast", last),
-            ("s_axis_tvalid", valid),
-            ("m_axis_tready", m_ready),
-        ],
-    );
-    b.assign(count, f.get("o_count"));
-    let m_valid = f.get("m_axis_tvalid");
-    let m_last = f.get("m_axis_tlast");
-    b.output("m_axis_tdata", f.get("m_axis_tdata"));
-    b.output("m_axis_tlast", m_last);
-    b.output("m_axis_tvalid", m_valid);
-    (m_valid, m_last)
-}
-
-/// Generates `axi_birrd_n<N>_w<W>_<topology>`.
+/// Generates `axi_birrd_n<N>_w<W>_<topology>`: the network as a fixed-latency pipeline behind
+/// AXI (`blocks::axi_pipe`), its command word from `cmd_*`.
 pub fn axi_birrd(cfg: &BirrdConfig) -> Result<Rc<Module>, WrapError> {
     let net = generate(cfg)?;
     let map = birrd_map(cfg)?;
-    let regs = regfile(&map)?;
-    let s = cfg.stages();
-    let depth = fifo_depth(s);
-    let dw = cfg.ports * cfg.width;
-    let out_fifo = fifo(dw, depth)?;
-    let mut b = ModuleBuilder::new(format!(
-        "axi_birrd_n{}_w{}_{}",
-        cfg.ports, cfg.width, cfg.topology
-    ));
-    let s_data = b.input("s_axis_tdata", dw);
-    let s_last = b.input("s_axis_tlast", 1);
-    let s_valid = b.input("s_axis_tvalid", 1);
-    let m_ready = b.input("m_axis_tready", 1);
-    let done = b.wire("done", 1);
-    let beats = b.reg("beats", Bits::zero(32));
-    let r = attach(&mut b, &map, &regs, done, &[("beats", beats)]);
-    let mut cmd_parts: Vec<Sig> = map
-        .params
-        .iter()
-        .map(|p| r.get(&format!("o_{}", p.name)))
-        .collect();
-    cmd_parts.reverse();
-    let cmd = b.cat(&cmd_parts);
-
-    // Admission: FIFO occupancy + beats inside the network must stay below the depth.
-    let cb = depth.trailing_zeros() + 1;
-    let in_flight = b.reg("in_flight", Bits::zero(cb));
-    let fifo_count = b.wire("fifo_count", cb);
-    let total = b.add(fifo_count, in_flight);
-    let limit = b.lit(cb, depth as u64);
-    let s_ready = b.lt(total, limit);
-    b.output("s_axis_tready", s_ready);
-    let take = b.and(s_valid, s_ready);
-    let n = b.instance("net", &net, &[("i_data", s_data), ("i_cmd", cmd)]);
-    // The valid/tlast tags travel beside the data.
-    let mut tag = b.cat(&[s_last, take]);
-    for k in 0..s {
-        tag = b.delay(&format!("tag{k}"), tag);
-    }
-    let arrive = b.bit(tag, 0);
-    let arrive_last = b.bit(tag, 1);
-    let one = b.lit(cb, 1);
-    let up = b.add(in_flight, one);
-    let down = b.sub(in_flight, one);
-    let moved = b.xor(take, arrive);
-    let next = b.mux(take, up, down);
-    b.next(in_flight, next, Some(moved));
-    let (m_valid, m_last) = stream_out(
-        &mut b,
-        &out_fifo,
-        (n.get("o_data"), arrive_last, arrive),
-        m_ready,
-        fifo_count,
-    );
-    let sent = b.and(m_valid, m_ready);
-    let one32 = b.lit(32, 1);
-    let beats1 = b.add(beats, one32);
-    b.next(beats, beats1, Some(sent));
-    let last_out = b.and(sent, m_last);
-    let done_q = b.delay("done_q", last_out);
-    b.assign(done, done_q);
-    Ok(b.finish()?)
+    let words = map.params.iter().map(|p| p.name.clone()).collect();
+    let pipe = Pipeline {
+        name: format!("axi_birrd_n{}_w{}_{}", cfg.ports, cfg.width, cfg.topology),
+        core: &net,
+        data_in: "i_data",
+        data_out: "o_data",
+        valid_in: None,
+        latency: cfg.stages() as u64,
+        params: vec![("i_cmd", words)],
+    };
+    Ok(axi_pipeline(&pipe, &map)?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,10 +315,10 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     let three = b.lit(3, 3);
     let tsel = b.sub(target, three);
     let host_sel = b.slice(target, 1, 0);
-    let host_addr = fit(&mut b, waddr_q, cfg.s_bits().max(cfg.w_bits()));
+    let host_addr = b.resize(waddr_q, cfg.s_bits().max(cfg.w_bits()));
     let host_data = b.slice(entry, dw - 1, 0);
-    let taddr = fit(&mut b, waddr_q, lay.addr_width());
-    let tdata = fit(&mut b, entry, lay.data_width());
+    let taddr = b.resize(waddr_q, lay.addr_width());
+    let tdata = b.resize(entry, lay.data_width());
 
     // ---- read-back: issue a line read when the FIFO has room for it and the one in flight.
     let sb = cfg.s_bits();
@@ -429,19 +326,14 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     let rd_left = b.reg("rd_left", Bits::zero(sb + 1));
     let cb = depth.trailing_zeros() + 1;
     let fifo_count = b.wire("fifo_count", cb);
-    let in_flight = b.reg("rd_in_flight", Bits::zero(1));
-    let inf = b.extend(in_flight, cb);
-    let total = b.add(fifo_count, inf);
-    let room = b.lit(cb, depth as u64);
-    let has_room = b.lt(total, room);
     let zl = b.zero(sb + 1);
     let more = b.ne(rd_left, zl);
-    let issue = {
-        let x = b.and(reading, more);
-        b.and(x, has_room)
-    };
-    b.next(in_flight, issue, None);
+    let want = b.and(reading, more);
     let one_l = b.lit(sb + 1, 1);
+    let is_last = b.eq(rd_left, one_l);
+    // A line read takes one cycle (the buffer's registered read port).
+    let adm = admission(&mut b, "rd_", want, is_last, 1, depth, fifo_count);
+    let issue = adm.take;
     let left1 = b.sub(rd_left, one_l);
     let left_d = b.mux(go_read, prm("rd_count"), left1);
     let load_left = b.or(go_read, issue);
@@ -450,9 +342,6 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     let addr1 = b.add(rd_addr, one_a);
     let addr_d = b.mux(go_read, prm("rd_base"), addr1);
     b.next(rd_addr, addr_d, Some(load_left));
-    let is_last = b.eq(rd_left, one_l);
-    let last_issue = b.and(issue, is_last);
-    let arrive_last = b.delay("rd_last_q", last_issue);
 
     // ---- the programmable top.
     let mut cc: Vec<(String, Sig)> = vec![
@@ -482,10 +371,10 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     }
     let refs: Vec<(&str, Sig)> = cc.iter().map(|(n, s)| (n.as_str(), *s)).collect();
     let c = b.instance("feather", &core, &refs);
-    let (m_valid, m_last) = stream_out(
+    let (m_valid, m_last) = fifo_to_m_axis(
         &mut b,
         &out_fifo,
-        (c.get("o_host_rdata"), arrive_last, in_flight),
+        (c.get("o_host_rdata"), adm.arrive_tag, adm.arrive),
         m_ready,
         fifo_count,
     );

@@ -31,6 +31,7 @@
 //! Fields are packed LSB first in the order of the table (`UopLayout`).
 
 use super::birrd::BirrdConfig;
+use crate::blocks::fields::Fields;
 use crate::rtl::Bits;
 
 /// One cycle's micro-instruction.
@@ -60,8 +61,8 @@ pub struct Uop {
 /// Field widths of the micro-instruction for one machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UopLayout {
-    /// (name, width) in packing order, LSB first.
-    pub fields: Vec<(&'static str, u32)>,
+    /// The fields in packing order, LSB first.
+    pub fields: Fields,
 }
 
 impl UopLayout {
@@ -75,7 +76,7 @@ impl UopLayout {
     ) -> Self {
         let ib = super::pe::index_bits(ah);
         UopLayout {
-            fields: vec![
+            fields: Fields(vec![
                 ("s_read", 1),
                 ("s_buf", 1),
                 ("s_addr", s_bits),
@@ -93,50 +94,39 @@ impl UopLayout {
                 ("ob_acc", 1),
                 ("quant", 1),
                 ("q_buf", 1),
-            ],
+            ]),
         }
     }
 
     pub fn width(&self) -> u32 {
-        self.fields.iter().map(|f| f.1).sum()
-    }
-
-    /// (lsb, width) of a field.
-    pub fn field(&self, name: &str) -> (u32, u32) {
-        let mut lo = 0;
-        for &(n, w) in &self.fields {
-            if n == name {
-                return (lo, w);
-            }
-            lo += w;
-        }
-        panic!("no micro-instruction field {name}")
+        self.fields.width()
     }
 
     /// Packs a micro-instruction. Values must fit their fields (the compiler guarantees it;
     /// checked here in debug builds).
     pub fn encode(&self, u: &Uop) -> Bits {
-        let mut out = Bits::zero(self.width());
-        let mut put = |name: &str, v: u64| {
-            let (lo, w) = self.field(name);
-            debug_assert!(w >= 64 || v >> w == 0, "{name} = {v} does not fit {w} bits");
-            out.set_slice(lo, &Bits::from_u64(w, v));
-        };
-        put("s_read", u.s_read as u64);
-        put("s_buf", u.s_buf as u64);
-        put("s_addr", u.s_addr as u64);
-        put("widx", u.widx as u64);
-        put("rbank", u.rbank as u64);
-        put("last", u.last as u64);
-        put("w_read", u.w_read as u64);
-        put("w_addr", u.w_addr as u64);
-        put("wrow", u.wrow as u64);
-        put("waddr", u.waddr as u64);
-        put("wbank", u.wbank as u64);
-        put("ob_acc", u.ob_acc as u64);
-        put("quant", u.quant as u64);
-        put("q_buf", u.q_buf as u64);
-        let (lo, w) = self.field("ob_mask");
+        let f = &self.fields;
+        let scalars = [
+            ("s_read", u.s_read as u64),
+            ("s_buf", u.s_buf as u64),
+            ("s_addr", u.s_addr as u64),
+            ("widx", u.widx as u64),
+            ("rbank", u.rbank as u64),
+            ("last", u.last as u64),
+            ("w_read", u.w_read as u64),
+            ("w_addr", u.w_addr as u64),
+            ("wrow", u.wrow as u64),
+            ("waddr", u.waddr as u64),
+            ("wbank", u.wbank as u64),
+            ("ob_acc", u.ob_acc as u64),
+            ("quant", u.quant as u64),
+            ("q_buf", u.q_buf as u64),
+        ];
+        let encoded = f.encode(&scalars);
+        debug_assert!(encoded.is_ok(), "{encoded:?}");
+        let mut out = encoded.unwrap_or_else(|_| Bits::zero(f.width()));
+        // The field names below are this layout's own (`new`).
+        let (lo, w) = f.get("ob_mask").expect("ob_mask field");
         let mut mask = Bits::zero(w);
         for i in 0..w {
             if u.ob_mask >> i & 1 == 1 {
@@ -144,8 +134,8 @@ impl UopLayout {
             }
         }
         out.set_slice(lo, &mask);
-        let (lo, w) = self.field("ob_addr");
-        let per = w / self.field("ob_mask").1;
+        let (lo, w) = f.get("ob_addr").expect("ob_addr field");
+        let per = w / f.get("ob_mask").expect("ob_mask field").1;
         for (bank, &a) in u.ob_addr.iter().enumerate() {
             debug_assert!(
                 a >> per == 0,
@@ -154,7 +144,7 @@ impl UopLayout {
             out.set_slice(lo + bank as u32 * per, &Bits::from_u64(per, a as u64));
         }
         if let Some(cmd) = &u.birrd {
-            let (lo, w) = self.field("birrd");
+            let (lo, w) = f.get("birrd").expect("birrd field");
             assert_eq!(cmd.width(), w, "BIRRD command width");
             out.set_slice(lo, cmd);
         }

@@ -1,17 +1,20 @@
-//! FEATHER (Tong et al., ISCA 2024): the NEST array, the BIRRD reduce-and-reorder network
-//! and its EGG switch, their golden models and the BIRRD router.
-//! NEST (PE array), buffers, controller and the layer compiler build on them.
+//! FEATHER (Tong et al., ISCA 2024): an accelerator family of NEST (PE array) and BIRRD (the
+//! reduce-and-reorder network of EGG switches).
+//!
+//! * Generators, one file per block, mirroring the hardware: `egg` → `birrd`; `pe` → `nest`;
+//!   `buffers`, `controller` (the micro-instruction), `top` (the core), `sequencer` (the
+//!   programmable top), `axi` (both designs behind AXI).
+//! * `golden`: what each block computes, written independently of the generators.
+//! * `compiler`: the BIRRD router, the layer mapper and timing model, the program encoder.
 
 pub mod axi;
 pub mod birrd;
 pub mod buffers;
+pub mod compiler;
 pub mod controller;
 pub mod egg;
 pub mod golden;
-pub mod mapper;
 pub mod nest;
 pub mod pe;
-pub mod program;
-pub mod route;
 pub mod sequencer;
 pub mod top;

@@ -20,10 +20,12 @@
 //! Start cycles are 32 bits and counts 16 bits; the encoder refuses a program that does not
 //! fit the queues, the tables or those fields.
 
+use super::compiler::program::Program;
 use super::controller::UopLayout;
 use super::pe::index_bits;
-use super::program::Program;
 use super::top::{generate as core, FeatherConfig, FeatherError};
+use crate::blocks::delay::delay_line;
+use crate::blocks::fields::Fields;
 use crate::rtl::{Bits, MemStyle, Module, ModuleBuilder, ReadDuringWrite, Sig};
 use std::rc::Rc;
 
@@ -33,7 +35,8 @@ pub const SEQ_LATENCY: u64 = 4;
 const LEAD: u64 = 3;
 
 /// Queue and table depths of the sequencer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeqConfig {
     pub desc_depth: u32,
     pub pattern_depth: u32,
@@ -47,44 +50,6 @@ impl Default for SeqConfig {
             pattern_depth: 1024,
             config_depth: 256,
         }
-    }
-}
-
-/// Named bit fields packed LSB first.
-#[derive(Clone, Debug)]
-pub struct Fields(pub Vec<(&'static str, u32)>);
-
-impl Fields {
-    pub fn width(&self) -> u32 {
-        self.0.iter().map(|f| f.1).sum()
-    }
-
-    pub fn field(&self, name: &str) -> (u32, u32) {
-        let mut lo = 0;
-        for &(n, w) in &self.0 {
-            if n == name {
-                return (lo, w);
-            }
-            lo += w;
-        }
-        panic!("no field {name}")
-    }
-
-    fn slice(&self, b: &mut ModuleBuilder, word: Sig, name: &str) -> Sig {
-        let (lo, w) = self.field(name);
-        b.slice(word, lo + w - 1, lo)
-    }
-
-    fn encode(&self, values: &[(&str, u64)]) -> Result<Bits, String> {
-        let mut out = Bits::zero(self.width());
-        for &(name, v) in values {
-            let (lo, w) = self.field(name);
-            if w < 64 && v >> w != 0 {
-                return Err(format!("{name} = {v} does not fit its {w}-bit field"));
-            }
-            out.set_slice(lo, &Bits::from_u64(w, v));
-        }
-        Ok(out)
     }
 }
 
@@ -219,7 +184,7 @@ impl SeqLayout {
                 .map(|d| {
                     let mut v = values(d);
                     v.push(("valid", 1));
-                    f.encode(&v)
+                    f.encode(&v).map_err(|e| e.to_string())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             q.push(Bits::zero(f.width()));
@@ -263,17 +228,21 @@ impl SeqLayout {
             .patterns
             .iter()
             .map(|e| {
-                let mut w = self.pattern.encode(&[
-                    ("has", e.config.is_some() as u64),
-                    ("cfg", e.config.unwrap_or(0) as u64),
-                ])?;
-                let (lo, _) = self.pattern.field("mask");
+                let field = |name| self.pattern.get(name).map_err(|e| e.to_string());
+                let mut w = self
+                    .pattern
+                    .encode(&[
+                        ("has", e.config.is_some() as u64),
+                        ("cfg", e.config.unwrap_or(0) as u64),
+                    ])
+                    .map_err(|e| e.to_string())?;
+                let (lo, _) = field("mask")?;
                 for k in 0..self.aw {
                     if e.mask >> k & 1 == 1 {
                         w.set_slice(lo + k, &Bits::from_u64(1, 1));
                     }
                 }
-                let (lo, _) = self.pattern.field("lines");
+                let (lo, _) = field("lines")?;
                 for (k, &l) in e.lines.iter().enumerate() {
                     if self.ob < 32 && l >> self.ob != 0 {
                         return Err(format!("pattern line {l} does not fit {} bits", self.ob));
@@ -391,15 +360,6 @@ fn engine(
     }
 }
 
-/// Truncates or zero-extends to `w` bits.
-pub(crate) fn fit(b: &mut ModuleBuilder, s: Sig, w: u32) -> Sig {
-    if s.width >= w {
-        b.slice(s, w - 1, 0)
-    } else {
-        b.extend(s, w)
-    }
-}
-
 /// Generates the sequencer: `i_start`, table writes `i_twe i_tsel i_taddr i_tdata`, → `o_uop`.
 pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, FeatherError> {
     cfg.validate()?;
@@ -435,7 +395,7 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
         );
         let hit = b.eq_lit(tsel, sel);
         let we = b.and(twe, hit);
-        let a = fit(b, taddr, depth.trailing_zeros());
+        let a = b.resize(taddr, depth.trailing_zeros());
         let d = b.slice(tdata, f.width() - 1, 0);
         b.mem_write(m, a, d, we);
         m
@@ -452,10 +412,10 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
         &mut b, "ld", &lay.load, m_load, db, start, init, now, "rows", "v",
     );
     let w_base = lay.load.slice(&mut b, le.cur, "w_base");
-    let lin = fit(&mut b, le.lin, cfg.w_bits());
+    let lin = b.resize(le.lin, cfg.w_bits());
     let w_addr = b.add(w_base, lin);
-    let wrow = fit(&mut b, le.outer, index_bits(cfg.ah));
-    let waddr = fit(&mut b, le.inner, index_bits(cfg.ah));
+    let wrow = b.resize(le.outer, index_bits(cfg.ah));
+    let waddr = b.resize(le.inner, index_bits(cfg.ah));
     let wbank = lay.load.slice(&mut b, le.cur, "wbank");
 
     // ---- stream engine: vns × v elements.
@@ -472,9 +432,9 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
         "v",
     );
     let s_base = lay.stream.slice(&mut b, se.cur, "s_base");
-    let lin = fit(&mut b, se.lin, cfg.s_bits());
+    let lin = b.resize(se.lin, cfg.s_bits());
     let s_addr = b.add(s_base, lin);
-    let widx = fit(&mut b, se.inner, index_bits(cfg.ah));
+    let widx = b.resize(se.inner, index_bits(cfg.ah));
     let rbank = lay.stream.slice(&mut b, se.cur, "rbank");
     let s_buf = lay.stream.slice(&mut b, se.cur, "s_buf");
     let last = se.last_inner;
@@ -501,8 +461,8 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
     let in_rows = b.lt(oe.inner, rows16);
     let valid_a = b.and(oe.busy, in_rows);
     let pb = seq.pattern_depth.trailing_zeros();
-    let prow_p = fit(&mut b, prow, pb);
-    let inner_p = fit(&mut b, oe.inner, pb);
+    let prow_p = b.resize(prow, pb);
+    let inner_p = b.resize(oe.inner, pb);
     let idx = b.add(pat_base, prow_p);
     let idx = b.add(idx, inner_p);
     let one16 = b.lit(16, 1);
@@ -558,11 +518,9 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
     let real_c = b.delay("out_real_c", real);
     let zc = b.zero(cmd.width);
     let birrd_cmd = b.mux(real_c, cmd, zc);
-    let mut ob_fields = b.cat(&[flags_b, lines_b, mask_b]);
-    ob_fields = b.delay("out_ob_c", ob_fields);
-    for s in 0..cfg.birrd_latency() {
-        ob_fields = b.delay(&format!("out_ob_d{s}"), ob_fields);
-    }
+    let ob_fields = b.cat(&[flags_b, lines_b, mask_b]);
+    let ob_fields = b.delay("out_ob_c", ob_fields);
+    let ob_fields = delay_line(&mut b, "out_ob_d", ob_fields, cfg.birrd_latency());
     let w_ob = aw + aw * ob;
     let ob_mask = b.slice(ob_fields, aw - 1, 0);
     let ob_addr = b.slice(ob_fields, w_ob - 1, aw);
@@ -595,15 +553,7 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
         ("quant", quant),
         ("q_buf", q_buf),
     ];
-    for (k, (name, s)) in parts.iter().enumerate() {
-        assert_eq!(
-            ul.fields[k],
-            (*name, s.width),
-            "micro-instruction field {name}"
-        );
-    }
-    let msb_first: Vec<Sig> = parts.iter().rev().map(|p| p.1).collect();
-    let word = b.cat(&msb_first);
+    let word = ul.fields.pack(&mut b, &parts);
     b.output("o_uop", word);
     Ok(b.finish()?)
 }

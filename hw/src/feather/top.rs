@@ -21,13 +21,17 @@ use super::birrd::{self, BirrdConfig, BirrdError, Topology};
 use super::buffers::{output_buffer, quantizer, stream_buffer, QUANT_LATENCY};
 use super::controller::UopLayout;
 use super::nest::{nest, NestConfig};
+use crate::blocks::delay::delay_line;
 use crate::rtl::{DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, Sig};
 use std::rc::Rc;
 
 /// Largest array dimension accepted (AH and AW).
 pub const MAX_DIM: u32 = 64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One FEATHER core: array size, BIRRD topology, buffer depths. The default is the board
+/// configuration: 16×16, bit-reversal BIRRD, 1,024-line buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FeatherConfig {
     pub ah: u32,
     pub aw: u32,
@@ -57,6 +61,12 @@ pub enum FeatherError {
     Drc(#[from] DrcErrors),
     #[error("AXI wrapper: {0}")]
     Wrap(String),
+}
+
+impl Default for FeatherConfig {
+    fn default() -> Self {
+        FeatherConfig::new(16, 16)
+    }
 }
 
 impl FeatherConfig {
@@ -170,8 +180,7 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     let host_rsel = b.input("i_host_rsel", 1);
 
     let f = |b: &mut ModuleBuilder, name: &str| {
-        let (lo, w) = lay.field(name);
-        let s = b.slice(uop, lo + w - 1, lo);
+        let s = lay.fields.slice(b, uop, name);
         b.named(s, &format!("u_{name}"))
     };
     let s_read = f(&mut b, "s_read");
@@ -330,14 +339,10 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
         ],
     );
     let no_q = b.zero(aw);
-    let mut qwe_q = b.mux(quant_q, o.get("o_mask"), no_q);
-    let mut qaddr_q = o.get("o_addr");
-    let mut qsel_q = qbuf_q;
-    for k in 0..QUANT_LATENCY {
-        qwe_q = b.delay(&format!("q_we_q{k}"), qwe_q);
-        qaddr_q = b.delay(&format!("q_addr_q{k}"), qaddr_q);
-        qsel_q = b.delay(&format!("q_sel_q{k}"), qsel_q);
-    }
+    let qwe = b.mux(quant_q, o.get("o_mask"), no_q);
+    let qwe_q = delay_line(&mut b, "q_we_q", qwe, QUANT_LATENCY);
+    let qaddr_q = delay_line(&mut b, "q_addr_q", o.get("o_addr"), QUANT_LATENCY);
+    let qsel_q = delay_line(&mut b, "q_sel_q", qbuf_q, QUANT_LATENCY);
     b.assign(q_we, qwe_q);
     b.assign(q_addr, qaddr_q);
     b.assign(q_sel, qsel_q);

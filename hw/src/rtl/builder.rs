@@ -3,29 +3,52 @@
 //! The builder records what it is asked to build without judging it; `finish` runs the
 //! design-rule checks (`check.rs`) and returns either a module or every error found, with the
 //! names of the signals involved. Generators are ordinary functions over a validated config.
+//!
+//! Misuse — a port name that does not exist, an unconnected instance input, `assign` to
+//! something that is not a wire — does not panic: the builder notes it, carries on with a
+//! placeholder, and `finish` reports every such mistake (and nothing else, since later checks
+//! would only repeat them). Finished modules have no dead logic (`passes::dead`), so the
+//! simulator and the Verilog emitter see exactly the same design.
 
 use super::bits::Bits;
-use super::check::{self, DrcErrors};
+use super::check::{self, DrcError, DrcErrors};
 use super::ir::*;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 pub struct ModuleBuilder {
     m: Module,
+    misuse: Rc<RefCell<Vec<String>>>,
 }
 
 /// Outputs of an instance, by port name.
 pub struct InstanceOutputs {
+    inst: String,
     module: String,
     outs: BTreeMap<String, Sig>,
+    /// What `get` returns for a port that does not exist (the mistake is reported by `finish`).
+    placeholder: Sig,
+    misuse: Rc<RefCell<Vec<String>>>,
 }
 
 impl InstanceOutputs {
+    /// Output `port` of the instance. A name the module does not have is reported by the
+    /// builder's `finish`.
     pub fn get(&self, port: &str) -> Sig {
-        *self
-            .outs
-            .get(port)
-            .unwrap_or_else(|| panic!("module {} has no output {port}", self.module))
+        match self.outs.get(port) {
+            Some(s) => *s,
+            None => {
+                let known: Vec<&str> = self.outs.keys().map(String::as_str).collect();
+                self.misuse.borrow_mut().push(format!(
+                    "instance {} of {} has no output {port:?} (outputs: {})",
+                    self.inst,
+                    self.module,
+                    known.join(", ")
+                ));
+                self.placeholder
+            }
+        }
     }
 }
 
@@ -42,7 +65,15 @@ impl ModuleBuilder {
                 clocked: false,
                 comb_inputs: Vec::new(),
             },
+            misuse: Rc::new(RefCell::new(Vec::new())),
         }
+    }
+
+    /// Notes a mistake in how the generator uses the builder (reported by `finish`) and
+    /// returns a placeholder of `width` bits so building can go on.
+    pub fn misuse(&mut self, width: u32, message: impl Into<String>) -> Sig {
+        self.misuse.borrow_mut().push(message.into());
+        self.zero(width.max(1))
     }
 
     pub fn name(&self) -> &str {
@@ -258,6 +289,15 @@ impl ModuleBuilder {
         self.push(Op::Cast(a.id), a.width, false)
     }
 
+    /// Truncates or zero-extends `a` to `width` bits.
+    pub fn resize(&mut self, a: Sig, width: u32) -> Sig {
+        if a.width >= width {
+            self.slice(a, width - 1, 0)
+        } else {
+            self.extend(a, width)
+        }
+    }
+
     /// Shift left by a constant, same width (zeros enter).
     pub fn shl_const(&mut self, a: Sig, n: u32) -> Sig {
         if n == 0 {
@@ -283,10 +323,13 @@ impl ModuleBuilder {
     pub fn assign(&mut self, wire: Sig, value: Sig) {
         match &mut self.m.nodes[wire.id as usize].op {
             Op::Wire(d) => d.push(value.id),
-            other => panic!(
-                "assign to a {} node; only wires are assigned",
-                op_name(other)
-            ),
+            _ => {
+                let msg = format!(
+                    "assign to {}; only wires are assigned",
+                    check::describe(&self.m, wire.id)
+                );
+                self.misuse.borrow_mut().push(msg);
+            }
         }
     }
 
@@ -313,10 +356,13 @@ impl ModuleBuilder {
                 dd.push(d.id);
                 *e = en.map(|s| s.id);
             }
-            other => panic!(
-                "next() on a {} node; only registers have a next value",
-                op_name(other)
-            ),
+            _ => {
+                let msg = format!(
+                    "next() on {}; only registers have a next value",
+                    check::describe(&self.m, r.id)
+                );
+                self.misuse.borrow_mut().push(msg);
+            }
         }
     }
 
@@ -389,31 +435,40 @@ impl ModuleBuilder {
         });
     }
 
-    /// Instantiates `module`, connecting its inputs by name. Every input must be connected.
+    /// Instantiates `module`, connecting its inputs by name. Every input must be connected,
+    /// and only to inputs the module has (`finish` reports what is not).
     pub fn instance(
         &mut self,
         name: &str,
         module: &Rc<Module>,
         connections: &[(&str, Sig)],
     ) -> InstanceOutputs {
-        let inst = self.m.instances.len();
         let mut inputs = Vec::with_capacity(module.inputs.len());
-        for (port, _) in &module.inputs {
+        for (port, id) in &module.inputs {
             match connections.iter().find(|(p, _)| p == port) {
                 Some((_, s)) => inputs.push(s.id),
-                None => panic!(
-                    "instance {name} of {}: input {port} is not connected",
-                    module.name
-                ),
+                None => {
+                    let w = module.node(*id).width;
+                    let msg = format!(
+                        "instance {name} of {}: input {port} is not connected",
+                        module.name
+                    );
+                    inputs.push(self.misuse(w, msg).id);
+                }
             }
         }
         for (p, _) in connections {
-            assert!(
-                module.input_index(p).is_some(),
-                "instance {name} of {}: no input named {p}",
-                module.name
-            );
+            if module.input_index(p).is_none() {
+                let known: Vec<&str> = module.inputs.iter().map(|(n, _)| n.as_str()).collect();
+                let msg = format!(
+                    "instance {name} of {} has no input {p:?} (inputs: {})",
+                    module.name,
+                    known.join(", ")
+                );
+                self.misuse(1, msg);
+            }
         }
+        let inst = self.m.instances.len();
         self.m.instances.push(Instance {
             name: name.to_string(),
             module: module.clone(),
@@ -426,19 +481,76 @@ impl ModuleBuilder {
             self.m.nodes[s.id as usize].name = Some(format!("{name}_{pname}"));
             outs.insert(pname.clone(), s);
         }
+        let placeholder = match outs.values().next() {
+            Some(s) => Sig { width: 1, ..*s },
+            None => self.zero(1),
+        };
         InstanceOutputs {
+            inst: name.to_string(),
             module: module.name.clone(),
             outs,
+            placeholder,
+            misuse: self.misuse.clone(),
         }
     }
 
-    /// Runs the design-rule checks; returns the module or every error found.
-    pub fn finish(mut self) -> Result<Rc<Module>, DrcErrors> {
+    /// Runs the design-rule checks and removes dead logic; returns the module or every error
+    /// found. Mistakes in the builder's use come first and alone.
+    pub fn finish(self) -> Result<Rc<Module>, DrcErrors> {
+        let misuse = std::mem::take(&mut *self.misuse.borrow_mut());
+        if !misuse.is_empty() {
+            return Err(DrcErrors(
+                misuse
+                    .into_iter()
+                    .map(|message| DrcError {
+                        module: self.m.name.clone(),
+                        message,
+                    })
+                    .collect(),
+            ));
+        }
         check::check_module(&self.m)?;
-        self.m.clocked = self.m.nodes.iter().any(|n| matches!(n.op, Op::Reg { .. }))
-            || !self.m.memories.is_empty()
-            || self.m.instances.iter().any(|i| i.module.clocked);
-        self.m.comb_inputs = check::comb_inputs(&self.m);
-        Ok(Rc::new(self.m))
+        let mut m = super::passes::dead::prune(&self.m);
+        m.clocked = m.nodes.iter().any(|n| matches!(n.op, Op::Reg { .. }))
+            || !m.memories.is_empty()
+            || m.instances.iter().any(|i| i.module.clocked);
+        m.comb_inputs = check::comb_inputs(&m);
+        Ok(Rc::new(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child() -> Rc<Module> {
+        let mut b = ModuleBuilder::new("child");
+        let a = b.input("a", 4);
+        let n = b.not(a);
+        b.output("y", n);
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn misnamed_ports_and_misused_nodes_are_reported_by_finish_not_panics() {
+        let c = child();
+        let mut b = ModuleBuilder::new("top");
+        let x = b.input("x", 4);
+        let i = b.instance("u0", &c, &[("b", x)]);
+        let y = i.get("z");
+        b.output("o", y);
+        let k = b.lit(4, 1);
+        b.assign(k, x);
+        b.next(x, k, None);
+        let e = b.finish().unwrap_err().to_string();
+        for needle in [
+            "module top: instance u0 of child: input a is not connected",
+            "module top: instance u0 of child has no input \"b\" (inputs: a)",
+            "module top: instance u0 of child has no output \"z\" (outputs: y)",
+            "module top: assign to #",
+            "module top: next() on `x`; only registers have a next value",
+        ] {
+            assert!(e.contains(needle), "{needle:?} not in:\n{e}");
+        }
     }
 }

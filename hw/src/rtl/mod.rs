@@ -1,9 +1,11 @@
-//! Describing hardware: values, the IR, the builder, design-rule checks and the Verilog backend.
+//! Describing hardware: values, the IR, the builder, design-rule checks, passes (dead logic,
+//! resource estimate) and the Verilog backend.
 
 pub mod bits;
 pub mod builder;
 pub mod check;
 pub mod ir;
+pub mod passes;
 pub mod verilog;
 
 pub use bits::Bits;

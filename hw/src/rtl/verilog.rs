@@ -6,7 +6,8 @@
 //! point of use (nets are declared unsigned, so no Verilog signedness rule can leak in); bits
 //! that nothing reads are gathered into Verilator's documented `_unused_ok` reduction.
 //! Registers use one synchronous-reset `always @(posedge clk)` block per module; memories follow
-//! Vivado's inference templates with a `ram_style` attribute.
+//! Vivado's inference templates with a `ram_style` attribute. Modules arrive without dead logic
+//! (`passes::dead`, run by the builder), so everything in a module is emitted.
 
 use super::bits::Bits;
 use super::ir::*;
@@ -61,18 +62,27 @@ pub enum VItem {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct VPort {
     pub output: bool,
     pub name: String,
     pub width: u32,
+    /// Attributes written before the port, `(* KEY = "value" *)` (Vivado's interface hints).
+    pub attrs: Vec<(String, String)>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct VModule {
     pub name: String,
     pub ports: Vec<VPort>,
     pub items: Vec<VItem>,
+    /// Comment lines (without `//`) written before the module.
+    pub comments: Vec<String>,
+    /// Declares one-bit ports without a range (`input wire clk`), as IP integrator prefers
+    /// for clocks, resets and interrupts; plume's own modules use `[0:0]` throughout.
+    pub scalar_bits: bool,
+    /// Wraps the module in `` `default_nettype none `` … `` `default_nettype wire ``.
+    pub no_implicit_nets: bool,
 }
 
 fn b(e: VExpr) -> Box<VExpr> {
@@ -183,11 +193,25 @@ fn write_stmts(stmts: &[VStmt], indent: usize, out: &mut String) {
 impl VModule {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        for c in &self.comments {
+            let _ = writeln!(out, "// {c}");
+        }
+        if self.no_implicit_nets {
+            let _ = writeln!(out, "`default_nettype none");
+        }
         let _ = writeln!(out, "module {} (", self.name);
         for (i, p) in self.ports.iter().enumerate() {
             let dir = if p.output { "output" } else { "input " };
             let sep = if i + 1 == self.ports.len() { "" } else { "," };
-            let _ = writeln!(out, "  {dir} wire {} {}{sep}", range(p.width), p.name);
+            for (k, v) in &p.attrs {
+                let _ = writeln!(out, "  (* {k} = \"{v}\" *)");
+            }
+            let r = if self.scalar_bits && p.width == 1 {
+                String::new()
+            } else {
+                format!("{} ", range(p.width))
+            };
+            let _ = writeln!(out, "  {dir} wire {r}{}{sep}", p.name);
         }
         let _ = writeln!(out, ");");
         for item in &self.items {
@@ -243,6 +267,9 @@ impl VModule {
             }
         }
         let _ = writeln!(out, "endmodule");
+        if self.no_implicit_nets {
+            let _ = writeln!(out, "`default_nettype wire");
+        }
         out
     }
 }
@@ -346,65 +373,15 @@ pub fn is_keyword(s: &str) -> bool {
     KEYWORDS.contains(&s)
 }
 
-/// Which nodes, memories and instances contribute to an output (directly or through state).
-struct Liveness {
-    node: Vec<bool>,
-    mem: Vec<bool>,
-    inst: Vec<bool>,
-}
-
-fn liveness(m: &Module) -> Liveness {
-    let mut live = Liveness {
-        node: vec![false; m.nodes.len()],
-        mem: vec![false; m.memories.len()],
-        inst: vec![false; m.instances.len()],
-    };
-    let mut work: Vec<NodeId> = m.outputs.iter().map(|(_, id)| *id).collect();
-    while let Some(id) = work.pop() {
-        if std::mem::replace(&mut live.node[id as usize], true) {
-            continue;
-        }
-        let op = &m.node(id).op;
-        work.extend(operands(op));
-        match op {
-            Op::MemRead { mem, .. } if !live.mem[*mem] => {
-                live.mem[*mem] = true;
-                let mm = &m.memories[*mem];
-                for r in &mm.read_ports {
-                    work.push(r.addr);
-                    work.extend(r.en);
-                }
-                for w in &mm.write_ports {
-                    work.extend([w.addr, w.data, w.en]);
-                }
-            }
-            Op::InstOut { inst, .. } if !live.inst[*inst] => {
-                live.inst[*inst] = true;
-                work.extend(&m.instances[*inst].inputs);
-                // Every output of a live instance is connected, so it is emitted too.
-                for (k, n) in m.nodes.iter().enumerate() {
-                    if matches!(n.op, Op::InstOut { inst: i, .. } if i == *inst) {
-                        work.push(k as NodeId);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    live
-}
-
 struct Lower<'a> {
     m: &'a Module,
     names: Vec<String>,
-    live: Liveness,
     /// For each node: which bits are read by emitted logic.
     used: Vec<Vec<bool>>,
 }
 
 impl<'a> Lower<'a> {
     fn new(m: &'a Module) -> Self {
-        let live = liveness(m);
         let mut taken: BTreeSet<String> = m
             .inputs
             .iter()
@@ -441,12 +418,7 @@ impl<'a> Lower<'a> {
             .iter()
             .map(|n| vec![false; n.width as usize])
             .collect();
-        Lower {
-            m,
-            names,
-            live,
-            used,
-        }
+        Lower { m, names, used }
     }
 
     fn use_all(&mut self, id: NodeId) {
@@ -586,11 +558,13 @@ impl<'a> Lower<'a> {
                 output: false,
                 name: "clk".into(),
                 width: 1,
+                ..Default::default()
             });
             ports.push(VPort {
                 output: false,
                 name: "rst".into(),
                 width: 1,
+                ..Default::default()
             });
         }
         for (name, id) in &m.inputs {
@@ -598,6 +572,7 @@ impl<'a> Lower<'a> {
                 output: false,
                 name: name.clone(),
                 width: m.node(*id).width,
+                ..Default::default()
             });
         }
         for (name, id) in &m.outputs {
@@ -605,6 +580,7 @@ impl<'a> Lower<'a> {
                 output: true,
                 name: name.clone(),
                 width: m.node(*id).width,
+                ..Default::default()
             });
         }
 
@@ -614,9 +590,6 @@ impl<'a> Lower<'a> {
         let mut uses_rst = false;
 
         for id in 0..m.nodes.len() as NodeId {
-            if !self.live.node[id as usize] {
-                continue;
-            }
             let n = m.node(id);
             let name = self.names[id as usize].clone();
             match &n.op {
@@ -661,9 +634,6 @@ impl<'a> Lower<'a> {
         let mut init_mems = Vec::new();
         let mut init_regs = Vec::new();
         for (k, mem) in m.memories.iter().enumerate() {
-            if !self.live.mem[k] {
-                continue;
-            }
             let style = match mem.style {
                 MemStyle::Auto => None,
                 MemStyle::Block => Some("block"),
@@ -741,9 +711,6 @@ impl<'a> Lower<'a> {
         }
 
         for (k, inst) in m.instances.iter().enumerate() {
-            if !self.live.inst[k] {
-                continue;
-            }
             let mut conns = Vec::new();
             if inst.module.clocked {
                 conns.push(("clk".to_string(), VExpr::Ident("clk".into())));
@@ -771,9 +738,7 @@ impl<'a> Lower<'a> {
         }
         for id in 0..m.nodes.len() {
             let n = &m.nodes[id];
-            let emitted =
-                matches!(n.op, Op::Input) || (self.live.node[id] && !matches!(n.op, Op::Const(_)));
-            if !emitted {
+            if matches!(n.op, Op::Const(_)) {
                 continue;
             }
             let used = &self.used[id];
@@ -814,6 +779,7 @@ impl<'a> Lower<'a> {
             name: m.name.clone(),
             ports,
             items: decls,
+            ..Default::default()
         }
     }
 }

@@ -1,0 +1,114 @@
+//! Whole layers, computed directly from their definitions (not from the compiler's lowering):
+//! int8 GEMM and NHWC convolution, requantised.
+
+use super::pe::diff;
+use super::quant::{requant, Quant};
+
+/// int8 GEMM `C = requant(Σ_k (A[m][k] − zp_i)(B[k][n] − zp_w))`: A is M×K, B is K×N, both
+/// row-major; returns C, M×N row-major.
+pub fn gemm(a: &[u8], b: &[u8], m: usize, k: usize, n: usize, q: &Quant) -> Vec<u8> {
+    assert_eq!(a.len(), m * k);
+    assert_eq!(b.len(), k * n);
+    let mut c = vec![0u8; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0u32;
+            for kk in 0..k {
+                let p = diff(a[i * k + kk], q.zp_i, q.iact_signed)
+                    * diff(b[kk * n + j], q.zp_w, q.weight_signed);
+                acc = acc.wrapping_add(p as u32);
+            }
+            c[i * n + j] = requant(acc, q.scale, q.zp_o, q.out_signed);
+        }
+    }
+    c
+}
+
+/// A convolution's shape: batch N, C input channels, H×W input, K filters of R×S, stride and
+/// zero padding (the same on every side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub r: usize,
+    pub s: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl ConvShape {
+    /// Output height and width, or None when the filter does not fit the padded input.
+    pub fn out_hw(&self) -> Option<(usize, usize)> {
+        let (hp, wp) = (self.h + 2 * self.pad, self.w + 2 * self.pad);
+        if self.stride == 0 || self.r == 0 || self.s == 0 || self.r > hp || self.s > wp {
+            return None;
+        }
+        Some((
+            (hp - self.r) / self.stride + 1,
+            (wp - self.s) / self.stride + 1,
+        ))
+    }
+}
+
+/// int8 convolution, NHWC input `x[n][h][w][c]`, filters `wt[k][r][s][c]`, NHWC output
+/// `y[n][p][q][k]`, requantised. Padding holds the input zero point (contributes nothing).
+pub fn conv(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u8> {
+    let (p_out, q_out) = sh.out_hw().expect("valid convolution shape");
+    assert_eq!(x.len(), sh.n * sh.h * sh.w * sh.c);
+    assert_eq!(wt.len(), sh.k * sh.r * sh.s * sh.c);
+    let mut y = vec![0u8; sh.n * p_out * q_out * sh.k];
+    for n in 0..sh.n {
+        for p in 0..p_out {
+            for qq in 0..q_out {
+                for k in 0..sh.k {
+                    let mut acc = 0u32;
+                    for r in 0..sh.r {
+                        for s in 0..sh.s {
+                            let hi = (p * sh.stride + r) as isize - sh.pad as isize;
+                            let wi = (qq * sh.stride + s) as isize - sh.pad as isize;
+                            if hi < 0 || wi < 0 || hi >= sh.h as isize || wi >= sh.w as isize {
+                                continue;
+                            }
+                            for c in 0..sh.c {
+                                let xv =
+                                    x[((n * sh.h + hi as usize) * sh.w + wi as usize) * sh.c + c];
+                                let wv = wt[((k * sh.r + r) * sh.s + s) * sh.c + c];
+                                let prod = diff(xv, q.zp_i, q.iact_signed)
+                                    * diff(wv, q.zp_w, q.weight_signed);
+                                acc = acc.wrapping_add(prod as u32);
+                            }
+                        }
+                    }
+                    y[((n * p_out + p) * q_out + qq) * sh.k + k] =
+                        requant(acc, q.scale, q.zp_o, q.out_signed);
+                }
+            }
+        }
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feather::golden::vn_dot;
+
+    #[test]
+    fn gemm_by_hand() {
+        // A = [[1, 2]], B = [[3], [4]] with zero points 1 and 2: (0)(1) + (1)(2) = 2.
+        let q = Quant {
+            zp_i: 1,
+            zp_w: 2,
+            scale: 1 << 24,
+            zp_o: 0,
+            iact_signed: false,
+            weight_signed: false,
+            out_signed: false,
+        };
+        assert_eq!(gemm(&[1, 2], &[3, 4], 1, 2, 1, &q), vec![2]);
+        assert_eq!(vn_dot(&[0], &[0xff], (1, 0), (false, true)), 1);
+    }
+}

@@ -1,0 +1,630 @@
+//! The FEATHER commands: `plume feather run | net | switch | export`.
+
+use super::layer::{compare, prepare, run, run_programmed, Layer, LayerData, Prepared};
+use crate::error::{bad, failed, Result};
+use crate::tools::TempDir;
+use clap::{Args, Command, Subcommand};
+use plume_hw::feather::birrd::Topology;
+use plume_hw::feather::compiler::mapper::{
+    compile, filters_matrix, im2col, plan, Dataflow, Gemm, Layout, MapError, Plan,
+};
+use plume_hw::feather::compiler::route::RouteCache;
+use plume_hw::feather::golden::{self, ConvShape, Quant};
+use plume_hw::feather::sequencer::SeqConfig;
+use plume_hw::feather::top::FeatherConfig;
+use plume_sim::cosim::{self, Tool};
+use std::path::{Path, PathBuf};
+
+/// `plume feather …`.
+pub fn command() -> Command {
+    FeatherCmd::augment_subcommands(
+        Command::new("feather")
+            .about("FEATHER accelerator: run layers, whole networks, chained layers, layer packages for the board.")
+            .subcommand_required(true),
+    )
+}
+
+pub fn run_command(m: &clap::ArgMatches) -> Result<()> {
+    dispatch(crate::cli::parsed(m)?)
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ArrayArgs {
+    /// Array size AHxAW (rows x columns): powers of two, AH from 2 and AW from 4, at most 64.
+    #[arg(long, default_value = "16x16")]
+    pub array: String,
+    /// BIRRD topology: bitrev (public RTL) or benes.
+    #[arg(long, default_value = "bitrev")]
+    pub topology: String,
+    /// Buffer depths in lines, S,W,O: each streaming buffer, the weight buffer, the output
+    /// buffer (powers of two).
+    #[arg(long, default_value = "1024,1024,1024")]
+    pub depths: String,
+}
+
+impl ArrayArgs {
+    pub fn config(&self) -> Result<FeatherConfig> {
+        let (ah, aw) = self
+            .array
+            .split_once(['x', 'X'])
+            .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)))
+            .ok_or_else(|| {
+                bad(format!(
+                    "--array {:?}: expected AHxAW, e.g. 16x16",
+                    self.array
+                ))
+            })?;
+        let mut cfg = FeatherConfig::new(ah, aw);
+        cfg.topology = self.topology.parse::<Topology>().map_err(bad)?;
+        let d = parse_list(&self.depths, 3, "depths")?;
+        let depth = |x: usize| u32::try_from(x).unwrap_or(0);
+        (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (depth(d[0]), depth(d[1]), depth(d[2]));
+        cfg.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(cfg)
+    }
+}
+
+/// One layer and its data.
+#[derive(Args)]
+pub struct LayerArgs {
+    /// GEMM M,K,N (C[M][N] = A[M][K]·B[K][N]).
+    #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
+    gemm: Option<String>,
+    /// Convolution N,C,H,W,K,R,S,STRIDE,PAD (NHWC input, K filters of RxS).
+    #[arg(long)]
+    conv: Option<String>,
+    /// ws (weights stationary) or is (inputs stationary).
+    #[arg(long, default_value = "ws")]
+    dataflow: String,
+    /// Output layout: HWC_C<AW> (channel-last), HWC_W<AW> (row-major) or HWC_C<a>W<b>.
+    #[arg(long)]
+    layout: Option<String>,
+    /// Seed of the random data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Operands from a JSON file instead: {"a":[..],"b":[..]} for a GEMM (row-major A MxK,
+    /// B KxN) or {"x":[..],"w":[..]} for a convolution (NHWC input, KRSC filters), bytes
+    /// 0-255; optional "zp_i","zp_w","scale","zp_o".
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl LayerArgs {
+    /// The layer, its dataflow and output layout, and its data (random or from --data).
+    fn parse(&self, cfg: &FeatherConfig) -> Result<(Layer, Dataflow, Layout, Prepared)> {
+        let layer = parse_layer(self.gemm.as_deref(), self.conv.as_deref())?;
+        let df = parse_dataflow(&self.dataflow)?;
+        let name = self
+            .layout
+            .clone()
+            .unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
+        let layout = Layout::parse(&name, cfg.aw as usize).map_err(bad)?;
+        let prep = match &self.data {
+            Some(p) => load_data(p, &layer)?,
+            None => prepare(&layer, self.seed)?,
+        };
+        Ok((layer, df, layout, prep))
+    }
+}
+
+#[derive(Subcommand)]
+pub enum FeatherCmd {
+    /// Compile one layer, run it on the cycle simulator (and optionally on the emitted Verilog),
+    /// and check the output tensor bit for bit against the golden model.
+    Run {
+        #[command(flatten)]
+        a: ArrayArgs,
+        #[command(flatten)]
+        l: LayerArgs,
+        /// sim (plume's simulator), or verilator / icarus: also replay the run on the emitted
+        /// Verilog and require identical outputs in every cycle.
+        #[arg(long, default_value = "sim")]
+        engine: String,
+        /// Write a VCD waveform of the run.
+        #[arg(long)]
+        vcd: Option<PathBuf>,
+        /// Feed the compiler's micro-instructions straight into the core instead of running the
+        /// loop-compressed program through the sequencer.
+        #[arg(long)]
+        uops: bool,
+    },
+    /// Two chained GEMMs: layer 1 writes layer 2's input placement through BIRRD (reorder in
+    /// reduction) against writing channel-last and reordering afterwards; both simulated.
+    Switch {
+        #[command(flatten)]
+        a: ArrayArgs,
+        /// Layer 1 GEMM M,K,N.
+        #[arg(long, default_value = "64,64,64")]
+        gemm: String,
+        /// Output channels of layer 2 (it reads layer 1's M×N output).
+        #[arg(long, default_value_t = 64)]
+        n2: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Compile one layer for the board: a package (layer.json, DMA-ready packet images, the
+    /// golden output) that `sw/run_feather.py` of a `plume fpga zcu104 feather` build runs on
+    /// the ZCU104. The hardware is the build's: default buffer and table depths. Before
+    /// writing, the package runs through AXI on plume's simulator and must match the golden
+    /// model.
+    Export {
+        #[command(flatten)]
+        a: ArrayArgs,
+        #[command(flatten)]
+        l: LayerArgs,
+        /// Output directory (must not exist or be empty).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Skip the check on plume's simulator.
+        #[arg(long)]
+        no_verify: bool,
+    },
+    /// Every convolution layer of a network through the compiler and the timing model.
+    Net {
+        /// resnet50 or mobilenetv3.
+        net: String,
+        #[command(flatten)]
+        a: ArrayArgs,
+        /// Also cycle-simulate the K smallest layers and require the model's cycle counts.
+        #[arg(long, default_value_t = 0)]
+        verify: usize,
+    },
+}
+
+fn parse_list(text: &str, n: usize, what: &str) -> Result<Vec<usize>> {
+    let v: Vec<&str> = text.split(',').map(str::trim).collect();
+    if v.len() != n {
+        return Err(bad(format!(
+            "--{what} {text:?}: expected {n} comma-separated numbers"
+        )));
+    }
+    v.iter()
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(format!("--{what}: {s:?} is not a non-negative integer")))
+        })
+        .collect()
+}
+
+fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
+    if let Some(g) = gemm {
+        let v = parse_list(g, 3, "gemm")?;
+        if v.contains(&0) {
+            return Err(bad(format!(
+                "--gemm {g}: every dimension must be at least 1"
+            )));
+        }
+        return Ok(Layer::Gemm(Gemm {
+            m: v[0],
+            k: v[1],
+            n: v[2],
+        }));
+    }
+    let c = conv.expect("clap requires --gemm or --conv");
+    let v = parse_list(c, 9, "conv")?;
+    if v[..8].contains(&0) {
+        return Err(bad(format!(
+            "--conv {c}: N, C, H, W, K, R, S and STRIDE must be at least 1"
+        )));
+    }
+    let sh = ConvShape {
+        n: v[0],
+        c: v[1],
+        h: v[2],
+        w: v[3],
+        k: v[4],
+        r: v[5],
+        s: v[6],
+        stride: v[7],
+        pad: v[8],
+    };
+    if sh.out_hw().is_none() {
+        return Err(bad(format!(
+            "--conv {c}: a {}x{} filter does not fit the {}x{} input with padding {}",
+            sh.r, sh.s, sh.h, sh.w, sh.pad
+        )));
+    }
+    Ok(Layer::Conv(sh))
+}
+
+fn parse_dataflow(s: &str) -> Result<Dataflow> {
+    match s {
+        "ws" => Ok(Dataflow::Ws),
+        "is" => Ok(Dataflow::Is),
+        _ => Err(bad(format!("unknown dataflow {s:?} (expected ws or is)"))),
+    }
+}
+
+/// Reads operands from a JSON file; sizes must match the layer.
+fn load_data(path: &Path, layer: &Layer) -> Result<Prepared> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("{} is not valid JSON: {e}", path.display())))?;
+    let bytes = |key: &str, want: usize| -> Result<Vec<u8>> {
+        let arr = v
+            .get(key)
+            .and_then(|a| a.as_array())
+            .ok_or_else(|| bad(format!("{}: missing array {key:?}", path.display())))?;
+        if arr.len() != want {
+            return Err(bad(format!(
+                "{}: {key:?} has {} elements, the layer needs {want}",
+                path.display(),
+                arr.len()
+            )));
+        }
+        arr.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_u64()
+                    .filter(|&b| b < 256)
+                    .map(|b| b as u8)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "{}: {key}[{i}] is not a byte 0-255",
+                            path.display()
+                        ))
+                    })
+            })
+            .collect()
+    };
+    let num = |key: &str, default: u64, max: u64| -> Result<u64> {
+        match v.get(key) {
+            None => Ok(default),
+            Some(x) => x.as_u64().filter(|&b| b <= max).ok_or_else(|| {
+                bad(format!(
+                    "{}: {key:?} must be an integer 0-{max}",
+                    path.display()
+                ))
+            }),
+        }
+    };
+    let gemm = layer.gemm().expect("checked by parse_layer");
+    let defaults = LayerData::random(1, gemm.k, 1, 0).q;
+    let q = Quant {
+        zp_i: num("zp_i", 0, 255)? as u8,
+        zp_w: num("zp_w", 0, 255)? as u8,
+        scale: num("scale", defaults.scale as u64, u32::MAX as u64)? as u32,
+        zp_o: num("zp_o", 0, 255)? as u8,
+        ..defaults
+    };
+    Ok(match layer {
+        Layer::Gemm(g) => {
+            let (a, b) = (bytes("a", g.m * g.k)?, bytes("b", g.k * g.n)?);
+            let golden = golden::gemm(&a, &b, g.m, g.k, g.n, &q);
+            Prepared {
+                gemm,
+                data: LayerData { a, b, q },
+                golden,
+            }
+        }
+        Layer::Conv(sh) => {
+            let x = bytes("x", sh.n * sh.h * sh.w * sh.c)?;
+            let wt = bytes("w", sh.k * sh.r * sh.s * sh.c)?;
+            let golden = golden::conv(&x, &wt, sh, &q);
+            Prepared {
+                gemm,
+                data: LayerData {
+                    a: im2col(&x, sh, q.zp_i),
+                    b: filters_matrix(&wt, sh),
+                    q,
+                },
+                golden,
+            }
+        }
+    })
+}
+
+/// A configuration whose buffers hold the planned layer (depths rounded up to powers of two).
+pub fn sized_for(cfg: &FeatherConfig, p: &Plan) -> Result<FeatherConfig> {
+    let depth = |need: usize| -> Result<u32> {
+        let d = need.max(2).next_power_of_two();
+        if d > 1 << 20 {
+            return Err(bad(format!(
+                "the layer needs {need} buffer lines, more than the simulator's limit of 2^20"
+            )));
+        }
+        Ok(d as u32)
+    };
+    let mut c = *cfg;
+    c.s_depth = depth(p.s_lines.max(p.o_lines))?;
+    c.w_depth = depth(p.w_lines)?;
+    c.o_depth = depth(p.o_lines)?;
+    Ok(c)
+}
+
+fn dispatch(cmd: FeatherCmd) -> Result<()> {
+    match cmd {
+        FeatherCmd::Run {
+            a,
+            l,
+            engine,
+            vcd,
+            uops,
+        } => {
+            let cfg = a.config()?;
+            let tool = match engine.as_str() {
+                "sim" => None,
+                "verilator" => Some(Tool::Verilator),
+                "icarus" => Some(Tool::Icarus),
+                e => {
+                    return Err(bad(format!(
+                        "unknown engine {e:?} (expected sim, verilator or icarus)"
+                    )))
+                }
+            };
+            let (layer, df, layout, prep) = l.parse(&cfg)?;
+            if let Some(t) = tool {
+                if !cosim::require(t)? {
+                    return Err(bad(format!("{} is not installed", t.name())));
+                }
+            }
+            run_layer(&cfg, &layer, &prep, df, layout, tool, vcd.as_deref(), uops)
+        }
+        FeatherCmd::Net { net, a, verify } => super::net::net_cmd(&net, &a.config()?, verify),
+        FeatherCmd::Export {
+            a,
+            l,
+            out,
+            no_verify,
+        } => {
+            let cfg = a.config()?;
+            let (layer, df, layout, prep) = l.parse(&cfg)?;
+            export_layer(&cfg, &layer, &prep, df, layout, &out, !no_verify)
+        }
+        FeatherCmd::Switch { a, gemm, n2, seed } => {
+            let cfg = a.config()?;
+            let Layer::Gemm(g1) = parse_layer(Some(&gemm), None)? else {
+                unreachable!()
+            };
+            if n2 == 0 {
+                return Err(bad("--n2 must be at least 1"));
+            }
+            switch_cmd(&cfg, g1, n2, seed)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn export_layer(
+    cfg: &FeatherConfig,
+    layer: &Layer,
+    prep: &Prepared,
+    df: Dataflow,
+    layout: Layout,
+    out: &Path,
+    verify: bool,
+) -> Result<()> {
+    use super::host::{run_package, Package, Stalls};
+    let seq = SeqConfig::default();
+    let sched =
+        compile(cfg, prep.gemm, df, layout, &mut RouteCache::new()).map_err(|e| match e {
+            MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+            other => bad(format!(
+                "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
+                cfg.s_depth, cfg.w_depth, cfg.o_depth
+            )),
+        })?;
+    let q = &prep.data.q;
+    let pkg = Package::new(
+        &sched,
+        &seq,
+        &prep.data.a,
+        &prep.data.b,
+        q,
+        &prep.golden,
+        &layer.describe(),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    if verify {
+        let t0 = std::time::Instant::now();
+        eprintln!(
+            "plume: checking the package through AXI on plume's simulator ({} cycles of compute)…",
+            sched.cycles
+        );
+        let r = run_package(&pkg, Stalls::default(), false)?;
+        compare(&sched, &r.out, &prep.golden)?;
+        if r.cycles != sched.cycles {
+            return Err(failed(format!(
+                "CYCLES reads {} but the compiler expects {}",
+                r.cycles, sched.cycles
+            )));
+        }
+        println!(
+            "verified through AXI on plume's simulator in {:.1} s: output bit-exact, CYCLES = {}, bus cycles {} in / {} run / {} read-back",
+            t0.elapsed().as_secs_f64(),
+            r.cycles,
+            r.phases[0],
+            r.phases[1],
+            r.phases[2]
+        );
+    }
+    pkg.write(out).map_err(|e| bad(format!("{e:#}")))?;
+    let bytes: usize = pkg.packets.iter().map(|p| p.bytes.len()).sum();
+    println!(
+        "wrote {}: {} for {} — {} packets ({bytes} bytes), {} read-back lines, {} output bytes",
+        out.display(),
+        layer.describe(),
+        pkg.design,
+        pkg.packets.len(),
+        pkg.rd_lines,
+        pkg.golden.len()
+    );
+    Ok(())
+}
+
+fn run_layer(
+    cfg: &FeatherConfig,
+    layer: &Layer,
+    prep: &Prepared,
+    df: Dataflow,
+    layout: Layout,
+    tool: Option<Tool>,
+    vcd: Option<&Path>,
+    uops: bool,
+) -> Result<()> {
+    let p = plan(cfg, prep.gemm, df, layout);
+    let cfg = sized_for(cfg, &p)?;
+    let mut cache = RouteCache::new();
+    let t_compile = std::time::Instant::now();
+    let sched = compile(&cfg, prep.gemm, df, layout, &mut cache).map_err(|e| match e {
+        MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+        other => bad(other.to_string()),
+    })?;
+    let g = prep.gemm;
+    println!(
+        "FEATHER {}x{} ({} BIRRD) · {} → GEMM M={} K={} N={}",
+        cfg.ah,
+        cfg.aw,
+        cfg.topology,
+        layer.describe(),
+        g.m,
+        g.k,
+        g.n
+    );
+    let compile_ms = t_compile.elapsed().as_secs_f64() * 1e3;
+    let prog = plume_hw::feather::compiler::program::build(&sched);
+    let m = sched.map;
+    println!(
+        "compiled in {compile_ms:.1} ms: {} micro-instructions, {} BIRRD targets routed ({} served from the route cache); loop-compressed program: {} load / {} stream / {} out descriptors, {} pattern entries, {} configurations",
+        sched.uops.len(),
+        cache.misses,
+        cache.hits,
+        prog.loads.len(),
+        prog.streams.len(),
+        prog.outs.len(),
+        prog.patterns.len(),
+        prog.configs.len()
+    );
+    println!(
+        "dataflow {df}, layout {}: V={} rows={} G={} Pn={} Pm={} ({} tiles, {} VNs per tile)",
+        layout.name(),
+        m.v,
+        m.rows,
+        m.g,
+        m.pn,
+        m.pm,
+        m.tiles(),
+        m.mb
+    );
+    let dir = TempDir::new("feather-run")?;
+    let partial = vcd.map(|p| p.with_extension("vcd.plume-partial"));
+    let r = if uops {
+        run(
+            &sched,
+            &prep.data,
+            partial.as_deref(),
+            tool,
+            dir.path(),
+            false,
+        )
+    } else {
+        run_programmed(&sched, &prep.data, partial.as_deref(), tool, dir.path())
+    };
+    println!(
+        "core driven by {}",
+        if uops {
+            "the compiler's micro-instructions (--uops)"
+        } else {
+            "the sequencer expanding the loop-compressed program"
+        }
+    );
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(p) = &partial {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e.into());
+        }
+    };
+    if let (Some(p), Some(v)) = (&partial, vcd) {
+        std::fs::rename(p, v)?;
+    }
+    let checked = compare(&sched, &r.out, &prep.golden);
+    let pes = (cfg.ah * cfg.aw) as f64;
+    println!(
+        "cycles {} (timing model {}) · MACs {} · utilisation {:.1}% · BIRRD configurations {} · simulated in {:.2} s ({:.0} cycles/s)",
+        r.cycles,
+        sched.cycles,
+        g.macs(),
+        100.0 * g.macs() as f64 / (pes * r.cycles as f64),
+        sched.configs,
+        r.sim_seconds,
+        sched.uops.len() as f64 / r.sim_seconds.max(1e-9)
+    );
+    if let Some(v) = vcd {
+        println!("waveform: {}", v.display());
+    }
+    checked?;
+    println!(
+        "output: {} elements bit-exact against the golden model",
+        prep.golden.len()
+    );
+    if let (Some(t), Some(n)) = (tool, r.cosim_cycles) {
+        println!(
+            "{}: {n} cycles replayed on the emitted Verilog, every output identical to plume's simulator",
+            t.name()
+        );
+    }
+    if r.cycles != sched.cycles {
+        return Err(failed(format!(
+            "the timing model predicts {} cycles but the simulation took {}",
+            sched.cycles, r.cycles
+        )));
+    }
+    Ok(())
+}
+
+fn switch_cmd(cfg: &FeatherConfig, g1: Gemm, n2: usize, seed: u64) -> Result<()> {
+    // Buffers sized for the larger of the two layers.
+    let g2 = Gemm {
+        m: g1.m,
+        k: g1.n,
+        n: n2,
+    };
+    let aw = cfg.aw as usize;
+    let cl = Layout { cb: aw, wb: 1 };
+    let mut sized = *cfg;
+    for (g, df) in [(g1, Dataflow::Ws), (g1, Dataflow::Is), (g2, Dataflow::Ws)] {
+        let s = sized_for(cfg, &plan(cfg, g, df, cl))?;
+        sized.s_depth = sized.s_depth.max(s.s_depth).max(s.w_depth);
+        sized.w_depth = sized.w_depth.max(s.w_depth);
+        sized.o_depth = sized.o_depth.max(s.o_depth).max(s.s_depth);
+    }
+    let mut cache = RouteCache::new();
+    let r = super::layer::layout_switch(&sized, g1, n2, seed, &mut cache)?;
+    let desc = |s: &plume_hw::feather::compiler::mapper::Schedule| {
+        format!(
+            "GEMM {}x{}x{}, {} (G={} Pn={} Pm={}), output to {}",
+            s.gemm.m,
+            s.gemm.k,
+            s.gemm.n,
+            s.dataflow,
+            s.map.g,
+            s.map.pn,
+            s.map.pm,
+            s.out.name()
+        )
+    };
+    println!("FEATHER {}x{} ({} BIRRD)", cfg.ah, cfg.aw, cfg.topology);
+    println!("layer 1 (RIR):      {}", desc(&r.layer1));
+    println!("layer 1 (baseline): {}", desc(&r.baseline1));
+    println!("layer 2:            {}", desc(&r.layer2));
+    let rir = r.rir.0 + r.rir.1;
+    let rar = r.rar.0 + r.rar.1 + r.rar.2;
+    println!(
+        "reorder in reduction:    layer 1 {:>8} + layer 2 {:>8}                   = {:>8} cycles (simulated)",
+        r.rir.0, r.rir.1, rir
+    );
+    println!(
+        "reorder after reduction: layer 1 {:>8} + reorder {:>8} + layer 2 {:>8} = {:>8} cycles (layers simulated, reorder = lower bound)",
+        r.rar.0, r.rar.1, r.rar.2, rar
+    );
+    println!(
+        "both chains bit-exact against the golden model; reorder in reduction saves {:.1}% ({:.2}x)",
+        100.0 * (rar as f64 - rir as f64) / rar as f64,
+        rar as f64 / rir as f64
+    );
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! FEATHER behind AXI (`plume_hw::feather::axi::axi_feather`) from the host's side.
+//!
+//! A compiled layer becomes a [`Package`]: the register values, one DMA-ready byte image per
+//! `s_axis` packet (buffer lines and the loop-compressed program), the read-back request, and
+//! how to turn the read-back lines into the output tensor, plus the golden output. The same
+//! package drives plume's simulator here ([`Host`], cycle by cycle through the bus-functional
+//! models of `plume_sim::bfm`, with random stalls if asked) and the board (`sw/run_feather.py` in a
+//! `plume fpga zcu104 feather` build reads the directory [`Package::write`] produces).
+
+use anyhow::{bail, Context, Result};
+use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
+use plume_hw::feather::compiler::mapper::{place, Schedule};
+use plume_hw::feather::compiler::program;
+use plume_hw::feather::golden::Quant;
+use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
+use plume_hw::feather::top::FeatherConfig;
+use plume_hw::rtl::Module;
+use plume_sim::bfm::{bits_bytes, OKAY};
+pub use plume_sim::bfm::{Host, Stalls};
+use plume_sim::Recording;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::rc::Rc;
+
+/// One `s_axis` packet: `entries` entries of `target`, from entry 0, as stream bytes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Packet {
+    pub target: u32,
+    pub entries: u64,
+    pub file: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// Everything the host sends and expects for one layer (`layer.json` plus binary files).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Package {
+    /// The hardware it was compiled for (`feather_<AH>x<AW>_<topology>`), and its sizes.
+    pub design: String,
+    pub hardware: serde_json::Value,
+    pub layer: String,
+    /// Register values, in the order to write them.
+    pub registers: Vec<(String, u64)>,
+    pub packets: Vec<Packet>,
+    pub rd_sel: u64,
+    pub rd_lines: u64,
+    /// Bytes per stream beat (one buffer line).
+    pub line_bytes: u64,
+    pub m: u64,
+    pub n: u64,
+    /// Output element i (row-major M×N) is byte `gather[i]` of the read-back stream.
+    #[serde(skip)]
+    pub gather: Vec<u32>,
+    /// The golden model's output tensor.
+    #[serde(skip)]
+    pub golden: Vec<u8>,
+    /// The compiler's cycle count (what `CYCLES` should read).
+    pub cycles: u64,
+}
+
+/// The sizes a package or a build is for, as JSON.
+pub fn hardware(cfg: &FeatherConfig, seq: &SeqConfig) -> serde_json::Value {
+    serde_json::json!({
+        "ah": cfg.ah, "aw": cfg.aw, "topology": cfg.topology.to_string(),
+        "s_depth": cfg.s_depth, "w_depth": cfg.w_depth, "o_depth": cfg.o_depth,
+        "desc_depth": seq.desc_depth, "pattern_depth": seq.pattern_depth,
+        "config_depth": seq.config_depth
+    })
+}
+
+impl Package {
+    /// Compiles the host's side of a layer: operands placed in buffer lines, the program
+    /// encoded into table entries, every entry padded to whole beats.
+    pub fn new(
+        sched: &Schedule,
+        seq: &SeqConfig,
+        a: &[u8],
+        bm: &[u8],
+        q: &Quant,
+        golden: &[u8],
+        layer: &str,
+    ) -> Result<Package> {
+        let cfg = &sched.cfg;
+        let lay = SeqLayout::new(cfg, seq);
+        let prog = program::build(sched);
+        let tables = lay.encode(&prog).map_err(|e| anyhow::anyhow!(e))?;
+        let beat = feather_stream_width(cfg) as usize / 8;
+        let mut registers: Vec<(String, u64)> = super::layer::layer_constants(sched, q)
+            .iter()
+            .map(|(n, v)| (n.to_string(), *v))
+            .collect();
+        registers.push(("length".into(), sched.uops.len() as u64));
+        let (s_lines, w_lines) = place(sched, a, bm, q.zp_i, q.zp_w);
+        let s_target = if sched.in_buf == 0 {
+            Target::Stream0
+        } else {
+            Target::Stream1
+        };
+        let mut packets = Vec::new();
+        let mut add = |target: Target, entries: Vec<Vec<u8>>| {
+            if !entries.is_empty() {
+                packets.push(Packet {
+                    target: target as u32,
+                    entries: entries.len() as u64,
+                    file: format!("packet{}_{target:?}.bin", packets.len()).to_lowercase(),
+                    bytes: entries.concat(),
+                });
+            }
+        };
+        let pad = |l: &Vec<u8>| {
+            let mut v = l.clone();
+            v.resize(beat, 0);
+            v
+        };
+        add(s_target, s_lines.iter().map(pad).collect());
+        add(Target::Weights, w_lines.iter().map(pad).collect());
+        for (sel, entries) in &tables {
+            let t = Target::table(*sel);
+            let per = t.entry_width(cfg, &lay).div_ceil(8 * beat as u32) as usize * beat;
+            add(
+                t,
+                entries
+                    .iter()
+                    .map(|e| {
+                        let mut v = Vec::with_capacity(per);
+                        bits_bytes(e, per, &mut v);
+                        v
+                    })
+                    .collect(),
+            );
+        }
+        let g = sched.gemm;
+        let mut gather = Vec::with_capacity(g.m * g.n);
+        for m in 0..g.m {
+            for n in 0..g.n {
+                let (bank, line) = sched.out.place(m, n, g.n);
+                gather.push((line * beat + bank) as u32);
+            }
+        }
+        Ok(Package {
+            design: format!("feather_{}x{}_{}", cfg.ah, cfg.aw, cfg.topology),
+            hardware: hardware(cfg, seq),
+            layer: layer.to_string(),
+            registers,
+            packets,
+            rd_sel: sched.out_buf as u64,
+            rd_lines: sched.out.lines(g.m, g.n) as u64,
+            line_bytes: beat as u64,
+            m: g.m as u64,
+            n: g.n as u64,
+            gather,
+            golden: golden.to_vec(),
+            cycles: sched.cycles,
+        })
+    }
+
+    /// The hardware sizes this package needs.
+    pub fn config(&self) -> Result<(FeatherConfig, SeqConfig)> {
+        let h = &self.hardware;
+        let u = |k: &str| -> Result<u32> {
+            h[k].as_u64()
+                .map(|v| v as u32)
+                .with_context(|| format!("layer.json: hardware.{k} is missing"))
+        };
+        let mut cfg = FeatherConfig::new(u("ah")?, u("aw")?);
+        cfg.topology = h["topology"]
+            .as_str()
+            .context("layer.json: hardware.topology is missing")?
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?;
+        cfg.s_depth = u("s_depth")?;
+        cfg.w_depth = u("w_depth")?;
+        cfg.o_depth = u("o_depth")?;
+        let seq = SeqConfig {
+            desc_depth: u("desc_depth")?,
+            pattern_depth: u("pattern_depth")?,
+            config_depth: u("config_depth")?,
+        };
+        cfg.validate()?;
+        Ok((cfg, seq))
+    }
+
+    /// The output tensor from the read-back stream's bytes.
+    pub fn tensor(&self, stream: &[u8]) -> Result<Vec<u8>> {
+        self.gather
+            .iter()
+            .map(|&i| {
+                stream.get(i as usize).copied().with_context(|| {
+                    format!("read-back has {} bytes; byte {i} is needed", stream.len())
+                })
+            })
+            .collect()
+    }
+
+    /// Writes `layer.json`, the packet images, `gather.u32` (little-endian) and `golden.u8`
+    /// into `dir`, all at once.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let mut files: Vec<(String, Vec<u8>)> = self
+            .packets
+            .iter()
+            .map(|p| (p.file.clone(), p.bytes.clone()))
+            .collect();
+        files.push((
+            "gather.u32".into(),
+            self.gather.iter().flat_map(|g| g.to_le_bytes()).collect(),
+        ));
+        files.push(("golden.u8".into(), self.golden.clone()));
+        files.push(("layer.json".into(), serde_json::to_vec_pretty(self)?));
+        crate::tools::write_dir_atomically(dir, &files)
+    }
+
+    pub fn read(dir: &Path) -> Result<Package> {
+        let path = dir.join("layer.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut p: Package = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a plume layer package", path.display()))?;
+        for pk in &mut p.packets {
+            pk.bytes = std::fs::read(dir.join(&pk.file))
+                .with_context(|| format!("cannot read {}", pk.file))?;
+        }
+        p.gather = std::fs::read(dir.join("gather.u32"))?
+            .chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        p.golden = std::fs::read(dir.join("golden.u8"))?;
+        Ok(p)
+    }
+}
+
+pub struct AxiRun {
+    /// The output tensor (M×N row-major), read back over `m_axis`.
+    pub out: Vec<u8>,
+    /// `CYCLES` as the hardware counted it.
+    pub cycles: u64,
+    /// Entries the wrapper reports written (`ENTRIES`).
+    pub entries: u64,
+    /// Bus cycles of each phase: parameters + data in, run (start to done), read-back.
+    pub phases: [u64; 3],
+    pub recording: Option<Recording>,
+    pub top: Rc<Module>,
+}
+
+/// Runs a package on the wrapped design in plume's simulator, as the board's host would.
+pub fn run_package(pkg: &Package, stalls: Stalls, record: bool) -> Result<AxiRun> {
+    let (cfg, seq) = pkg.config()?;
+    let mut h = Host::new(
+        axi_feather(&cfg, &seq)?,
+        feather_map(&cfg, &seq)?,
+        stalls,
+        record,
+    )?;
+    for (name, v) in &pkg.registers {
+        h.write(name, *v)?;
+    }
+    let mut want_entries = 0;
+    for p in &pkg.packets {
+        h.write("wr_target", p.target as u64)?;
+        h.write("wr_base", 0)?;
+        h.send(&p.bytes)?;
+        want_entries += p.entries;
+    }
+    let entries = h.read("entries")?;
+    if entries != want_entries {
+        bail!("the wrapper wrote {entries} entries; {want_entries} were sent");
+    }
+    let t_in = h.sim.cycle();
+    h.write("op", 0)?;
+    let length = pkg
+        .registers
+        .iter()
+        .find(|r| r.0 == "length")
+        .map_or(0, |r| r.1);
+    let t_run = h.start_and_wait(2 * length + 10_000)?;
+    let cycles = h.read("cycles")?;
+    h.write("op", 1)?;
+    h.write("rd_sel", pkg.rd_sel)?;
+    h.write("rd_base", 0)?;
+    h.write("rd_count", pkg.rd_lines)?;
+    let t0 = h.sim.cycle();
+    if h.mmio_write(0, 1)? != OKAY {
+        bail!("CTRL write refused");
+    }
+    let bytes = h.receive(pkg.rd_lines as usize)?;
+    // done follows the last beat by two cycles (registered, then CTRL); a host polls.
+    h.wait_done(t0, 1000)
+        .context("CTRL does not report done after the read-back")?;
+    let t_read = h.sim.cycle() - t0;
+    let top = h.top();
+    Ok(AxiRun {
+        out: pkg.tensor(&bytes)?,
+        cycles,
+        entries,
+        phases: [t_in, t_run, t_read],
+        recording: h.sim.take_recording(),
+        top,
+    })
+}
+
+/// Compiles the host's side of a layer and runs it on the wrapped design in plume's simulator.
+pub fn run_axi(
+    sched: &Schedule,
+    seq: &SeqConfig,
+    a: &[u8],
+    bm: &[u8],
+    q: &Quant,
+    stalls: Stalls,
+    record: bool,
+) -> Result<AxiRun> {
+    let pkg = Package::new(sched, seq, a, bm, q, &[], "")?;
+    run_package(&pkg, stalls, record)
+}
