@@ -116,9 +116,22 @@ pub fn command() -> Command {
             cmd = cmd.subcommand(c);
         }
     }
-    cmd.subcommand(DemoArgs::augment_args(Command::new("demo").about(
+    negative_values_are_values(cmd.subcommand(DemoArgs::augment_args(Command::new("demo").about(
         "Every family's demonstration: generated, simulated and cross-checked designs, written into --out.",
-    )))
+    ))))
+}
+
+/// `--ports -4` is a negative number given to `--ports` (and refused as such), not an unknown
+/// flag `-4`.
+fn negative_values_are_values(cmd: Command) -> Command {
+    cmd.mut_args(|a| {
+        if a.get_action().takes_values() {
+            a.allow_negative_numbers(true)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(negative_values_are_values)
 }
 
 /// The design named by a verb's subcommand, configured from its flags.
@@ -132,12 +145,20 @@ pub fn parsed<A: FromArgMatches>(m: &ArgMatches) -> Result<A> {
     A::from_arg_matches(m).map_err(|e| bad(first_line(&e.to_string())))
 }
 
+/// A clap message as one line: its first paragraph (up to the first blank line), joined.
 fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ")
-        .to_string()
+    let para: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = para.join(" ");
+    let joined = joined.trim_start_matches("error: ").to_string();
+    if joined.is_empty() {
+        "invalid arguments".into()
+    } else {
+        joined
+    }
 }
 
 fn dispatch(m: &ArgMatches) -> Result<()> {
@@ -192,6 +213,7 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    crate::output::install_signal_cleanup();
     let m = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -206,7 +228,7 @@ pub fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
                 _ => {
-                    eprintln!("plume: {}", first_line(&e.render().to_string()));
+                    eprintln!("plume: {}", shorten(&first_line(&e.render().to_string())));
                     ExitCode::from(2)
                 }
             };
@@ -218,9 +240,34 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Bad input, an unroutable target, a time budget: one line. A failed check keeps the
+/// details a tool printed (a lint log, a mismatch) on the lines after its first.
 fn report(e: Error) -> ExitCode {
-    eprintln!("plume: {e}");
+    let text = e.to_string();
+    match e {
+        Error::Quiet => {}
+        Error::Failed(_) => {
+            let lines: Vec<String> = text.lines().map(shorten).collect();
+            eprintln!("plume: {}", lines.join("\n"));
+        }
+        _ => eprintln!(
+            "plume: {}",
+            shorten(text.trim().lines().next().unwrap_or(""))
+        ),
+    }
     ExitCode::from(e.exit_code())
+}
+
+/// Not an echo of a 100-kB argument: a line cut at 400 characters.
+fn shorten(line: &str) -> String {
+    const MAX: usize = 400;
+    let n = line.chars().count();
+    if n > MAX {
+        let cut: String = line.chars().take(MAX).collect();
+        format!("{cut}… ({n} characters in all)")
+    } else {
+        line.to_string()
+    }
 }
 
 #[cfg(test)]

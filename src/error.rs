@@ -1,8 +1,9 @@
 //! The command line's one error type. Its kind decides the exit code, as documented: 2 for
 //! bad input (a parameter, a file, a directory the user gave), 3 when no configuration exists
 //! (an unroutable target), 4 when a time budget ran out, 1 for everything else — a failed
-//! cross-check, a tool that broke. Library code returns its own typed errors; they become
-//! `Failed` with `?` unless the caller says the input was bad (`bad`).
+//! cross-check, a tool that broke; a closed standard output ends the command quietly. Library
+//! code returns its own typed errors; they become `Failed` with `?` unless the caller says the
+//! input was bad (`bad`).
 
 use std::fmt;
 
@@ -11,6 +12,8 @@ pub enum Error {
     Unroutable(String),
     Timeout(String),
     Failed(anyhow::Error),
+    /// Standard output was closed (`plume … | head`): the command ends quietly, exit 0.
+    Quiet,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -18,6 +21,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Quiet => 0,
             Error::Failed(_) => 1,
             Error::BadInput(_) => 2,
             Error::Unroutable(_) => 3,
@@ -50,6 +54,7 @@ impl fmt::Display for Error {
         match self {
             Error::BadInput(m) | Error::Unroutable(m) | Error::Timeout(m) => f.write_str(m),
             Error::Failed(e) => write!(f, "{e:#}"),
+            Error::Quiet => Ok(()),
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod cli;
 pub mod error;
 pub mod feather;
 pub mod fir;
+pub mod input;
+pub mod output;
 pub mod registry;
 pub mod tools;
 pub mod verbs;

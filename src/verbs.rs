@@ -3,11 +3,15 @@
 //! only through `registry::Instance`.
 
 use crate::error::{bad, failed, Result};
+use crate::output::{dir_target, file_target, StagedFile, TempDir};
 use crate::registry::Instance;
-use crate::tools::{self, TempDir};
+use crate::tools;
 use plume_sim::cosim::Tool;
 use plume_sim::harness::{self, HarnessError, Report};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The design's testbench on plume's simulator (recorded when asked); a disagreement with the
 /// golden model is a failed check that names the seed.
@@ -22,21 +26,103 @@ fn run_testbench(
         return Err(bad("--cycles must be at least 1"));
     }
     let top = inst.top()?;
+    if record {
+        let per_cycle = recorded_bytes_per_cycle(&top);
+        let most = RECORDING_BYTES / per_cycle;
+        if cycles > most {
+            return Err(bad(format!(
+                "--cycles {cycles}: the run is recorded for the replay on the emitted Verilog \
+                 ({per_cycle} bytes a cycle for {}); at most {most} cycles fit in {} GiB",
+                top.name,
+                RECORDING_BYTES >> 30
+            )));
+        }
+    }
     let mut tb = inst.testbench(cycles, seed)?;
-    let r = harness::simulate(&top, &mut *tb, vcd, record).map_err(|e| match e {
-        HarnessError::Mismatch(m) => failed(format!("{m} (seed {seed})")),
-        other => other.into(),
-    })?;
-    Ok((top, r))
+    let progress = Progress::start(cycles);
+    let r = harness::simulate_watched(&top, &mut *tb, vcd, record, Some(progress.counter()))
+        .map_err(|e| match e {
+            HarnessError::Mismatch(m) => failed(format!("{m} (seed {seed})")),
+            other => other.into(),
+        });
+    progress.stop();
+    Ok((top, r?))
+}
+
+/// A line on stderr every `PROGRESS_EVERY` while a simulation runs: cycles done, the rate,
+/// and the time left.
+struct Progress {
+    counter: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+impl Progress {
+    fn start(total: u64) -> Progress {
+        let counter = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let (c, d) = (counter.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut next = PROGRESS_EVERY;
+            while !d.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                if t0.elapsed() < next {
+                    continue;
+                }
+                next += PROGRESS_EVERY;
+                let n = c.load(Ordering::Relaxed);
+                let rate = n as f64 / t0.elapsed().as_secs_f64();
+                let left = total.saturating_sub(n) as f64 / rate.max(1.0);
+                eprintln!(
+                    "plume: {n} of {total} cycles ({:.1} %), {rate:.0} cycles/s, about {:.0} s left",
+                    100.0 * n as f64 / total.max(1) as f64,
+                    left
+                );
+            }
+        });
+        Progress {
+            counter,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn counter(&self) -> Arc<AtomicU64> {
+        self.counter.clone()
+    }
+
+    fn stop(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Memory a recorded run may take (every input and output of every cycle).
+const RECORDING_BYTES: u64 = 2 << 30;
+
+/// What recording one cycle of `top` costs: each port's words and the value's own size.
+fn recorded_bytes_per_cycle(top: &plume_hw::rtl::Module) -> u64 {
+    let value = std::mem::size_of::<plume_hw::rtl::Bits>() as u64 + 16;
+    let ports = top.inputs.iter().chain(&top.outputs);
+    let words: u64 = ports
+        .map(|(_, id)| top.node(*id).width.div_ceil(64) as u64 * 8 + value)
+        .sum();
+    words + 64
 }
 
 pub fn gen(inst: &dyn Instance, out: &Path) -> Result<()> {
+    dir_target(out, |_| false)?;
     let top = inst.top()?;
     let mut manifest = inst.manifest()?;
     manifest["design"] = serde_json::json!(inst.design());
     manifest["parameters"] = inst.params();
-    let n = tools::write_design(out, &top, manifest).map_err(|e| bad(format!("{e:#}")))?;
-    println!(
+    let n = tools::write_design(out, &top, manifest)?;
+    crate::outln!(
         "wrote {} ({n} Verilog files, top module {}, {}) and manifest.json",
         out.display(),
         top.name,
@@ -49,31 +135,13 @@ pub fn sim(inst: &dyn Instance, cycles: u64, seed: u64, vcd: Option<&Path>) -> R
     if cycles == 0 {
         return Err(bad("--cycles must be at least 1"));
     }
-    if let Some(dir) = vcd
-        .and_then(|p| p.parent())
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+    let target = vcd.map(|p| file_target(p, "waveform")).transpose()?;
+    let staged = target.as_ref().map(StagedFile::create).transpose()?;
+    let (top, r) = run_testbench(inst, cycles, seed, staged.as_ref().map(|s| s.path()), false)?;
+    if let Some(s) = staged {
+        s.commit()?;
     }
-    let tmp = vcd.map(|p| p.with_extension("vcd.plume-partial"));
-    if let Some(t) = &tmp {
-        std::fs::File::create(t).map_err(|e| bad(format!("cannot write {}: {e}", t.display())))?;
-    }
-    let r = run_testbench(inst, cycles, seed, tmp.as_deref(), false);
-    let (top, r) = match r {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(t) = &tmp {
-                let _ = std::fs::remove_file(t);
-            }
-            return Err(e);
-        }
-    };
-    if let (Some(t), Some(p)) = (&tmp, vcd) {
-        std::fs::rename(t, p).map_err(|e| failed(format!("cannot write {}: {e}", p.display())))?;
-    }
-    println!(
+    crate::outln!(
         "{}: simulated {} cycles (seed {seed}), {} {} equal to the golden model; {:.0} cycles/s",
         top.name,
         r.cycles,
@@ -82,41 +150,43 @@ pub fn sim(inst: &dyn Instance, cycles: u64, seed: u64, vcd: Option<&Path>) -> R
         r.cycles as f64 / r.seconds.max(1e-9)
     );
     if let Some(p) = vcd {
-        println!("waveform: {}", p.display());
+        crate::outln!("waveform: {}", p.display());
     }
     Ok(())
 }
 
 pub fn check(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
     let (top, r) = run_testbench(inst, cycles, seed, None, true)?;
-    println!(
+    crate::outln!(
         "golden ≡ sim:       {} {} over {} cycles",
-        r.checked, r.unit, r.cycles
+        r.checked,
+        r.unit,
+        r.cycles
     );
     tools::lint(&top)?;
-    println!("verilator lint:     clean (--lint-only -Wall)");
+    crate::outln!("verilator lint:     clean (--lint-only -Wall)");
     let rec = r
         .recording
         .ok_or_else(|| failed("the run was not recorded"))?;
     for tool in [Tool::Verilator, Tool::Icarus] {
         let dir = TempDir::new("check")?;
         let n = harness::replay(tool, &top, &rec, dir.path())?;
-        println!(
+        crate::outln!(
             "sim ≡ {:<12} {} cycles, every output compared",
             format!("{}:", tool.name()),
             n
         );
     }
-    println!("{}: all engines agree", top.name);
+    crate::outln!("{}: all engines agree", top.name);
     Ok(())
 }
 
 pub fn synth(inst: &dyn Instance, json: bool) -> Result<()> {
     let r = tools::synth(&inst.top()?)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        print!("{}", crate::board::resource_table(&r));
+        crate::out!("{}", crate::board::resource_table(&r));
     }
     Ok(())
 }
@@ -134,14 +204,14 @@ pub fn bench(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
         .ok_or_else(|| failed("the run was not recorded"))?;
     let n = rec.cycles.len() as f64;
     let pl = crate::bench::plume_replay(&top, &rec)?;
-    println!(
+    crate::outln!(
         "{}: {} cycles of its testbench ({} {} checked), same stimulus in both simulators",
         top.name,
         rec.cycles.len(),
         r.checked,
         r.unit
     );
-    println!(
+    crate::outln!(
         "{:>14} {:>16} {:>8} {:>13} {:>17} {:>15}",
         "plume cyc/s",
         "verilator cyc/s",
@@ -160,7 +230,7 @@ pub fn bench(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
                     top.name, pl.checksum, v.checksum
                 )));
             }
-            println!(
+            crate::outln!(
                 "{:>14.0} {:>16.0} {:>8.2} {:>13.1} {:>17.0} {:>15.1}",
                 n / pl.seconds,
                 n / v.seconds,
@@ -170,7 +240,7 @@ pub fn bench(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
                 rss
             );
         }
-        Err(e) => println!(
+        Err(e) => crate::outln!(
             "{:>14.0} {:>16} {:>8} {:>13} {:>17.0} {:>15.1}   (verilator: {e})",
             n / pl.seconds,
             "-",

@@ -8,6 +8,8 @@ use crate::vcd::VcdTrace;
 use plume_hw::rtl::bits::words_for;
 use plume_hw::rtl::{Bits, Module, ReadDuringWrite};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -42,6 +44,8 @@ pub struct Sim {
     settled: bool,
     vcd: Option<VcdTrace>,
     recording: Option<Recording>,
+    /// Where `step` publishes the cycle count for another thread (progress reports).
+    watcher: Option<Arc<AtomicU64>>,
 }
 
 impl Sim {
@@ -78,6 +82,7 @@ impl Sim {
             settled: false,
             vcd: None,
             recording: None,
+            watcher: None,
         })
     }
 
@@ -101,6 +106,13 @@ impl Sim {
             t.finish(self.cycle)?;
         }
         Ok(())
+    }
+
+    /// Publishes the cycle count in `counter` after every step, for a progress report from
+    /// another thread.
+    pub fn watch(&mut self, counter: Arc<AtomicU64>) {
+        counter.store(self.cycle, Ordering::Relaxed);
+        self.watcher = Some(counter);
     }
 
     /// Starts recording inputs and outputs of every cycle (for co-simulation).
@@ -239,6 +251,9 @@ impl Sim {
         self.edge();
         self.cycle += 1;
         self.settled = false;
+        if let Some(w) = &self.watcher {
+            w.store(self.cycle, Ordering::Relaxed);
+        }
     }
 
     fn edge(&mut self) {

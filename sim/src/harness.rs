@@ -17,6 +17,8 @@ use plume_hw::rtl::{Bits, Module};
 use std::collections::VecDeque;
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,21 @@ pub fn simulate(
     vcd: Option<&Path>,
     record: bool,
 ) -> Result<Report, HarnessError> {
+    simulate_watched(top, tb, vcd, record, None)
+}
+
+/// `simulate`, publishing the cycle count in `progress` as the run goes (`Sim::watch`).
+pub fn simulate_watched(
+    top: &Rc<Module>,
+    tb: &mut dyn Testbench,
+    vcd: Option<&Path>,
+    record: bool,
+    progress: Option<Arc<AtomicU64>>,
+) -> Result<Report, HarnessError> {
     let mut sim = Sim::new(top)?;
+    if let Some(p) = progress {
+        sim.watch(p);
+    }
     if let Some(p) = vcd {
         sim.trace_vcd(p)?;
     }

@@ -71,17 +71,20 @@ fn fpga(m: &ArgMatches) -> Result<()> {
     let (_, board) = m.subcommand().ok_or_else(|| bad("no board given"))?;
     let (inst, sub) = instance(board)?;
     let o: FpgaOpts = crate::cli::parsed(sub)?;
+    super::check_build_dir(&o.out)?;
+    super::check_clock(o.mhz).map_err(bad)?;
+    let d = Wrapped::of(&*inst)?;
+    super::check_streams(&d).map_err(bad)?;
     if o.yosys {
         eprintln!(
             "plume: synthesising {} with Yosys for the estimate…",
             inst.name()
         );
     }
-    let d = Wrapped::of(&*inst)?;
     let b = super::build(&d, o.mhz, o.yosys)?;
     super::write(&o.out, &b.files)?;
     let r = &b.estimate;
-    println!(
+    crate::outln!(
         "wrote {} ({} files): {} at {} MHz for {}",
         o.out.display(),
         b.files.len(),
@@ -89,7 +92,7 @@ fn fpga(m: &ArgMatches) -> Result<()> {
         o.mhz,
         super::PART
     );
-    println!(
+    crate::outln!(
         "estimate ({}): {} LUT, {} FF, {} DSP48E2, {} BRAM36, {} URAM — fits the XCZU7EV",
         if b.source == super::EstimateSource::Yosys {
             "yosys"
@@ -102,7 +105,7 @@ fn fpga(m: &ArgMatches) -> Result<()> {
         r.bram36,
         r.uram
     );
-    println!("next: cd {} && make   (needs Vivado)", o.out.display());
+    crate::outln!("next: cd {} && make   (needs Vivado)", o.out.display());
     Ok(())
 }
 
@@ -218,7 +221,7 @@ fn report(m: &ArgMatches) -> Result<()> {
             .iter()
             .map(|(n, r, depth)| serde_json::json!({"design": n, "resources": r, "longest_path": depth}))
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"date": super::today(), "part": super::PART, "designs": v})
@@ -226,19 +229,26 @@ fn report(m: &ArgMatches) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "ZCU104 ({}), Yosys synth_xilinx -family xcup, {}",
         super::PART,
         super::today()
     );
-    println!(
+    crate::outln!(
         "{:<26} {:>15} {:>15} {:>8} {:>13} {:>13} {:>10} {:>6}",
-        "design (AXI-wrapped)", "LUT", "FF", "LUT-RAM", "DSP", "BRAM36", "URAM", "depth"
+        "design (AXI-wrapped)",
+        "LUT",
+        "FF",
+        "LUT-RAM",
+        "DSP",
+        "BRAM36",
+        "URAM",
+        "depth"
     );
     let cap = super::capacity();
     for (n, r, depth) in &rows {
         let cell = |u: f64, k: usize| format!("{u} ({:.1}%)", 100.0 * u / cap[k].1);
-        println!(
+        crate::outln!(
             "{:<26} {:>15} {:>15} {:>8} {:>13} {:>13} {:>10} {:>6}",
             n,
             cell(r.lut as f64, 0),
@@ -251,8 +261,8 @@ fn report(m: &ArgMatches) -> Result<()> {
         );
     }
     for (n, _, depth) in &rows {
-        println!("longest path in {n}: {} → {}", depth.from, depth.to);
+        crate::outln!("longest path in {n}: {} → {}", depth.from, depth.to);
     }
-    println!("LUT-RAM: distributed-memory cells (RAM32M/RAM64M/SRL…), not counted under LUT. depth: cells (LUT, CARRY, MUXF, DSP) on the longest path between flip-flops, block RAMs and ports (Yosys ltp), a proxy for Fmax");
+    crate::outln!("LUT-RAM: distributed-memory cells (RAM32M/RAM64M/SRL…), not counted under LUT. depth: cells (LUT, CARRY, MUXF, DSP) on the longest path between flip-flops, block RAMs and ports (Yosys ltp), a proxy for Fmax");
     Ok(())
 }

@@ -77,13 +77,18 @@ pub fn dma_width(w: u32) -> u32 {
     w.next_power_of_two().max(32)
 }
 
-/// Checks the frequency and the stream widths; the one-line reason otherwise.
-pub fn validate(design: &Wrapped, mhz: f64) -> std::result::Result<(), String> {
+/// Checks the clock frequency; the one-line reason otherwise.
+pub fn check_clock(mhz: f64) -> std::result::Result<(), String> {
     if !(MHZ_MIN..=MHZ_MAX).contains(&mhz) || !mhz.is_finite() {
         return Err(format!(
             "clock {mhz} MHz is outside the {MHZ_MIN}–{MHZ_MAX} MHz the ZCU104's PL clock takes"
         ));
     }
+    Ok(())
+}
+
+/// Checks the stream widths against the AXI DMA's.
+pub fn check_streams(design: &Wrapped) -> std::result::Result<(), String> {
     let (i, o) = design.stream_widths();
     for (what, w) in [("input", i), ("output", o)] {
         if dma_width(w) > DMA_MAX_WIDTH {
@@ -333,7 +338,8 @@ pub struct Build {
 /// Generates a build for `design` at `mhz`: validates, estimates (IR, or Yosys when asked),
 /// refuses a design that does not fit, and dry-runs the Tcl when `tclsh` exists.
 pub fn build(design: &Wrapped, mhz: f64, yosys: bool) -> Result<Build> {
-    validate(design, mhz).map_err(bad)?;
+    check_clock(mhz).map_err(bad)?;
+    check_streams(design).map_err(bad)?;
     let (top, map) = (&design.board.top, &design.board.map);
     let (est, source) = if yosys {
         (tools::synth(top)?, EstimateSource::Yosys)
@@ -405,23 +411,41 @@ pub fn build(design: &Wrapped, mhz: f64, yosys: bool) -> Result<Build> {
     })
 }
 
-/// Writes a build into `dir` all at once. A `dir` that exists must be empty or a previous
-/// plume build (it holds a `plume.json` plume wrote); the previous build is replaced whole.
+/// Whether `dir` really is a previous plume build for this board, and so may be replaced
+/// whole: its `plume.json` is a ZCU104 build's (not merely a file with the marker key) and
+/// every file it lists is there. Files added since (Vivado's runs, notes) go with it.
+pub fn is_previous_build(dir: &Path) -> bool {
+    let Some(manifest) = std::fs::read_to_string(dir.join("plume.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter(|v| v["plume_build"] == "zcu104" && v["part"] == PART)
+    else {
+        return false;
+    };
+    let Some(files) = manifest["files"].as_array().filter(|f| !f.is_empty()) else {
+        return false;
+    };
+    files.iter().all(|f| {
+        f.as_str()
+            .is_some_and(|f| !f.contains("..") && !f.starts_with('/') && dir.join(f).is_file())
+    })
+}
+
+/// Checks a build's output directory before any work: new, empty, or a previous build.
+pub fn check_build_dir(dir: &Path) -> Result<()> {
+    crate::output::dir_target(dir, is_previous_build).map_err(|e| match e {
+        crate::error::Error::BadInput(m) if m.contains("exists and is not empty") => bad(format!(
+            "{} exists and is not a plume build (or holds files plume.json does not list); choose another directory",
+            dir.display()
+        )),
+        other => other,
+    })
+}
+
+/// Writes a build into `dir` all at once; a previous build there is replaced whole.
 pub fn write(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    if tools::holds_anything(dir) {
-        let marker = dir.join("plume.json");
-        let ours = std::fs::read_to_string(&marker)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|v| v.get("plume_build").is_some());
-        if !ours {
-            return Err(bad(format!(
-                "{} exists and is not a plume build (no plume.json); choose another directory",
-                dir.display()
-            )));
-        }
-    }
-    Ok(tools::replace_dir_atomically(dir, files)?)
+    check_build_dir(dir)?;
+    crate::output::replace_dir(dir, files)
 }
 
 /// Runs a Vivado script in `tclsh` with every Vivado command stubbed: the script must parse,

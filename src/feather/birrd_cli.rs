@@ -4,8 +4,9 @@ use super::birrd::{BirrdParams, Engine};
 use super::draw;
 use crate::board::Wrapped;
 use crate::error::{bad, failed, Error, Result};
+use crate::input::{self, read_arg};
+use crate::output::{dir_target, file_target, write_dir, write_file, FileTarget};
 use crate::registry;
-use crate::tools::{write_dir_atomically, write_file_atomically};
 use clap::{Args, Command, Subcommand};
 use plume_hw::feather::birrd::{BirrdConfig, Config, Encoding, Mode, Topology};
 use plume_hw::feather::compiler::route::{RouteError, Router, Target};
@@ -38,7 +39,7 @@ pub fn run(m: &clap::ArgMatches) -> Result<()> {
             let engine: Engine = engine.parse().map_err(bad)?;
             let inputs = parse_inputs(&cfg, &inputs)?;
             let out = super::birrd::eval(&cfg, &config, &inputs, engine)?;
-            println!("{}", serde_json::to_string(&out)?);
+            crate::outln!("{}", serde_json::to_string(&out)?);
             Ok(())
         }
         BirrdCmd::Route {
@@ -49,9 +50,12 @@ pub fn run(m: &clap::ArgMatches) -> Result<()> {
             timeout_ms,
         } => route_cmd(ports, &topology, &target, &encoding, timeout_ms),
         BirrdCmd::Draw { c, out } => {
+            let target = file_target(&out, "SVG")?;
             let (cfg, config) = c.parse()?;
-            write_file_atomically(&out, draw::birrd_svg(&cfg, &config).as_bytes())?;
-            println!("wrote {}", out.display());
+            write_file(&target, draw::birrd_svg(&cfg, &config).as_bytes())?;
+            if target != FileTarget::Stdout {
+                crate::outln!("wrote {}", out.display());
+            }
             Ok(())
         }
         BirrdCmd::Bench => bench_route(),
@@ -143,12 +147,20 @@ pub enum BirrdCmd {
     Bench,
 }
 
+/// Vectors one package may hold (its images then stay below 256 MiB at the widest beats).
+const MAX_VECTORS: usize = 1 << 17;
+
 fn birrd_export(c: &ConfiguredNetwork, vectors: usize, seed: u64, out: &Path) -> Result<()> {
+    dir_target(out, |_| false)?;
     let (cfg, config) = c.parse()?;
-    if vectors == 0 {
-        return Err(bad("--vectors must be at least 1"));
+    if vectors == 0 || vectors > MAX_VECTORS {
+        return Err(bad(format!(
+            "--vectors must be from 1 to {MAX_VECTORS}, got {vectors}"
+        )));
     }
     let d = Wrapped::of(&*registry::instance(&super::birrd::BIRRD, cfg))?;
+    // The package must run on the board build of the same network.
+    crate::board::check_streams(&d).map_err(bad)?;
     let map = d.board.map.clone();
     let (wi, wo) = d.stream_widths();
     let (di, d_o) = d.dma_bytes();
@@ -205,16 +217,15 @@ fn birrd_export(c: &ConfiguredNetwork, vectors: usize, seed: u64, out: &Path) ->
         "beat_bytes_in": di,
         "beat_bytes_out": d_o,
     });
-    write_dir_atomically(
+    write_dir(
         out,
         &[
             ("birrd.json".into(), serde_json::to_vec_pretty(&manifest)?),
             ("in.bin".into(), image_in),
             ("golden.bin".into(), image_out),
         ],
-    )
-    .map_err(|e| bad(format!("{e:#}")))?;
-    println!(
+    )?;
+    crate::outln!(
         "wrote {}: {} vectors for {} (checked through AXI on plume's simulator)",
         out.display(),
         vectors,
@@ -224,9 +235,7 @@ fn birrd_export(c: &ConfiguredNetwork, vectors: usize, seed: u64, out: &Path) ->
 }
 
 fn parse_config(cfg: &BirrdConfig, enc: Encoding, text: &str) -> Result<Config> {
-    let text = read_arg(text, "configuration")?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("configuration is not valid JSON: {e}")))?;
+    let v = input::json(&read_arg(text, "configuration")?, "configuration")?;
     let rows = v
         .as_array()
         .ok_or_else(|| bad("configuration must be a JSON array [stage][switch]"))?;
@@ -266,17 +275,8 @@ fn parse_inputs(cfg: &BirrdConfig, text: &str) -> Result<Vec<u64>> {
     Ok(inputs)
 }
 
-pub fn read_arg(text: &str, what: &str) -> Result<String> {
-    match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| bad(format!("cannot read {what} {path}: {e}"))),
-        None => Ok(text.to_string()),
-    }
-}
-
 fn parse_target(text: &str) -> Result<Target> {
-    let v: serde_json::Value = serde_json::from_str(&read_arg(text, "target")?)
-        .map_err(|e| bad(format!("target is not valid JSON: {e}")))?;
+    let v = input::json(&read_arg(text, "target")?, "target")?;
     let obj = v.as_object().ok_or_else(|| {
         bad("target must be a JSON object mapping output ports to arrays of input ports")
     })?;
@@ -296,7 +296,12 @@ fn parse_target(text: &str) -> Result<Target> {
             let i = x
                 .as_u64()
                 .ok_or_else(|| bad(format!("target output {o}: input {x} is not a port number")))?;
-            list.push(i as usize);
+            list.push(usize::try_from(i).unwrap_or(usize::MAX));
+        }
+        if list.is_empty() {
+            return Err(bad(format!(
+                "target output {o} lists no inputs (leave an output out to say it does not matter)"
+            )));
         }
         target.insert(o, list);
     }
@@ -320,7 +325,7 @@ fn route_cmd(
                 .iter()
                 .map(|row| row.iter().map(|m| m.encode(enc)).collect())
                 .collect();
-            println!("{}", serde_json::to_string(&rows)?);
+            crate::outln!("{}", serde_json::to_string(&rows)?);
             Ok(())
         }
         Err(e @ RouteError::Unroutable(_)) => Err(Error::Unroutable(e.to_string())),
@@ -331,10 +336,17 @@ fn route_cmd(
 
 fn bench_route() -> Result<()> {
     let budget = std::time::Duration::from_secs(1);
-    println!("BIRRD routing, random targets, 1 s budget per target");
-    println!(
+    crate::outln!("BIRRD routing, random targets, 1 s budget per target");
+    crate::outln!(
         "{:>8} {:>6} {:>12} {:>6} {:>11} {:>10} {:>11} {:>9}",
-        "topology", "ports", "kind", "cases", "median ms", "worst ms", "unroutable", "timeouts"
+        "topology",
+        "ports",
+        "kind",
+        "cases",
+        "median ms",
+        "worst ms",
+        "unroutable",
+        "timeouts"
     );
     for topology in [Topology::Bitrev, Topology::Benes] {
         for ports in [16u32, 32, 64, 128] {
@@ -342,7 +354,7 @@ fn bench_route() -> Result<()> {
                 let cases = if ports >= 128 { 20 } else { 50 };
                 let seed = ports as u64 + reduction as u64;
                 let r = route_stats(ports, topology, reduction, cases, budget, seed)?;
-                println!(
+                crate::outln!(
                     "{:>8} {:>6} {:>12} {:>6} {:>11.2} {:>10.2} {:>10.0}% {:>9}",
                     topology.to_string(),
                     r.ports,

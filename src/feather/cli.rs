@@ -2,7 +2,7 @@
 
 use super::layer::{compare, prepare, run, run_programmed, Layer, LayerData, Prepared};
 use crate::error::{bad, failed, Result};
-use crate::tools::TempDir;
+use crate::output::{dir_target, file_target, FileTarget, StagedFile, TempDir};
 use clap::{Args, Command, Subcommand};
 use plume_hw::feather::birrd::Topology;
 use plume_hw::feather::compiler::mapper::{
@@ -90,8 +90,8 @@ pub struct LayerArgs {
 }
 
 impl LayerArgs {
-    /// The layer, its dataflow and output layout, and its data (random or from --data).
-    fn parse(&self, cfg: &FeatherConfig) -> Result<(Layer, Dataflow, Layout, Prepared)> {
+    /// The layer, its dataflow and output layout (nothing allocated yet).
+    fn parse(&self, cfg: &FeatherConfig) -> Result<(Layer, Dataflow, Layout)> {
         let layer = parse_layer(self.gemm.as_deref(), self.conv.as_deref())?;
         let df = parse_dataflow(&self.dataflow)?;
         let name = self
@@ -99,11 +99,16 @@ impl LayerArgs {
             .clone()
             .unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
         let layout = Layout::parse(&name, cfg.aw as usize).map_err(bad)?;
-        let prep = match &self.data {
-            Some(p) => load_data(p, &layer)?,
-            None => prepare(&layer, self.seed)?,
-        };
-        Ok((layer, df, layout, prep))
+        Ok((layer, df, layout))
+    }
+
+    /// The layer's data (random or from --data) and golden output: called once the layer is
+    /// known to fit.
+    fn data(&self, layer: &Layer) -> Result<Prepared> {
+        match &self.data {
+            Some(p) => load_data(p, layer),
+            None => Ok(prepare(layer, self.seed)?),
+        }
     }
 }
 
@@ -186,7 +191,31 @@ fn parse_list(text: &str, n: usize, what: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
+/// Largest value of one layer dimension, and of the elements one operand or result may hold:
+/// sizes are checked against these before anything is allocated (the on-chip buffers refuse
+/// far smaller layers anyway, with a message naming the buffer).
+const MAX_DIM: usize = 1 << 20;
+const MAX_ELEMENTS: usize = 1 << 30;
+
+/// `what` (a product of dimensions) must stay within `MAX_ELEMENTS`.
+fn check_elements(arg: &str, what: &str, dims: &[usize]) -> Result<()> {
+    let n = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS);
+    match n {
+        Some(_) => Ok(()),
+        None => Err(bad(format!(
+            "{arg}: {what} would hold {} elements; plume takes at most {MAX_ELEMENTS}",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("×")
+        ))),
+    }
+}
+
+pub fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
     if let Some(g) = gemm {
         let v = parse_list(g, 3, "gemm")?;
         if v.contains(&0) {
@@ -194,18 +223,30 @@ fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
                 "--gemm {g}: every dimension must be at least 1"
             )));
         }
+        if let Some(d) = v.iter().find(|&&d| d > MAX_DIM) {
+            return Err(bad(format!(
+                "--gemm {g}: dimension {d} is larger than {MAX_DIM}"
+            )));
+        }
+        let arg = format!("--gemm {g}");
+        check_elements(&arg, "A (M×K)", &[v[0], v[1]])?;
+        check_elements(&arg, "B (K×N)", &[v[1], v[2]])?;
+        check_elements(&arg, "C (M×N)", &[v[0], v[2]])?;
         return Ok(Layer::Gemm(Gemm {
             m: v[0],
             k: v[1],
             n: v[2],
         }));
     }
-    let c = conv.expect("clap requires --gemm or --conv");
+    let c = conv.ok_or_else(|| bad("give --gemm M,K,N or --conv N,C,H,W,K,R,S,STRIDE,PAD"))?;
     let v = parse_list(c, 9, "conv")?;
     if v[..8].contains(&0) {
         return Err(bad(format!(
             "--conv {c}: N, C, H, W, K, R, S and STRIDE must be at least 1"
         )));
+    }
+    if let Some(d) = v.iter().find(|&&d| d > MAX_DIM) {
+        return Err(bad(format!("--conv {c}: {d} is larger than {MAX_DIM}")));
     }
     let sh = ConvShape {
         n: v[0],
@@ -218,12 +259,21 @@ fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
         stride: v[7],
         pad: v[8],
     };
-    if sh.out_hw().is_none() {
+    let Some((p, q)) = sh.out_hw() else {
         return Err(bad(format!(
             "--conv {c}: a {}x{} filter does not fit the {}x{} input with padding {}",
             sh.r, sh.s, sh.h, sh.w, sh.pad
         )));
-    }
+    };
+    let arg = format!("--conv {c}");
+    check_elements(&arg, "the input (N×H×W×C)", &[sh.n, sh.h, sh.w, sh.c])?;
+    check_elements(&arg, "the filters (K×R×S×C)", &[sh.k, sh.r, sh.s, sh.c])?;
+    check_elements(&arg, "the output (N×P×Q×K)", &[sh.n, p, q, sh.k])?;
+    check_elements(
+        &arg,
+        "the lowered input (N·P·Q × C·R·S)",
+        &[sh.n, p, q, sh.c, sh.r, sh.s],
+    )?;
     Ok(Layer::Conv(sh))
 }
 
@@ -237,10 +287,8 @@ fn parse_dataflow(s: &str) -> Result<Dataflow> {
 
 /// Reads operands from a JSON file; sizes must match the layer.
 fn load_data(path: &Path, layer: &Layer) -> Result<Prepared> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("{} is not valid JSON: {e}", path.display())))?;
+    let text = crate::input::read_text(path, "data file")?;
+    let v = crate::input::json(&text, &path.display().to_string())?;
     let bytes = |key: &str, want: usize| -> Result<Vec<u8>> {
         let arr = v
             .get(key)
@@ -353,13 +401,19 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                     )))
                 }
             };
-            let (layer, df, layout, prep) = l.parse(&cfg)?;
+            let (layer, df, layout) = l.parse(&cfg)?;
+            let vcd = vcd.map(|p| file_target(&p, "waveform")).transpose()?;
             if let Some(t) = tool {
                 if !cosim::require(t)? {
                     return Err(bad(format!("{} is not installed", t.name())));
                 }
             }
-            run_layer(&cfg, &layer, &prep, df, layout, tool, vcd.as_deref(), uops)
+            let gemm = layer
+                .gemm()
+                .ok_or_else(|| bad("the filter does not fit the padded input"))?;
+            let sized = sized_for(&cfg, &plan(&cfg, gemm, df, layout))?;
+            let prep = l.data(&layer)?;
+            run_layer(&sized, &layer, &prep, df, layout, tool, vcd.as_ref(), uops)
         }
         FeatherCmd::Net { net, a, verify } => super::net::net_cmd(&net, &a.config()?, verify),
         FeatherCmd::Export {
@@ -369,8 +423,9 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             no_verify,
         } => {
             let cfg = a.config()?;
-            let (layer, df, layout, prep) = l.parse(&cfg)?;
-            export_layer(&cfg, &layer, &prep, df, layout, &out, !no_verify)
+            let (layer, df, layout) = l.parse(&cfg)?;
+            dir_target(&out, |_| false)?;
+            export_layer(&cfg, &layer, &l, df, layout, &out, !no_verify)
         }
         FeatherCmd::Switch { a, gemm, n2, seed } => {
             let cfg = a.config()?;
@@ -389,7 +444,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
 fn export_layer(
     cfg: &FeatherConfig,
     layer: &Layer,
-    prep: &Prepared,
+    args: &LayerArgs,
     df: Dataflow,
     layout: Layout,
     out: &Path,
@@ -397,14 +452,17 @@ fn export_layer(
 ) -> Result<()> {
     use super::host::{run_package, Package, Stalls};
     let seq = SeqConfig::default();
-    let sched =
-        compile(cfg, prep.gemm, df, layout, &mut RouteCache::new()).map_err(|e| match e {
-            MapError::Route(_) | MapError::Conflict(_) => failed(&e),
-            other => bad(format!(
-                "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
-                cfg.s_depth, cfg.w_depth, cfg.o_depth
-            )),
-        })?;
+    let gemm = layer
+        .gemm()
+        .ok_or_else(|| bad("the filter does not fit the padded input"))?;
+    let sched = compile(cfg, gemm, df, layout, &mut RouteCache::new()).map_err(|e| match e {
+        MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+        other => bad(format!(
+            "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
+            cfg.s_depth, cfg.w_depth, cfg.o_depth
+        )),
+    })?;
+    let prep = args.data(layer)?;
     let q = &prep.data.q;
     let pkg = Package::new(
         &sched,
@@ -430,7 +488,7 @@ fn export_layer(
                 r.cycles, sched.cycles
             )));
         }
-        println!(
+        crate::outln!(
             "verified through AXI on plume's simulator in {:.1} s: output bit-exact, CYCLES = {}, bus cycles {} in / {} run / {} read-back",
             t0.elapsed().as_secs_f64(),
             r.cycles,
@@ -439,9 +497,9 @@ fn export_layer(
             r.phases[2]
         );
     }
-    pkg.write(out).map_err(|e| bad(format!("{e:#}")))?;
+    pkg.write(out)?;
     let bytes: usize = pkg.packets.iter().map(|p| p.bytes.len()).sum();
-    println!(
+    crate::outln!(
         "wrote {}: {} for {} — {} packets ({bytes} bytes), {} read-back lines, {} output bytes",
         out.display(),
         layer.describe(),
@@ -453,6 +511,8 @@ fn export_layer(
     Ok(())
 }
 
+/// Runs a layer on a core whose buffers were sized for it (`sized_for`).
+#[allow(clippy::too_many_arguments)]
 fn run_layer(
     cfg: &FeatherConfig,
     layer: &Layer,
@@ -460,11 +520,10 @@ fn run_layer(
     df: Dataflow,
     layout: Layout,
     tool: Option<Tool>,
-    vcd: Option<&Path>,
+    vcd: Option<&FileTarget>,
     uops: bool,
 ) -> Result<()> {
-    let p = plan(cfg, prep.gemm, df, layout);
-    let cfg = sized_for(cfg, &p)?;
+    let cfg = *cfg;
     let mut cache = RouteCache::new();
     let t_compile = std::time::Instant::now();
     let sched = compile(&cfg, prep.gemm, df, layout, &mut cache).map_err(|e| match e {
@@ -472,7 +531,7 @@ fn run_layer(
         other => bad(other.to_string()),
     })?;
     let g = prep.gemm;
-    println!(
+    crate::outln!(
         "FEATHER {}x{} ({} BIRRD) · {} → GEMM M={} K={} N={}",
         cfg.ah,
         cfg.aw,
@@ -485,7 +544,7 @@ fn run_layer(
     let compile_ms = t_compile.elapsed().as_secs_f64() * 1e3;
     let prog = plume_hw::feather::compiler::program::build(&sched);
     let m = sched.map;
-    println!(
+    crate::outln!(
         "compiled in {compile_ms:.1} ms: {} micro-instructions, {} BIRRD targets routed ({} served from the route cache); loop-compressed program: {} load / {} stream / {} out descriptors, {} pattern entries, {} configurations",
         sched.uops.len(),
         cache.misses,
@@ -496,7 +555,7 @@ fn run_layer(
         prog.patterns.len(),
         prog.configs.len()
     );
-    println!(
+    crate::outln!(
         "dataflow {df}, layout {}: V={} rows={} G={} Pn={} Pm={} ({} tiles, {} VNs per tile)",
         layout.name(),
         m.v,
@@ -508,20 +567,14 @@ fn run_layer(
         m.mb
     );
     let dir = TempDir::new("feather-run")?;
-    let partial = vcd.map(|p| p.with_extension("vcd.plume-partial"));
+    let staged = vcd.map(StagedFile::create).transpose()?;
+    let wave = staged.as_ref().map(|s| s.path());
     let r = if uops {
-        run(
-            &sched,
-            &prep.data,
-            partial.as_deref(),
-            tool,
-            dir.path(),
-            false,
-        )
+        run(&sched, &prep.data, wave, tool, dir.path(), false)
     } else {
-        run_programmed(&sched, &prep.data, partial.as_deref(), tool, dir.path())
+        run_programmed(&sched, &prep.data, wave, tool, dir.path())
     };
-    println!(
+    crate::outln!(
         "core driven by {}",
         if uops {
             "the compiler's micro-instructions (--uops)"
@@ -529,21 +582,13 @@ fn run_layer(
             "the sequencer expanding the loop-compressed program"
         }
     );
-    let r = match r {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(p) = &partial {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e.into());
-        }
-    };
-    if let (Some(p), Some(v)) = (&partial, vcd) {
-        std::fs::rename(p, v)?;
+    let r = r?;
+    if let Some(s) = staged {
+        s.commit()?;
     }
     let checked = compare(&sched, &r.out, &prep.golden);
     let pes = (cfg.ah * cfg.aw) as f64;
-    println!(
+    crate::outln!(
         "cycles {} (timing model {}) · MACs {} · utilisation {:.1}% · BIRRD configurations {} · simulated in {:.2} s ({:.0} cycles/s)",
         r.cycles,
         sched.cycles,
@@ -554,15 +599,15 @@ fn run_layer(
         sched.uops.len() as f64 / r.sim_seconds.max(1e-9)
     );
     if let Some(v) = vcd {
-        println!("waveform: {}", v.display());
+        crate::outln!("waveform: {}", v.path().display());
     }
     checked?;
-    println!(
+    crate::outln!(
         "output: {} elements bit-exact against the golden model",
         prep.golden.len()
     );
     if let (Some(t), Some(n)) = (tool, r.cosim_cycles) {
-        println!(
+        crate::outln!(
             "{}: {n} cycles replayed on the emitted Verilog, every output identical to plume's simulator",
             t.name()
         );
@@ -607,21 +652,21 @@ fn switch_cmd(cfg: &FeatherConfig, g1: Gemm, n2: usize, seed: u64) -> Result<()>
             s.out.name()
         )
     };
-    println!("FEATHER {}x{} ({} BIRRD)", cfg.ah, cfg.aw, cfg.topology);
-    println!("layer 1 (RIR):      {}", desc(&r.layer1));
-    println!("layer 1 (baseline): {}", desc(&r.baseline1));
-    println!("layer 2:            {}", desc(&r.layer2));
+    crate::outln!("FEATHER {}x{} ({} BIRRD)", cfg.ah, cfg.aw, cfg.topology);
+    crate::outln!("layer 1 (RIR):      {}", desc(&r.layer1));
+    crate::outln!("layer 1 (baseline): {}", desc(&r.baseline1));
+    crate::outln!("layer 2:            {}", desc(&r.layer2));
     let rir = r.rir.0 + r.rir.1;
     let rar = r.rar.0 + r.rar.1 + r.rar.2;
-    println!(
+    crate::outln!(
         "reorder in reduction:    layer 1 {:>8} + layer 2 {:>8}                   = {:>8} cycles (simulated)",
         r.rir.0, r.rir.1, rir
     );
-    println!(
+    crate::outln!(
         "reorder after reduction: layer 1 {:>8} + reorder {:>8} + layer 2 {:>8} = {:>8} cycles (layers simulated, reorder = lower bound)",
         r.rar.0, r.rar.1, r.rar.2, rar
     );
-    println!(
+    crate::outln!(
         "both chains bit-exact against the golden model; reorder in reduction saves {:.1}% ({:.2}x)",
         100.0 * (rar as f64 - rir as f64) / rar as f64,
         rar as f64 / rir as f64

@@ -4,9 +4,8 @@
 
 use super::birrd::random_config;
 use super::layer::{compare, prepare, run_programmed, Layer};
-use crate::error::{failed, Result};
-use crate::tools::{write_file_atomically, TempDir};
-use anyhow::Context;
+use crate::error::{bad, failed, Result};
+use crate::output::{dir_target, file_target, write_file, StagedFile, TempDir};
 use plume_hw::feather::birrd::{generate, BirrdConfig, Topology};
 use plume_hw::feather::compiler::mapper::{compile, Dataflow, Layout};
 use plume_hw::feather::compiler::route::{RouteCache, Router, Target};
@@ -19,13 +18,20 @@ use std::path::Path;
 
 /// The BIRRD half, then the FEATHER half.
 pub fn demo(out_dir: &Path) -> Result<()> {
+    // The demo's files are replaced one by one in a directory that may hold earlier ones.
+    dir_target(out_dir, |_| true)?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| bad(format!("cannot create {}: {e}", out_dir.display())))?;
+    for f in ["birrd16.v", "birrd16.vcd", "birrd16.svg", "feather8x8.vcd"] {
+        file_target(&out_dir.join(f), "demo output")?;
+    }
     let cfg = BirrdConfig {
         ports: 16,
         width: 32,
         topology: Topology::Bitrev,
     };
     let top = generate(&cfg)?;
-    println!(
+    crate::outln!(
         "plume demo: {} — {} ports, {} stages of {} EGG switches, {}-bit data, latency {} cycles",
         top.name,
         cfg.ports,
@@ -51,11 +57,11 @@ pub fn demo(out_dir: &Path) -> Result<()> {
     let sets = super::draw::wire_sets(&cfg, &pattern)
         .pop()
         .expect("outputs");
-    println!(
+    crate::outln!(
         "pattern (routed by `plume birrd route`): four sums of four, written to reordered banks"
     );
     for o in wanted.keys() {
-        println!(
+        crate::outln!(
             "  output port {o:>2} = sum of inputs {}",
             super::draw::set_label(&sets[*o])
         );
@@ -64,12 +70,10 @@ pub fn demo(out_dir: &Path) -> Result<()> {
     // Stream: the pattern on even cycles, a random configuration on odd ones (commands travel
     // with the data, so every cycle may differ), random data throughout.
     let cycles = 64u64;
-    std::fs::create_dir_all(out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let vcd_path = out_dir.join("birrd16.vcd");
-    let vcd_tmp = out_dir.join("birrd16.vcd.plume-partial");
+    let vcd = StagedFile::create(&file_target(&vcd_path, "waveform")?)?;
     let mut sim = plume_sim::Sim::new(&top)?;
-    sim.trace_vcd(&vcd_tmp)?;
+    sim.trace_vcd(vcd.path())?;
     sim.record();
     let mut rng = XorShift::new(2024);
     let mut expected = std::collections::VecDeque::new();
@@ -100,32 +104,38 @@ pub fn demo(out_dir: &Path) -> Result<()> {
         sim.step();
     }
     sim.finish_vcd()?;
-    std::fs::rename(&vcd_tmp, &vcd_path)?;
-    println!("simulated {cycles} cycles: {checked} output vectors equal to the golden model");
+    vcd.commit()?;
+    crate::outln!("simulated {cycles} cycles: {checked} output vectors equal to the golden model");
 
     let rec = sim.take_recording().expect("recording");
     for tool in [Tool::Verilator, Tool::Icarus] {
         if cosim::available(tool) {
             let dir = TempDir::new("demo")?;
             let n = cosim::check(tool, &top, &rec, dir.path())?;
-            println!("{} runs the emitted Verilog on the same stimulus: {n} cycles, every output identical", tool.name());
+            crate::outln!("{} runs the emitted Verilog on the same stimulus: {n} cycles, every output identical", tool.name());
         } else {
-            println!(
+            crate::outln!(
                 "{} not installed: Verilog cross-check skipped (make deps installs it)",
                 tool.name()
             );
         }
     }
     let v_path = out_dir.join("birrd16.v");
-    write_file_atomically(&v_path, emit_bundle(&top).as_bytes())?;
+    write_file(
+        &file_target(&v_path, "Verilog")?,
+        emit_bundle(&top).as_bytes(),
+    )?;
     let svg_path = out_dir.join("birrd16.svg");
-    write_file_atomically(&svg_path, super::draw::birrd_svg(&cfg, &pattern).as_bytes())?;
-    println!(
+    write_file(
+        &file_target(&svg_path, "SVG")?,
+        super::draw::birrd_svg(&cfg, &pattern).as_bytes(),
+    )?;
+    crate::outln!(
         "wrote {} (the routed pattern as a picture)",
         svg_path.display()
     );
     let (vars, changes) = plume_sim::vcd::summarize(&vcd_path)?;
-    println!(
+    crate::outln!(
         "wrote {} and {} ({} signals, {} value changes; open with gtkwave)",
         v_path.display(),
         vcd_path.display(),
@@ -155,12 +165,12 @@ fn demo_feather(out_dir: &Path) -> Result<()> {
     let mut cache = RouteCache::new();
     let sched = compile(&cfg, prep.gemm, Dataflow::Ws, layout, &mut cache)?;
     let vcd = out_dir.join("feather8x8.vcd");
-    let partial = vcd.with_extension("vcd.plume-partial");
+    let staged = StagedFile::create(&file_target(&vcd, "waveform")?)?;
     let dir = TempDir::new("demo-feather")?;
-    let r = run_programmed(&sched, &prep.data, Some(&partial), None, dir.path())?;
+    let r = run_programmed(&sched, &prep.data, Some(staged.path()), None, dir.path())?;
     compare(&sched, &r.out, &prep.golden)?;
-    std::fs::rename(&partial, &vcd)?;
-    println!(
+    staged.commit()?;
+    crate::outln!(
         "FEATHER 8x8: {} (ws, channel-last) through the sequencer: {} cycles (timing model {}), {} outputs bit-exact against the golden convolution",
         layer.describe(),
         r.cycles,
@@ -170,7 +180,7 @@ fn demo_feather(out_dir: &Path) -> Result<()> {
     if r.cycles != sched.cycles {
         return Err(failed("the timing model and the simulation disagree"));
     }
-    println!(
+    crate::outln!(
         "wrote {} (sequencer, NEST, BIRRD, buffers; open with gtkwave)",
         vcd.display()
     );

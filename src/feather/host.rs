@@ -194,7 +194,7 @@ impl Package {
 
     /// Writes `layer.json`, the packet images, `gather.u32` (little-endian) and `golden.u8`
     /// into `dir`, all at once.
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    pub fn write(&self, dir: &Path) -> crate::Result<()> {
         let mut files: Vec<(String, Vec<u8>)> = self
             .packets
             .iter()
@@ -206,7 +206,7 @@ impl Package {
         ));
         files.push(("golden.u8".into(), self.golden.clone()));
         files.push(("layer.json".into(), serde_json::to_vec_pretty(self)?));
-        crate::tools::write_dir_atomically(dir, &files)
+        crate::output::write_dir(dir, &files)
     }
 
     pub fn read(dir: &Path) -> Result<Package> {
@@ -283,7 +283,8 @@ pub fn run_package(pkg: &Package, stalls: Stalls, record: bool) -> Result<AxiRun
     }
     let bytes = h.receive(pkg.rd_lines as usize)?;
     // done follows the last beat by two cycles (registered, then CTRL); a host polls.
-    h.wait_done(t0, 1000)
+    let received = h.sim.cycle() - t0;
+    h.wait_done(t0, received + 1000)
         .context("CTRL does not report done after the read-back")?;
     let t_read = h.sim.cycle() - t0;
     let top = h.top();

@@ -97,13 +97,19 @@ fn best_plan(cfg: &FeatherConfig, g: Gemm) -> (Dataflow, Layout, Plan) {
 pub fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
     let layers = net_layers(net)?;
     let pes = (cfg.ah * cfg.aw) as u64;
-    println!(
+    crate::outln!(
         "{net} on FEATHER {}x{} ({} BIRRD), timing model per layer (best dataflow and layout; operands assumed resident on chip)",
         cfg.ah, cfg.aw, cfg.topology
     );
-    println!(
+    crate::outln!(
         "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>6}",
-        "layer", "shape (N,C,H,W,K,R,S,stride)", "df", "layout", "cycles", "MACs", "util"
+        "layer",
+        "shape (N,C,H,W,K,R,S,stride)",
+        "df",
+        "layout",
+        "cycles",
+        "MACs",
+        "util"
     );
     let (mut total_cycles, mut total_macs) = (0u64, 0u64);
     let mut rows = Vec::new();
@@ -115,7 +121,7 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
         total_cycles += cycles;
         total_macs += macs;
         let sh = l.shape;
-        println!(
+        crate::outln!(
             "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}%",
             l.layer,
             format!(
@@ -138,7 +144,7 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
         );
         rows.push((macs, l.clone(), g, df, layout, p));
     }
-    println!(
+    crate::outln!(
         "total  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}%",
         format!("{} layers", layers.len()),
         "",
@@ -172,9 +178,11 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
                 l.layer, p.cycles, r.cycles
             )));
         }
-        println!(
+        crate::outln!(
             "verified layer {:>3}: {} simulated cycles = timing model, output bit-exact ({:.1} s)",
-            l.layer, r.cycles, r.sim_seconds
+            l.layer,
+            r.cycles,
+            r.sim_seconds
         );
     }
     Ok(())

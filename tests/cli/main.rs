@@ -1,7 +1,10 @@
 //! The `plume` command as a user meets it: outputs, agreement between engines, and bad input
 //! (one line on stderr, exit code 2, no partial files).
 
+#[path = "../common/mod.rs"]
 mod common;
+
+mod campaign;
 
 use common::{assert_bad_input, plume, stderr, stdout};
 use plume_sim::cosim::{self, Tool};

@@ -1,0 +1,764 @@
+//! The bad-input campaign: every command, run with malformed, huge, hostile and interrupted
+//! input. Each case must end within its time limit and a memory limit, with the documented
+//! exit code and one line on stderr (no panic, no backtrace), print nothing on stdout, and
+//! leave its working directory and its scratch space exactly as they were. Cases are rows of
+//! tables; a new family adds its rows (its designs' bad parameters are `DESIGNS`).
+
+use crate::common::{self, TempDir};
+use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Every case must end within this (the slowest refuse only after generating a design).
+const LIMIT: Duration = Duration::from_secs(60);
+/// Address space a case may use: allocating what a hostile size asks for would abort.
+const MEMORY: u64 = 6 << 30;
+
+/// One invocation and what it must do.
+struct Case {
+    args: Vec<String>,
+    code: i32,
+    needle: String,
+}
+
+fn case(args: &[&str], code: i32, needle: &str) -> Case {
+    Case {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        code,
+        needle: needle.to_string(),
+    }
+}
+
+/// Every file below `dir`, with its size and kind.
+fn snapshot(dir: &Path) -> BTreeSet<(PathBuf, u64, bool)> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            out.insert((p, if m.is_file() { m.len() } else { 0 }, m.is_dir()));
+        }
+    }
+    out
+}
+
+/// Runs plume in `work` with `TMPDIR` = `tmp`, bounded in time and memory; returns (exit
+/// code, stdout, stderr). A case that runs out of time is killed and reported.
+fn run(args: &[String], work: &Path, tmp: &Path) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_plume"));
+    cmd.args(args)
+        .current_dir(work)
+        .env("TMPDIR", tmp)
+        .env("CI", "")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; it only lowers this child's address-space limit.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: MEMORY,
+                rlim_max: MEMORY,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &lim);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("plume starts");
+    let t0 = Instant::now();
+    loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            break;
+        }
+        if t0.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} ran longer than {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs a table; returns how many cases it held.
+fn check_all(cases: &[Case], work: &Path, tmp: &Path) -> usize {
+    for c in cases {
+        let before = snapshot(work);
+        let (code, out, err) = run(&c.args, work, tmp);
+        let args = &c.args;
+        assert_eq!(
+            code,
+            Some(c.code),
+            "{args:?}: exit {code:?}, stderr {err:?}"
+        );
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{args:?}: stderr is not one line: {err:?}"
+        );
+        assert!(err.starts_with("plume: "), "{args:?}: {err:?}");
+        assert!(
+            err.contains(&c.needle),
+            "{args:?}: {err:?} does not say {:?}",
+            c.needle
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace") && err.len() < 1200,
+            "{args:?}: {err:?}"
+        );
+        assert!(out.is_empty(), "{args:?}: printed {out:?}");
+        assert_eq!(
+            snapshot(work),
+            before,
+            "{args:?} changed its working directory"
+        );
+        assert!(
+            snapshot(tmp).is_empty(),
+            "{args:?} left scratch files: {:?}",
+            snapshot(tmp)
+        );
+    }
+    cases.len()
+}
+
+/// Per design: flags that each lifecycle verb must refuse, and the message.
+const DESIGNS: &[(&str, &[(&[&str], &str)])] = &[
+    (
+        "birrd",
+        &[
+            (
+                &["--ports", "12"],
+                "ports must be a power of two from 4 to 256, got 12",
+            ),
+            (&["--ports", "-4"], "'-4'"),
+            (&["--ports", "512"], "got 512"),
+            (&["--width", "0"], "width must be from 1 to 64 bits, got 0"),
+            (&["--width", "99999999999"], "--width"),
+            (&["--topology", "omega"], "unknown topology 'omega'"),
+            (&["--topology", ""], "unknown topology ''"),
+            (&["--ports"], "--ports"),
+        ],
+    ),
+    (
+        "feather",
+        &[
+            (&["--array", "12x16"], "powers of two"),
+            (&["--array", "16by16"], "expected AHxAW"),
+            (&["--array", "4x2"], "at least 4 columns"),
+            (&["--array", "99999999999x4"], "expected AHxAW"),
+            (&["--depths", "1000,8,8"], "power of two"),
+            (&["--depths", "8,8"], "expected 3"),
+            (&["--depths", "0,8,8"], "power of two"),
+            (&["--array", "4x"], "expected AHxAW"),
+            (&["--topology", "mesh"], "unknown topology"),
+        ],
+    ),
+    (
+        "fir",
+        &[
+            (&["--taps", "0"], "taps must be from 1 to 64, got 0"),
+            (&["--taps", "65"], "taps must be from 1 to 64"),
+            (&["--taps", "-1"], "'-1'"),
+            (&["--width", "1"], "sample width must be from 2 to 27 bits"),
+            (
+                &["--coef-width", "19"],
+                "coefficient width must be from 2 to 18 bits",
+            ),
+        ],
+    ),
+];
+
+/// What each lifecycle verb needs besides the design's flags.
+fn verbs(out: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    vec![
+        (v(&["gen"]), v(&["-o", out])),
+        (v(&["sim"]), v(&[])),
+        (v(&["check"]), v(&[])),
+        (v(&["synth"]), v(&[])),
+        (v(&["bench"]), v(&[])),
+        (v(&["serve"]), v(&[])),
+        (v(&["fpga", "zcu104"]), v(&["-o", out])),
+        (v(&["report", "zcu104"]), v(&[])),
+    ]
+}
+
+/// Commands, flags and values that are not plume's.
+fn usage_cases() -> Vec<Case> {
+    let long = "9".repeat(100_000);
+    vec![
+        case(&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
+        case(&["gen"], 2, "requires a subcommand"),
+        case(&["gen", "fred", "-o", "x"], 2, "'fred'"),
+        case(&["fpga", "vcu118", "feather", "-o", "x"], 2, "'vcu118'"),
+        case(
+            &["sim", "birrd", "--cycles", "0"],
+            2,
+            "--cycles must be at least 1",
+        ),
+        case(
+            &["check", "birrd", "--cycles", "0"],
+            2,
+            "--cycles must be at least 1",
+        ),
+        case(&["sim", "birrd", "--cycles", "-1"], 2, "--cycles"),
+        case(&["sim", "birrd", "--seed", "x"], 2, "--seed"),
+        case(&["sim", "birrd", "--ports", &long], 2, "characters in all"),
+        case(&["sim", "birrd", "--frob"], 2, "--frob"),
+        case(&["birrd", "route", "--ports", "8"], 2, "--target"),
+        case(&["feather", "run"], 2, "--gemm"),
+        case(&["feather", "net"], 2, "NET"),
+        case(&["feather", "net", "vgg16"], 2, "unknown network"),
+        case(
+            &["feather", "net", "resnet50", "--array", "3x3"],
+            2,
+            "powers of two",
+        ),
+        case(&["demo", "--out"], 2, "--out"),
+    ]
+}
+
+/// Configurations, targets and inputs of the BIRRD commands.
+fn birrd_cases(work: &Path) -> Vec<Case> {
+    let dir = work.display().to_string();
+    let eval = |extra: &[&str]| -> Vec<String> {
+        ["birrd", "eval", "--ports", "4", "--width", "8"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let ok = "[[0,0],[0,0],[0,0]]";
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let mut cases = Vec::new();
+    for (config, needle) in [
+        ("[[0,0],[0,0]]", "configuration has 2 stages"),
+        ("[[0,0,0],[0,0],[0,0]]", "stage 0 has 3 switches"),
+        (
+            "[[0,7],[0,0],[0,0]]",
+            "stage 0 switch 1: unknown mode code 7",
+        ),
+        ("[[0,-1],[0,0],[0,0]]", "stage 0 switch 1"),
+        ("[[0,1e99],[0,0],[0,0]]", "stage 0 switch 1"),
+        ("[[0,0],[0,0],[0,0", "configuration is not valid JSON"),
+        ("{\"a\":1}", "must be a JSON array"),
+        ("[1,2,3]", "stage 0 is not an array"),
+        ("", "configuration is not valid JSON"),
+        (&deep, "configuration is not valid JSON"),
+        ("@/dev/zero", "is larger than 64 MiB"),
+        ("@/nonexistent/c.json", "cannot read configuration"),
+        (&format!("@{dir}"), "cannot read configuration"),
+    ] {
+        cases.push(Case {
+            args: eval(&["--config", config, "--inputs", "1,2,3,4"]),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    for (inputs, needle) in [
+        ("1,2,3", "expected 4 inputs, got 3"),
+        ("1,2,3,256", "input 3 = 256 does not fit in 8 bits"),
+        ("1,2,x,4", "input 2 'x' is not an unsigned integer"),
+        ("1,2,3,-4", "input 3 '-4' is not an unsigned integer"),
+        (
+            "1,2,3,99999999999999999999",
+            "is not an unsigned integer below 2^64",
+        ),
+        ("", "is not an unsigned integer"),
+    ] {
+        cases.push(Case {
+            args: eval(&["--config", ok, "--inputs", inputs]),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    cases.push(Case {
+        args: eval(&["--config", ok, "--inputs", "1,2,3,4", "--engine", "spice"]),
+        code: 2,
+        needle: "unknown engine 'spice'".into(),
+    });
+    cases.push(Case {
+        args: eval(&["--config", ok, "--inputs", "1,2,3,4", "--encoding", "hex"]),
+        code: 2,
+        needle: "unknown encoding 'hex'".into(),
+    });
+    let route = |target: &str| -> Vec<String> {
+        ["birrd", "route", "--ports", "8", "--target", target]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    for (target, needle) in [
+        (
+            "{\"1\":[0,2],\"3\":[2]}",
+            "input 2 is wanted by outputs 1 and 3",
+        ),
+        ("{\"1\":[0,0]}", "input 0 is listed twice for output 1"),
+        ("{\"0\":[]}", "target output 0 lists no inputs"),
+        ("{\"1\":[0],\"1\":[2]}", "key \"1\" appears twice"),
+        ("{\"1\":[0,2", "target is not valid JSON"),
+        ("[1,2]", "target must be a JSON object"),
+        ("{\"x\":[0]}", "target output 'x' is not a port number"),
+        ("{\"-1\":[0]}", "target output '-1' is not a port number"),
+        ("{\"8\":[0]}", "output port 8 is out of range"),
+        ("{\"1\":[8]}", "input port 8 (for output 1) is out of range"),
+        ("{\"1\":[18446744073709551615]}", "is out of range"),
+        ("{\"1\":[1.5]}", "input 1.5 is not a port number"),
+        ("{\"1\":7}", "inputs must be an array"),
+        ("@/dev/zero", "is larger than 64 MiB"),
+    ] {
+        cases.push(Case {
+            args: route(target),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    cases.push(case(
+        &["birrd", "route", "--ports", "12", "--target", "{}"],
+        2,
+        "ports must be a power of two",
+    ));
+    let export = |extra: &[&str]| -> Vec<String> {
+        ["birrd", "export", "--ports", "4", "--config", ok]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    for (extra, needle) in [
+        (
+            &["--vectors", "18446744073709551615", "-o", "e"][..],
+            "--vectors must be from 1 to",
+        ),
+        (
+            &["--vectors", "0", "-o", "e"],
+            "--vectors must be from 1 to",
+        ),
+        (&["-o", "/dev/null/e"], "/dev/null is not a directory"),
+        (&["-o", "/proc/e"], "/proc is not writable"),
+    ] {
+        cases.push(Case {
+            args: export(extra),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    // A package the board build of the same network would refuse (2,048-bit stream).
+    let pass32 = format!(
+        "[{}]",
+        vec![format!("[{}]", vec!["0"; 16].join(",")); 10].join(",")
+    );
+    cases.push(case(
+        &[
+            "birrd", "export", "--ports", "32", "--width", "64", "--config", &pass32, "-o", "e",
+        ],
+        2,
+        "the input stream is 2048 bits",
+    ));
+    for (out, needle) in [
+        ("/", "it is a directory"),
+        (".", "it is a directory"),
+        ("/dev/null/x.svg", "/dev/null is not a directory"),
+        ("/proc/x.svg", "/proc is not writable"),
+    ] {
+        cases.push(Case {
+            args: ["birrd", "draw", "--ports", "4", "--config", ok, "-o", out]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    cases
+}
+
+/// Layer shapes, data files and outputs of the FEATHER commands.
+fn feather_cases(work: &Path) -> Vec<Case> {
+    let data = work.join("bad.json").display().to_string();
+    let dup = work.join("dup.json").display().to_string();
+    let mut cases = Vec::new();
+    let run = |extra: &[&str]| -> Vec<String> {
+        ["feather", "run", "--array", "4x4"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    for (extra, needle) in [
+        (
+            &["--gemm", "4,0,4"][..],
+            "every dimension must be at least 1",
+        ),
+        (&["--gemm", "4,-1,4"], "not a non-negative integer"),
+        (&["--gemm", "4,4"], "expected 3"),
+        (
+            &["--gemm", "1000000,1000000,1000000"],
+            "would hold 1000000×1000000 elements",
+        ),
+        (
+            &["--gemm", "18446744073709551615,1,1"],
+            "is larger than 1048576",
+        ),
+        (&["--gemm", "4096,4096,4096"], "buffer lines"),
+        (&["--conv", "1,3,4,4,8,7,7,1,0"], "does not fit"),
+        (&["--conv", "1,1,1,1,1,1,1,0,0"], "must be at least 1"),
+        (
+            &["--conv", "1,1,1,1,1,1,1,1,18446744073709551615"],
+            "is larger than",
+        ),
+        (
+            &["--conv", "1024,1024,1024,1024,1,1,1,1,0"],
+            "would hold 1024×1024×1024×1024 elements",
+        ),
+        (
+            &["--gemm", "4,4,4", "--layout", "HWC_Q16"],
+            "unknown layout",
+        ),
+        (&["--gemm", "4,4,4", "--dataflow", "os"], "unknown dataflow"),
+        (&["--gemm", "4,4,4", "--engine", "spice"], "unknown engine"),
+        (
+            &["--gemm", "2,2,2", "--data", &data],
+            "\"a\" has 3 elements, the layer needs 4",
+        ),
+        (
+            &["--gemm", "2,2,2", "--data", &dup],
+            "key \"a\" appears twice",
+        ),
+        (
+            &["--gemm", "2,2,2", "--data", "/dev/zero"],
+            "is larger than 64 MiB",
+        ),
+        (
+            &["--gemm", "2,2,2", "--data", "/nonexistent"],
+            "cannot read data file",
+        ),
+        (&["--gemm", "4,4,4", "--vcd", "/"], "it is a directory"),
+        (
+            &["--gemm", "4,4,4", "--vcd", "/dev/null/w.vcd"],
+            "is not a directory",
+        ),
+        (
+            &["--gemm", "4,4,4", "--vcd", "/proc/x/w.vcd"],
+            "directory /proc/x does not exist",
+        ),
+        (
+            &["--gemm", "4,4,4", "--vcd", "/proc/w.vcd"],
+            "/proc is not writable",
+        ),
+    ] {
+        cases.push(Case {
+            args: run(extra),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    let export = |extra: &[&str]| -> Vec<String> {
+        ["feather", "export", "--array", "4x4"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    for (extra, needle) in [
+        (&["--gemm", "64,512,64", "-o", "e"][..], "see --depths"),
+        (
+            &["--gemm", "4,4,4", "-o", "/dev/null/e"],
+            "is not a directory",
+        ),
+        (
+            &["--gemm", "4,4,4", "-o", "/proc/e"],
+            "/proc is not writable",
+        ),
+        (
+            &["--gemm", "4,4,4", "-o", "bad.json"],
+            "exists and is not a directory",
+        ),
+    ] {
+        cases.push(Case {
+            args: export(extra),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    cases.push(case(
+        &[
+            "feather", "switch", "--array", "4x4", "--gemm", "8,8,8", "--n2", "0",
+        ],
+        2,
+        "--n2 must be at least 1",
+    ));
+    cases
+}
+
+/// Board builds: clock, fit, stream widths, and directories that are not plume's.
+fn board_cases() -> Vec<Case> {
+    vec![
+        case(
+            &[
+                "fpga", "zcu104", "feather", "--array", "4x4", "--mhz", "900", "-o", "b",
+            ],
+            2,
+            "outside the 10–400 MHz",
+        ),
+        case(
+            &[
+                "fpga", "zcu104", "feather", "--array", "4x4", "--mhz", "NaN", "-o", "b",
+            ],
+            2,
+            "outside the 10–400 MHz",
+        ),
+        case(
+            &[
+                "fpga", "zcu104", "birrd", "--ports", "64", "--yosys", "-o", "b",
+            ],
+            2,
+            "the input stream is 2048 bits",
+        ),
+        case(
+            &["fpga", "zcu104", "feather", "--array", "64x64", "-o", "b"],
+            2,
+            "does not fit the XCZU7EV",
+        ),
+        case(
+            &["fpga", "zcu104", "feather", "--core", "-o", "b"],
+            2,
+            "drop --core",
+        ),
+        case(
+            &["fpga", "zcu104", "fir", "-o", "fake"],
+            2,
+            "is not a plume build",
+        ),
+        case(
+            &["fpga", "zcu104", "fir", "-o", "/dev/null"],
+            2,
+            "exists and is not a directory",
+        ),
+        case(&["gen", "fir", "-o", "fake"], 2, "exists and is not empty"),
+    ]
+}
+
+#[test]
+fn every_command_refuses_hostile_input_cleanly() {
+    let t = TempDir::new("campaign").unwrap();
+    let work = t.path().join("work");
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(work.join("bad.json"), r#"{"a":[1,2,3],"b":[1,2,3,4]}"#).unwrap();
+    std::fs::write(
+        work.join("dup.json"),
+        r#"{"a":[1,2,3,4],"a":[1,2,3,4],"b":[1,2,3,4]}"#,
+    )
+    .unwrap();
+    // A directory that merely claims to be a build (the files it lists are not there), with a
+    // file of the user's in it.
+    let fake = work.join("fake");
+    std::fs::create_dir(&fake).unwrap();
+    std::fs::write(
+        fake.join("plume.json"),
+        r#"{"plume_build":"zcu104","part":"xczu7ev-ffvc1156-2-e","files":["rtl/a.v"]}"#,
+    )
+    .unwrap();
+    std::fs::write(fake.join("notes.txt"), "mine").unwrap();
+
+    let mut cases = usage_cases();
+    for (design, bad) in DESIGNS {
+        for (verb, extra) in verbs("out") {
+            for (flags, needle) in bad.iter() {
+                let args: Vec<String> = verb
+                    .iter()
+                    .cloned()
+                    .chain([design.to_string()])
+                    .chain(flags.iter().map(|s| s.to_string()))
+                    .chain(extra.iter().cloned())
+                    .collect();
+                cases.push(Case {
+                    args,
+                    code: 2,
+                    needle: needle.to_string(),
+                });
+            }
+        }
+    }
+    cases.extend(birrd_cases(&work));
+    cases.extend(feather_cases(&work));
+    cases.extend(board_cases());
+    let n = check_all(&cases, &work, &tmp);
+    eprintln!("{n} hostile invocations refused cleanly");
+    assert!(n >= 260, "{n} cases");
+}
+
+/// A closed standard output ends a command quietly; a full one is one line and exit 1.
+#[test]
+fn output_that_cannot_be_written_ends_cleanly() {
+    // Broken pipe: the reader goes away after the first bytes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_plume"))
+        .args(["feather", "net", "resnet50", "--array", "16x16"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    use std::io::Read;
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.is_empty(), "{err}");
+    assert!(o.status.code() != Some(101), "no panic");
+    // A full disk behind standard output.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_plume"))
+        .args(["feather", "net", "resnet50", "--array", "16x16"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        "plume: cannot write to standard output: No space left on device (os error 28)"
+    );
+}
+
+/// Outputs that are special files are written in place, never renamed over; `-` is standard
+/// output.
+#[test]
+fn special_files_and_standard_output_are_written_in_place() {
+    let t = TempDir::new("special").unwrap();
+    let fifo = t.path().join("svg.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads the NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let f = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(f).unwrap())
+    };
+    let config = "[[0,0],[0,0],[0,0]]";
+    let o = common::plume(&[
+        "birrd",
+        "draw",
+        "--ports",
+        "4",
+        "--config",
+        config,
+        "-o",
+        fifo.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(reader.join().unwrap().starts_with("<svg"));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let o = common::plume(&[
+        "birrd", "draw", "--ports", "4", "--config", config, "-o", "-",
+    ]);
+    assert!(o.status.success());
+    assert!(common::stdout(&o).starts_with("<svg"));
+    let o = common::plume(&[
+        "sim",
+        "birrd",
+        "--ports",
+        "4",
+        "--cycles",
+        "20",
+        "--vcd",
+        "/dev/null",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
+
+/// SIGINT or SIGTERM in the middle of a write leaves neither the output nor staging or
+/// scratch files; staging a killed process left behind is swept by the next write.
+#[test]
+fn interrupted_runs_leave_nothing_behind() {
+    let t = TempDir::new("interrupt").unwrap();
+    let work = t.path().join("work");
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_plume"))
+            .args([
+                "sim",
+                "birrd",
+                "--ports",
+                "64",
+                "--cycles",
+                "100000000",
+                "--vcd",
+                "w.vcd",
+            ])
+            .current_dir(&work)
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the waveform is being staged.
+        let t0 = Instant::now();
+        while snapshot(&work).is_empty() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "no staging file");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code));
+        assert!(snapshot(&work).is_empty(), "{:?}", snapshot(&work));
+        assert!(snapshot(&tmp).is_empty(), "{:?}", snapshot(&tmp));
+    }
+    // A staging directory of a process that died without cleaning up (SIGKILL).
+    let stale = work.join(".b4.plume-partial-999999999");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("half.v"), "module").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_plume"))
+        .args(["gen", "birrd", "--ports", "4", "-o", "b4"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(!stale.exists(), "stale staging swept");
+    assert!(work.join("b4/manifest.json").is_file());
+}
+
+/// The layer the old read-back wait was too short for (1,024 lines) exports.
+#[test]
+fn a_layer_with_a_long_read_back_exports() {
+    let t = TempDir::new("export-long").unwrap();
+    let out = t.path().join("e");
+    let o = common::plume(&[
+        "feather",
+        "export",
+        "--array",
+        "4x4",
+        "--gemm",
+        "32,4,128",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(out.join("layer.json").is_file());
+}
