@@ -398,7 +398,7 @@ impl Session<Sim> {
         let n = match (tool, &rec) {
             (Some(tool), Some(r)) => Some(
                 cosim::check(tool, &self.top, r, work)
-                    .with_context(|| format!("{} disagrees with plume's simulator", tool.name()))?,
+                    .context("replaying the run on the emitted Verilog")?,
             ),
             _ => None,
         };
