@@ -243,6 +243,8 @@ pub struct MemState {
     pub reads: Vec<(u32, Option<u32>, u32)>,
     /// (addr slot, data slot, enable slot)
     pub writes: Vec<(u32, u32, u32)>,
+    /// Contents at time 0, `depth` words of `words_for(width)` each (`None`: zero).
+    pub init: Option<Vec<u64>>,
 }
 
 /// A signal visible in waveforms: where in the hierarchy, its name, and its value's location.
@@ -829,6 +831,10 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
                 read_during_write: mem.read_during_write,
                 reads: Vec::new(),
                 writes: Vec::new(),
+                init: mem
+                    .init
+                    .as_ref()
+                    .map(|words| words.iter().flat_map(|w| w.words().to_vec()).collect()),
             };
             for (p, rp) in mem.read_ports.iter().enumerate() {
                 let rd = module

@@ -64,7 +64,14 @@ impl Sim {
         let mems = prog
             .mems
             .iter()
-            .map(|m| vec![0u64; m.depth as usize * words_for(m.width)])
+            .map(|m| {
+                let mut v = vec![0u64; m.depth as usize * words_for(m.width)];
+                if let Some(init) = &m.init {
+                    let n = init.len().min(v.len());
+                    v[..n].copy_from_slice(&init[..n]);
+                }
+                v
+            })
             .collect();
         let staged_len = prog
             .mems

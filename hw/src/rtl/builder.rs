@@ -409,8 +409,30 @@ impl ModuleBuilder {
             read_during_write: rdw,
             read_ports: Vec::new(),
             write_ports: Vec::new(),
+            init: None,
         });
         self.m.memories.len() - 1
+    }
+
+    /// Declares a ROM holding `contents` (one word per line, all `width` bits wide); read it
+    /// with `mem_read`.
+    pub fn rom(&mut self, name: &str, width: u32, contents: Vec<Bits>, style: MemStyle) -> usize {
+        let depth = contents.len() as u32;
+        if style == MemStyle::Ultra {
+            self.misuse(
+                1,
+                format!("ROM {name}: UltraRAM cannot hold initial contents"),
+            );
+        }
+        if let Some(w) = contents.iter().find(|w| w.width() != width) {
+            self.misuse(
+                1,
+                format!("ROM {name}: a {}-bit word in a {width}-bit ROM", w.width()),
+            );
+        }
+        let mem = self.memory(name, width, depth.max(1), style, ReadDuringWrite::ReadFirst);
+        self.m.memories[mem].init = Some(contents);
+        mem
     }
 
     /// A synchronous read port: the returned data is registered (valid the cycle after `addr`).

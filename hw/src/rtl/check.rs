@@ -255,9 +255,22 @@ pub fn check_module(m: &Module) -> Result<(), DrcErrors> {
         }
     }
     for mem in &m.memories {
+        if !valid_identifier(&mem.name) {
+            c.err(format!("`{}` is not a valid memory name", mem.name));
+        }
         if mem.depth == 0 || mem.width == 0 {
             c.err(format!("memory `{}` has zero size", mem.name));
             continue;
+        }
+        if let Some(words) = &mem.init {
+            if words.len() != mem.depth as usize {
+                c.err(format!(
+                    "memory `{}` has {} initial words for {} lines",
+                    mem.name,
+                    words.len(),
+                    mem.depth
+                ));
+            }
         }
         let aw = mem.addr_width();
         let ports = mem

@@ -156,6 +156,9 @@ pub struct Memory {
     pub read_during_write: ReadDuringWrite,
     pub read_ports: Vec<ReadPort>,
     pub write_ports: Vec<WritePort>,
+    /// Contents at time 0, one word per line (`None`: all zero). A memory without write ports
+    /// and with contents is a ROM.
+    pub init: Option<Vec<Bits>>,
 }
 
 impl Memory {

@@ -50,10 +50,12 @@ pub enum VItem {
     },
     Assign(VExpr, VExpr),
     AlwaysPosedge(Vec<VStmt>),
-    /// Zero-fills a memory (and read registers) at time 0, in the style Vivado and Yosys honour.
+    /// Zero-fills memories (and read registers) at time 0 and loads ROM contents, in the style
+    /// Vivado and Yosys honour.
     InitialZero {
         memories: Vec<(String, u32, u32)>,
         regs: Vec<(String, u32)>,
+        contents: Vec<(String, Vec<Bits>)>,
     },
     Instance {
         module: String,
@@ -241,11 +243,22 @@ impl VModule {
                     write_stmts(stmts, 2, &mut out);
                     let _ = writeln!(out, "  end");
                 }
-                VItem::InitialZero { memories, regs } => {
-                    let _ = writeln!(out, "  integer _init_i;");
+                VItem::InitialZero {
+                    memories,
+                    regs,
+                    contents,
+                } => {
+                    if !memories.is_empty() {
+                        let _ = writeln!(out, "  integer _init_i;");
+                    }
                     let _ = writeln!(out, "  initial begin");
                     for (m, w, d) in memories {
                         let _ = writeln!(out, "    for (_init_i = 0; _init_i < {d}; _init_i = _init_i + 1) {m}[_init_i] = {w}'h0;");
+                    }
+                    for (m, words) in contents {
+                        for (i, v) in words.iter().enumerate() {
+                            let _ = writeln!(out, "    {m}[{i}] = {}'h{};", v.width(), v.to_hex());
+                        }
                     }
                     for (r, w) in regs {
                         let _ = writeln!(out, "    {r} = {w}'h0;");
@@ -632,6 +645,7 @@ impl<'a> Lower<'a> {
         }
 
         let mut init_mems = Vec::new();
+        let mut init_contents = Vec::new();
         let mut init_regs = Vec::new();
         for (k, mem) in m.memories.iter().enumerate() {
             let style = match mem.style {
@@ -647,8 +661,12 @@ impl<'a> Lower<'a> {
                 style,
             });
             // UltraRAM cannot be initialised on UltraScale+; its contents are undefined until written.
-            if mem.style != MemStyle::Ultra {
-                init_mems.push((mem.name.clone(), mem.width, mem.depth));
+            match &mem.init {
+                Some(words) => init_contents.push((mem.name.clone(), words.clone())),
+                None if mem.style != MemStyle::Ultra => {
+                    init_mems.push((mem.name.clone(), mem.width, mem.depth))
+                }
+                None => {}
             }
             // Depths that are not a power of two: addresses past the end read as zero and drop
             // writes, as in the simulator, instead of Verilog's undefined out-of-range access.
@@ -672,7 +690,9 @@ impl<'a> Lower<'a> {
                     vec![],
                 ));
             }
-            body.push(VItem::AlwaysPosedge(writes));
+            if !writes.is_empty() {
+                body.push(VItem::AlwaysPosedge(writes));
+            }
             let mut reads = Vec::new();
             for (p, rp) in mem.read_ports.iter().enumerate() {
                 let Some(rd) = (0..m.nodes.len()).find(|i| matches!(m.nodes[*i].op, Op::MemRead { mem: mm, port } if mm == k && port == p)) else {
@@ -703,9 +723,10 @@ impl<'a> Lower<'a> {
             }
             body.push(VItem::AlwaysPosedge(reads));
         }
-        if !init_mems.is_empty() || !init_regs.is_empty() {
+        if !init_mems.is_empty() || !init_regs.is_empty() || !init_contents.is_empty() {
             body.push(VItem::InitialZero {
                 memories: init_mems,
+                contents: init_contents,
                 regs: init_regs,
             });
         }
