@@ -3,6 +3,8 @@ CARGO ?= cargo
 # tool:Debian package — the simulators and Yosys, and what the ZCU104 build checks use (tclsh
 # for the Vivado Tcl dry run, cc for the generated C headers, python3 for the generated drivers).
 TOOLS := verilator:verilator iverilog:iverilog yosys:yosys tclsh:tcl cc:gcc python3:python3
+# The SigMF library (PyPI) the RF tests read plume's recordings with; pulls numpy.
+SIGMF := 1.14.0
 
 .PHONY: demo test deps lint bench verilog synth fpga report vivado clean
 
@@ -15,6 +17,14 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@for tp in $(TOOLS); do t=$${tp%%:*}; command -v $$t >/dev/null 2>&1 || { echo "make deps: $$t is still missing"; exit 1; }; done
+	@# A TrueType font for the plots' labels (plume rfemu plot).
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  echo "make deps: installing fonts-dejavu-core"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+	@# The SigMF reference implementation, to read plume's recordings independently of plume.
+	@python3 -c "import sigmf" 2>/dev/null || { echo "make deps: installing sigmf $(SIGMF)"; \
+	  python3 -m pip install -q --disable-pip-version-check "sigmf==$(SIGMF)"; }
 
 demo:
 	$(CARGO) run -q -- demo

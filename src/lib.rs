@@ -17,6 +17,7 @@ pub mod fir;
 pub mod input;
 pub mod output;
 pub mod registry;
+pub mod rfemu;
 pub mod tools;
 pub mod verbs;
 

@@ -18,7 +18,11 @@ use std::path::Path;
 use std::rc::Rc;
 
 /// Every family, in the order `plume demo` and `plume report` go through them.
-pub static FAMILIES: &[&dyn Family] = &[&crate::feather::FEATHER, &crate::fir::FIR];
+pub static FAMILIES: &[&dyn Family] = &[
+    &crate::feather::FEATHER,
+    &crate::fir::FIR,
+    &crate::rfemu::RFEMU,
+];
 
 /// A design, written once by its family.
 pub trait Design: Sync + 'static {

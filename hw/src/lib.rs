@@ -6,4 +6,5 @@
 pub mod blocks;
 pub mod feather;
 pub mod fir;
+pub mod rfemu;
 pub mod rtl;

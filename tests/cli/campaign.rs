@@ -505,6 +505,217 @@ fn feather_cases(work: &Path) -> Vec<Case> {
     cases
 }
 
+/// The RF emulator: scenarios that are not TOML, not physical or not emulatable; recordings
+/// that are not SigMF plume reads; sizes; outputs.
+fn rfemu_cases(work: &Path) -> Vec<Case> {
+    let head = "carrier_hz = 1e9\nsample_rate_hz = 100e6\n";
+    let tx = "[[nodes]]\nname = \"t\"\nrole = \"tx\"\nposition = [0.0, 0.0, 0.0]\n";
+    let rx = "[[nodes]]\nname = \"r\"\nrole = \"rx\"\nposition = [3000.0, 0.0, 0.0]\n";
+    let scenarios = [
+        ("s_syntax.toml", "carrier_hz = [".to_string(), "line 1"),
+        (
+            "s_unknown.toml",
+            format!("{head}frobs = 3\n{tx}{rx}"),
+            "unknown field `frobs`",
+        ),
+        ("s_empty.toml", String::new(), "missing field `carrier_hz`"),
+        (
+            "s_inf.toml",
+            format!("carrier_hz = inf\nsample_rate_hz = 100e6\n{tx}{rx}"),
+            "carrier_hz must be a finite number above zero",
+        ),
+        (
+            "s_taps.toml",
+            format!("{head}[emulator]\ntaps = 3\n{tx}{rx}"),
+            "emulator.taps",
+        ),
+        (
+            "s_dup.toml",
+            format!("{head}{tx}{tx}{rx}"),
+            "node name \"t\" is used twice",
+        ),
+        (
+            "s_near.toml",
+            format!("{head}{tx}[[nodes]]\nname = \"r\"\nrole = \"rx\"\nposition = [1.0, 0.0, 0.0]\n"),
+            "shortest range it can emulate",
+        ),
+        (
+            "s_fast.toml",
+            format!("{head}{tx}[[nodes]]\nname = \"r\"\nrole = \"rx\"\nposition = [3000.0, 0.0, 0.0]\nvelocity = [4e8, 0.0, 0.0]\n"),
+            "not slower than light",
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (file, body, needle) in &scenarios {
+        std::fs::write(work.join(file), body).unwrap();
+        cases.push(case(&["rfemu", "plan", "--scenario", file], 2, needle));
+        cases.push(case(
+            &["rfemu", "run", "--scenario", file, "-o", "r"],
+            2,
+            needle,
+        ));
+    }
+    std::fs::write(
+        work.join("ok.toml"),
+        format!("{head}duration_s = 1e-3\n{tx}{rx}"),
+    )
+    .unwrap();
+    // Recordings: at the wrong rate, of a type plume does not read, ragged, without data,
+    // holding a NaN.
+    let meta = |rate: &str, dt: &str| {
+        format!("{{\"global\":{{\"core:datatype\":\"{dt}\",\"core:sample_rate\":{rate},\"core:version\":\"1.0.0\"}},\"captures\":[],\"annotations\":[]}}")
+    };
+    let recs: [(&str, String, Option<Vec<u8>>, &str); 6] = [
+        (
+            "rate",
+            meta("1e6", "ci16_le"),
+            Some(vec![0; 8]),
+            "recorded at 1000000 S/s",
+        ),
+        (
+            "type",
+            meta("100e6", "ri8"),
+            Some(vec![0; 8]),
+            "is not one plume reads",
+        ),
+        (
+            "ragged",
+            meta("100e6", "ci16_le"),
+            Some(vec![0; 7]),
+            "not a whole number",
+        ),
+        (
+            "nodata",
+            meta("100e6", "ci16_le"),
+            None,
+            "cannot read SigMF data",
+        ),
+        (
+            "nan",
+            meta("100e6", "cf32_le"),
+            Some([f32::NAN.to_le_bytes(), 0f32.to_le_bytes()].concat()),
+            "sample 0 is not a finite number",
+        ),
+        (
+            "nometa",
+            "[1,2]".into(),
+            Some(vec![]),
+            "no \"global\" object",
+        ),
+    ];
+    for (name, m, data, needle) in recs {
+        std::fs::write(work.join(format!("{name}.sigmf-meta")), m).unwrap();
+        if let Some(d) = data {
+            std::fs::write(work.join(format!("{name}.sigmf-data")), d).unwrap();
+        }
+        let input = format!("{name}.sigmf-meta");
+        cases.push(case(
+            &[
+                "rfemu",
+                "run",
+                "--scenario",
+                "ok.toml",
+                "--samples",
+                "100",
+                "--input",
+                &input,
+                "-o",
+                "r",
+            ],
+            2,
+            needle,
+        ));
+    }
+    let run = |extra: &[&str]| -> Vec<String> {
+        ["rfemu", "run", "--scenario", "ok.toml"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    for (extra, needle) in [
+        (
+            &["--samples", "0", "-o", "r"][..],
+            "--samples must be from 1",
+        ),
+        (
+            &["--samples", "18446744073709551615", "-o", "r"],
+            "--samples must be from 1",
+        ),
+        (
+            &["--samples", "200000", "-o", "r"],
+            "the scenario is planned for duration_s",
+        ),
+        (
+            &["--bounces", "99", "-o", "r"],
+            "--bounces must be from 0 to 6",
+        ),
+        (&["--engine", "spice", "-o", "r"], "unknown engine"),
+        (
+            &[
+                "--engine",
+                "golden",
+                "--input",
+                "rate.sigmf-meta",
+                "-o",
+                "r",
+            ],
+            "needs an analytic input",
+        ),
+        (
+            &["--input", "/dev/zero", "-o", "r"],
+            "is larger than 64 MiB",
+        ),
+        (
+            &["--input", "missing.sigmf-meta", "-o", "r"],
+            "cannot read SigMF metadata",
+        ),
+        (&["-o", "/dev/null/r"], "is not a directory"),
+        (&["-o", "/proc/r"], "/proc is not writable"),
+        (&["-o", "bad.json"], "exists and is not a directory"),
+    ] {
+        cases.push(Case {
+            args: run(extra),
+            code: 2,
+            needle: needle.to_string(),
+        });
+    }
+    for (out, needle) in [
+        ("p.jpg", "written as .png or .svg"),
+        ("/", "it is a directory"),
+        ("/proc/p.png", "/proc is not writable"),
+        ("nodir/p.png", "directory nodir does not exist"),
+    ] {
+        cases.push(case(
+            &[
+                "rfemu",
+                "plot",
+                "--scenario",
+                "ok.toml",
+                "--samples",
+                "1000",
+                "-o",
+                out,
+            ],
+            2,
+            needle,
+        ));
+    }
+    for (scen, needle) in [
+        ("missing.toml", "cannot read scenario"),
+        ("/dev/zero", "is larger than 64 MiB"),
+        (".", "cannot read scenario .: Is a directory"),
+    ] {
+        cases.push(case(&["rfemu", "plan", "--scenario", scen], 2, needle));
+    }
+    cases.push(case(
+        &["rfemu", "ops", "--taps", "3"],
+        2,
+        "--taps must be 1, 2, 4 or 8",
+    ));
+    cases
+}
+
 /// Board builds: clock, fit, stream widths, and directories that are not plume's.
 fn board_cases() -> Vec<Case> {
     vec![
@@ -598,10 +809,11 @@ fn every_command_refuses_hostile_input_cleanly() {
     }
     cases.extend(birrd_cases(&work));
     cases.extend(feather_cases(&work));
+    cases.extend(rfemu_cases(&work));
     cases.extend(board_cases());
     let n = check_all(&cases, &work, &tmp);
     eprintln!("{n} hostile invocations refused cleanly");
-    assert!(n >= 260, "{n} cases");
+    assert!(n >= 300, "{n} cases");
 }
 
 /// A closed standard output ends a command quietly; a full one is one line and exit 1.
