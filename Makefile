@@ -44,6 +44,8 @@ bench: deps
 	$(CARGO) run -q --release -- bench feather --array 8x8 --cycles 20000
 	$(CARGO) run -q --release -- bench feather --array 16x16 --cycles 20000
 	$(CARGO) run -q --release -- bench fir --taps 16 --cycles 1000000
+	$(CARGO) run -q --release -- bench rfemu --cycles 30000
+	$(CARGO) run -q --release -- bench rfemu --scenario fpga/scenarios/zcu104_9node.toml --cycles 30000
 	$(CARGO) run -q --release -- birrd bench
 
 verilog:
@@ -53,13 +55,16 @@ verilog:
 synth: deps
 	$(CARGO) run -q -- synth birrd --ports 16 --width 32
 	$(CARGO) run -q --release -- synth feather --array 8x8
+	$(CARGO) run -q --release -- synth rfemu
 
 # ZCU104 build directories for the default designs (open-tool checks run while writing).
 fpga:
 	$(CARGO) run -q --release -- fpga zcu104 birrd --ports 16 --width 32 -o out/zcu104/birrd16
 	$(CARGO) run -q --release -- fpga zcu104 feather --array 16x16 -o out/zcu104/feather16x16
+	$(CARGO) run -q --release -- fpga zcu104 rfemu --scenario fpga/scenarios/zcu104_9node.toml -o out/zcu104/rfemu9
 
-# Resources and logic depth of every design at its board configuration (Yosys; ~20-40 min).
+# Resources and logic depth of every design at its board configuration (Yosys; over an hour:
+# the 9-node RF emulator alone takes most of it).
 report: deps
 	$(CARGO) run -q --release -- report zcu104
 
@@ -67,6 +72,7 @@ report: deps
 vivado: fpga
 	$(MAKE) -C out/zcu104/birrd16
 	$(MAKE) -C out/zcu104/feather16x16
+	$(MAKE) -C out/zcu104/rfemu9
 
 clean:
 	$(CARGO) clean

@@ -51,7 +51,7 @@ fn run_testbench(
 
 /// A line on stderr every `PROGRESS_EVERY` while a simulation runs: cycles done, the rate,
 /// and the time left.
-struct Progress {
+pub(crate) struct Progress {
     counter: Arc<AtomicU64>,
     done: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -60,7 +60,7 @@ struct Progress {
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
-    fn start(total: u64) -> Progress {
+    pub(crate) fn start(total: u64) -> Progress {
         let counter = Arc::new(AtomicU64::new(0));
         let done = Arc::new(AtomicBool::new(false));
         let (c, d) = (counter.clone(), done.clone());
@@ -90,11 +90,11 @@ impl Progress {
         }
     }
 
-    fn counter(&self) -> Arc<AtomicU64> {
+    pub(crate) fn counter(&self) -> Arc<AtomicU64> {
         self.counter.clone()
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.done.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -103,10 +103,10 @@ impl Progress {
 }
 
 /// Memory a recorded run may take (every input and output of every cycle).
-const RECORDING_BYTES: u64 = 2 << 30;
+pub(crate) const RECORDING_BYTES: u64 = 2 << 30;
 
 /// What recording one cycle of `top` costs: each port's words and the value's own size.
-fn recorded_bytes_per_cycle(top: &plume_hw::rtl::Module) -> u64 {
+pub(crate) fn recorded_bytes_per_cycle(top: &plume_hw::rtl::Module) -> u64 {
     let value = std::mem::size_of::<plume_hw::rtl::Bits>() as u64 + 16;
     let ports = top.inputs.iter().chain(&top.outputs);
     let words: u64 = ports

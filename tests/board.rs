@@ -671,3 +671,66 @@ fn birrd_runner_drives_the_simulated_hardware() {
         "{text}"
     );
 }
+
+/// The RF emulator's runner the same way: a package of the two-reflector scenario exported
+/// with `plume rfemu export` (parameters and samples in one stream), played through
+/// `sw/run_rfemu.py` on the simulated wrapped emulator; a corrupted expected sample is
+/// reported.
+#[test]
+fn rfemu_runner_drives_the_simulated_hardware() {
+    if !common::have("python3") {
+        return;
+    }
+    let t = common::TempDir::new("fpga-rfemu-runner").unwrap();
+    let build = t.path().join("build");
+    let pkg = t.path().join("run");
+    let scen = format!(
+        "{}/fpga/scenarios/two_reflectors.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = plume(&[
+        "fpga",
+        "zcu104",
+        "rfemu",
+        "--scenario",
+        &scen,
+        "-o",
+        build.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = plume(&[
+        "rfemu",
+        "export",
+        "--scenario",
+        &scen,
+        "--samples",
+        "1200",
+        "--input",
+        "chirp",
+        "-o",
+        pkg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = build.join("sw/run_rfemu.py");
+    let (code, text) = run_board(&script, &pkg, &["rfemu", "--scenario", &scen]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(
+            "1200 samples of two_reflectors through the emulator, BEATS counted 1200, FAULT 0"
+        ),
+        "{text}"
+    );
+    let got = std::fs::read(pkg.join("received.bin")).unwrap();
+    let mut golden = std::fs::read(pkg.join("golden.bin")).unwrap();
+    assert!(got == golden);
+    golden[4 * 700 + 1] ^= 1;
+    std::fs::write(pkg.join("golden.bin"), &golden).unwrap();
+    let (code, text) = run_board(&script, &pkg, &["rfemu", "--scenario", &scen]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "1 of 1200 receiver samples differ from the fixed-point model (first: [700])"
+        ),
+        "{text}"
+    );
+}

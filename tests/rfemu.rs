@@ -502,3 +502,213 @@ fn rfemu_commands_report_and_refuse() {
     );
     assert!(!std::path::Path::new("/tmp/plume-never").exists());
 }
+
+// ---- the generated emulator ---------------------------------------------------------------
+
+use plume::registry::Design;
+use plume::rfemu::design::{RfBuild, RFEMU_DESIGN, TWO_REFLECTORS};
+use plume_sim::cosim::{self, Tool};
+use plume_sim::harness;
+
+fn two_reflectors(edit: impl Fn(&mut Scenario)) -> RfBuild {
+    let mut sc = parse_scenario(TWO_REFLECTORS, "two reflectors").unwrap();
+    edit(&mut sc);
+    RfBuild::new(sc).unwrap()
+}
+
+/// Runs the design's testbench (random I/Q with pauses, every epoch's parameters written
+/// while the one before runs; every receiver sample and `o_fault` checked every cycle).
+fn simulate(b: &RfBuild, cycles: u64, seed: u64, record: bool) -> harness::Report {
+    let top = RFEMU_DESIGN.top(b).unwrap();
+    let mut tb = RFEMU_DESIGN.testbench(b, cycles, seed).unwrap();
+    harness::simulate(&top, tb.as_mut(), None, record)
+        .unwrap_or_else(|e| panic!("{} seed {seed}: {e}", b.cfg.name))
+}
+
+/// The cycle simulation equals the fixed-point model bit for bit, with 1, 2, 4 and 8 filter
+/// taps (rows of 4 and 8 samples), narrow widths and several seeds — and with a delay that
+/// moves every few hundred samples, every reader keeps up.
+#[test]
+fn the_cycle_simulation_equals_the_fixed_point_model_bit_for_bit() {
+    for taps in [1, 2, 4, 8] {
+        let b = two_reflectors(|sc| sc.emulator.taps = taps);
+        for seed in [1, 2] {
+            let r = simulate(&b, 4000, seed, false);
+            assert_eq!(r.checked, 4000 - 1 - b.cfg.latency() as u64);
+        }
+    }
+    let narrow = two_reflectors(|sc| {
+        let e = &mut sc.emulator;
+        (
+            e.sample_bits,
+            e.coef_bits,
+            e.gain_bits,
+            e.frac_bits,
+            e.fd_phase_bits,
+        ) = (12, 12, 12, 20, 5);
+    });
+    simulate(&narrow, 4000, 3, false);
+}
+
+/// The 9-node ZCU104 scenario: 50 lanes, eight row memories of 32,768 samples, long enough
+/// for the longest path (19,579 samples) to arrive, two epochs of parameters.
+#[test]
+fn the_nine_node_emulator_equals_the_fixed_point_model() {
+    let b = RfBuild::new(parse_scenario(NINE_NODE, "9-node").unwrap()).unwrap();
+    assert_eq!(b.cfg.paths.len(), 50);
+    assert_eq!(b.cfg.row_samples(), 8);
+    simulate(&b, 28_000, 5, false);
+}
+
+/// The emitted Verilog in Verilator and Icarus equals plume's simulator on every output of
+/// every cycle of a recorded run (Verilator lint-clean first).
+#[test]
+fn the_emitted_verilog_matches_the_simulator() {
+    let b = two_reflectors(|_| ());
+    let top = RFEMU_DESIGN.top(&b).unwrap();
+    let r = simulate(&b, 2500, 7, true);
+    let rec = r.recording.unwrap();
+    for tool in [Tool::Verilator, Tool::Icarus] {
+        if !cosim::require(tool).unwrap() {
+            continue;
+        }
+        let dir = common::TempDir::new("rfemu-cosim").unwrap();
+        let n = harness::replay(tool, &top, &rec, dir.path())
+            .unwrap_or_else(|e| panic!("{}: {e}", tool.name()));
+        assert_eq!(n, 2499);
+    }
+}
+
+/// The emulator behind AXI: one input stream of parameters and samples, random stalls on
+/// every bus; every receiver sample is the fixed-point model's, the same with and without
+/// back-pressure, SAMPLES and BEATS count, FAULT stays low; the stalled session replays in
+/// Verilator and Icarus.
+#[test]
+fn the_axi_wrapped_emulator_plays_a_package_under_back_pressure() {
+    use plume::rfemu::board::package;
+    use plume_sim::bfm::{Host, Stalls};
+    let b = two_reflectors(|sc| sc.emulator.epoch = 64);
+    let plan = Plan::new(&b.scenario, 0.0).unwrap();
+    let n = 700;
+    let tx = tx_samples(&plan, &waveforms(&b.scenario, true), n);
+    let pkg = package(&plan, &tx, n);
+    let board = RFEMU_DESIGN.board(&b).unwrap();
+    let (wi, wo) = board.stream_widths();
+    let input = pkg.input_image(wi.div_ceil(8) as usize);
+    let want = pkg.output_image(&b.cfg, wo.div_ceil(8) as usize);
+    assert!(
+        pkg.golden[0].iter().any(|&s| s != (0, 0)),
+        "the receiver hears something"
+    );
+    for (stall, record) in [(0, false), (40, true)] {
+        let stalls = Stalls {
+            lite: stall,
+            stream_in: stall,
+            stream_out: stall,
+            seed: 3,
+        };
+        let mut h = Host::new(board.top.clone(), board.map.clone(), stalls, record).unwrap();
+        let got = h.transfer(&input, n).unwrap();
+        assert!(got == want, "stall {stall}: the receiver's samples differ");
+        assert_eq!(h.read("samples").unwrap(), n as u64);
+        assert_eq!(h.read("beats").unwrap(), n as u64);
+        assert_eq!(h.read("fault").unwrap(), 0);
+        if let Some(rec) = h.sim.take_recording() {
+            for tool in [Tool::Verilator, Tool::Icarus] {
+                if !cosim::require(tool).unwrap() {
+                    continue;
+                }
+                let dir = common::TempDir::new("rfemu-axi").unwrap();
+                harness::replay(tool, &board.top, &rec, dir.path())
+                    .unwrap_or_else(|e| panic!("{}: {e}", tool.name()));
+            }
+        }
+    }
+}
+
+/// A lane that is not given time to fetch its rows says so: parameters that make a delay
+/// jump by hundreds of samples at an epoch boundary raise `o_fault`, and the testbench fails.
+#[test]
+fn a_delay_jump_the_readers_cannot_follow_is_reported_as_a_fault() {
+    use plume_sim::harness::StreamModel;
+    let b = two_reflectors(|_| ());
+    let plan = Plan::new(&b.scenario, 0.0).unwrap();
+    let top = RFEMU_DESIGN.top(&b).unwrap();
+    let mut sim = plume_sim::Sim::new(&top).unwrap();
+    sim.reset();
+    let mut stim = plume::rfemu::design::Stimulus::new(plan.clone(), 9);
+    let names = stim.inputs();
+    let fields = plan.cfg.param_fields();
+    let mut fault = false;
+    for cycle in 0..2000u64 {
+        let mut c = stim.next();
+        // Epoch 1 onwards: path 0's delay 300 samples shorter than planned.
+        if c.inputs[2].to_u64() == 1 && c.inputs[3].to_u64() == 0 && cycle > 100 {
+            let tau = fields.get("tau0").unwrap();
+            let word = &mut c.inputs[4];
+            let v = word.slice(tau.0, tau.1).to_u64() - (300u64 << plan.cfg.frac_bits);
+            word.set_slice(tau.0, &plume_hw::rtl::Bits::from_u64(tau.1, v));
+        }
+        for (n, v) in names.iter().zip(&c.inputs) {
+            sim.poke(n, v).unwrap();
+        }
+        sim.step();
+        fault |= sim.peek_u64("o_fault").unwrap() == 1;
+    }
+    assert!(fault, "o_fault must rise");
+}
+
+/// `plume rfemu run --engine sim` writes what the generated emulator computed, identical to
+/// the fixed-point engine's recording; `export` writes a board package.
+#[test]
+fn the_sim_engine_and_the_board_package_agree_with_the_fixed_point_engine() {
+    let t = common::TempDir::new("rfemu-engines").unwrap();
+    let scen = format!(
+        "{}/fpga/scenarios/two_reflectors.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let dir = |n: &str| t.path().join(n).to_str().unwrap().to_string();
+    for (engine, d) in [("fixed", "f"), ("sim", "s")] {
+        let o = plume(&[
+            "rfemu",
+            "run",
+            "--scenario",
+            &scen,
+            "--samples",
+            "3000",
+            "--engine",
+            engine,
+            "-o",
+            &dir(d),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let a = std::fs::read(t.path().join("f/rx.sigmf-data")).unwrap();
+    let b = std::fs::read(t.path().join("s/rx.sigmf-data")).unwrap();
+    assert_eq!(a.len(), 3000 * 4);
+    assert!(
+        a == b,
+        "the generated emulator's recording differs from the fixed-point model's"
+    );
+    let o = plume(&[
+        "rfemu",
+        "export",
+        "--scenario",
+        &scen,
+        "--samples",
+        "2000",
+        "-o",
+        &dir("pkg"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.path().join("pkg/rfemu.json")).unwrap()).unwrap();
+    assert_eq!(m["samples"], 2000);
+    let golden = std::fs::read(t.path().join("pkg/golden.bin")).unwrap();
+    assert_eq!(
+        golden.len(),
+        2000 * m["beat_bytes_out"].as_u64().unwrap() as usize
+    );
+    // The board package's expected output is the fixed-point engine's recording.
+    assert!(golden[..4 * 2000] == a[..4 * 2000]);
+}

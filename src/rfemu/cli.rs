@@ -33,7 +33,9 @@ pub struct RunArgs {
     /// Samples to emulate.
     #[arg(long, default_value_t = 65_536)]
     pub samples: usize,
-    /// golden (the f64 reference) or fixed (the bit-accurate model of the hardware).
+    /// golden (the f64 reference), fixed (the bit-accurate model of the hardware), sim (the
+    /// generated emulator on plume's simulator, checked against fixed sample by sample) or
+    /// verilator (sim, then the recorded run replayed on the emitted Verilog in Verilator).
     #[arg(long, default_value = "fixed")]
     pub engine: String,
     /// The transmitters' input: tone, chirp, or a SigMF recording (its .sigmf-meta).
@@ -69,6 +71,22 @@ pub enum RfCmd {
     Plot {
         #[command(flatten)]
         r: RunArgs,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// A run for the board: the input stream (every epoch's parameters and every sample) and
+    /// the receivers' expected output as DMA images, played through the AXI-wrapped emulator
+    /// on plume's simulator first; `sw/run_rfemu.py` in a `plume fpga zcu104 rfemu` build
+    /// runs it.
+    Export {
+        #[command(flatten)]
+        s: ScenarioArg,
+        /// Samples to emulate.
+        #[arg(long, default_value_t = 16_384)]
+        samples: usize,
+        /// The transmitters' input: tone, chirp, or a SigMF recording (its .sigmf-meta).
+        #[arg(long, default_value = "tone")]
+        input: String,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -136,6 +154,25 @@ pub fn run(m: &clap::ArgMatches) -> Result<()> {
             Ok(())
         }
         RfCmd::Ops { taps } => ops_cmd(taps),
+        RfCmd::Export {
+            s,
+            samples,
+            input,
+            out,
+        } => {
+            dir_target(&out, |_| false)?;
+            let sc = load_scenario(&s.scenario)?;
+            let n = samples;
+            if n == 0 || n > super::board::MAX_SAMPLES {
+                return Err(bad(format!(
+                    "--samples must be from 1 to {} for a board package, got {n}",
+                    super::board::MAX_SAMPLES
+                )));
+            }
+            let plan = Plan::new(&sc, n as f64 / sc.sample_rate_hz).map_err(bad)?;
+            let (tx, _) = transmitted(&plan, &input, n)?;
+            super::board::export(&plan, &tx, n, &out)
+        }
     }
 }
 
@@ -213,24 +250,52 @@ fn plan_cmd(path: &Path, json: bool) -> Result<()> {
         );
     }
     crate::outln!(
-        "emulatable range: {:.1} m (pipeline latency {} samples) to {:.1} km (buffers of {} samples) at {:.1} MS/s",
+        "emulatable range: {:.1} m (a path's shortest delay, {} samples: the pipeline's latency and the row readers) to {:.1} km (buffers of {} samples) at {:.1} MS/s",
         rmin,
-        plan.cfg.latency(),
+        plan.cfg.min_delay(),
         rmax / 1e3,
         sc.emulator.buffer_depth,
         fs / 1e6
     );
-    paper_ranges(&plan.cfg)
+    paper_ranges(&plan.cfg)?;
+    resources(&plan.cfg)
+}
+
+/// The generated emulator's resources by the IR estimate (instant; `plume synth rfemu`
+/// runs Yosys), against the XCZU7EV.
+fn resources(cfg: &RfConfig) -> Result<()> {
+    use crate::board::{XCZU7EV_BRAM36, XCZU7EV_DSP, XCZU7EV_FF, XCZU7EV_LUT, XCZU7EV_URAM};
+    let top = plume_hw::rfemu::emu::generate(cfg)?;
+    let r = plume_hw::rtl::passes::estimate::estimate(&top);
+    let pct = |x: f64, cap: u64| 100.0 * x / cap as f64;
+    crate::outln!(
+        "hardware (IR estimate, `plume synth rfemu` for Yosys): {} lanes, rows of {} samples, latency {} cycles; \
+         DSP48E2 {} ({:.1} %), BRAM36 {} ({:.1} %), URAM {} ({:.1} %), LUT {} ({:.1} %), FF {} ({:.1} %) of the XCZU7EV",
+        cfg.paths.len(),
+        cfg.row_samples(),
+        cfg.latency(),
+        r.dsp,
+        pct(r.dsp as f64, XCZU7EV_DSP),
+        r.bram36,
+        pct(r.bram36, XCZU7EV_BRAM36),
+        r.uram,
+        pct(r.uram as f64, XCZU7EV_URAM),
+        r.lut,
+        pct(r.lut as f64, XCZU7EV_LUT),
+        r.ff,
+        pct(r.ff as f64, XCZU7EV_FF)
+    );
+    Ok(())
 }
 
 /// What reproduces the published ranges, with this hardware's latency.
 fn paper_ranges(cfg: &RfConfig) -> Result<()> {
     let samples = |m: f64, fs: f64| m / C * fs;
     crate::outln!(
-        "the paper's FPGA range 1.13–27.3 km at 215 MS/s needs a latency of {:.0} samples and a {:.0}-sample buffer (plume's latency is {} samples: {:.1} m)",
+        "the paper's FPGA range 1.13–27.3 km at 215 MS/s needs a latency of {:.0} samples and a {:.0}-sample buffer (plume's shortest delay is {} samples: {:.1} m)",
         samples(1130.0, 215e6),
         samples(27_300.0, 215e6),
-        cfg.latency(),
+        cfg.min_delay(),
         range(cfg, 32_768, 215e6).0
     );
     crate::outln!(
@@ -271,15 +336,15 @@ fn emulate(r: &RunArgs) -> Result<Emulated> {
     if r.bounces > 6 {
         return Err(bad("--bounces must be from 0 to 6"));
     }
-    let fixed = match r.engine.as_str() {
-        "fixed" => true,
-        "golden" => false,
+    let engine = match r.engine.as_str() {
+        e @ ("fixed" | "golden" | "sim" | "verilator") => e,
         e => {
             return Err(bad(format!(
-                "unknown engine {e:?} (expected golden or fixed)"
+                "unknown engine {e:?} (expected golden, fixed, sim or verilator)"
             )))
         }
     };
+    let fixed = engine != "golden";
     let plan = Plan::new(&sc, horizon).map_err(bad)?;
     let n = r.samples;
     let analytic = match r.input.as_str() {
@@ -289,7 +354,7 @@ fn emulate(r: &RunArgs) -> Result<Emulated> {
     };
     let t0 = Instant::now();
     let progress = |k: usize, what: &str| {
-        if t0.elapsed().as_secs() >= 10 && k % (1 << 16) == 0 {
+        if k > 0 && t0.elapsed().as_secs() >= 10 && k % (1 << 16) == 0 {
             eprintln!("plume: {what} {k} of {n} samples…");
         }
     };
@@ -302,19 +367,20 @@ fn emulate(r: &RunArgs) -> Result<Emulated> {
     let outputs: Vec<Vec<Complex64>>;
     let datatype;
     if fixed {
-        let tx = match &analytic {
-            Some(w) => tx_samples(&plan, w, n),
-            None => {
-                let (tx, recorded) = recorded_input(&plan, Path::new(&r.input), n)?;
-                if recorded < n {
-                    summary.push(format!(
-                        "the recording holds {recorded} samples; samples {recorded}..{n} of the input are zero"
-                    ));
-                }
-                tx
+        let (tx, recorded) = transmitted(&plan, &r.input, n)?;
+        if recorded < n {
+            summary.push(format!(
+                "the recording holds {recorded} samples; samples {recorded}..{n} of the input are zero"
+            ));
+        }
+        let out = match engine {
+            "fixed" => run_fixed(&plan, &tx, n, &mut |k| progress(k, "fixed-point model:")),
+            _ => {
+                let (out, line) = run_core(&plan, &tx, n, engine == "verilator")?;
+                summary.push(line);
+                out
             }
         };
-        let out = run_fixed(&plan, &tx, n, &mut |k| progress(k, "fixed-point model:"));
         outputs = out
             .iter()
             .map(|o| to_complex(o, plan.cfg.sample_bits))
@@ -379,6 +445,77 @@ fn emulate(r: &RunArgs) -> Result<Emulated> {
         summary,
         outputs,
     })
+}
+
+/// The transmitters' samples for `input` (tone, chirp or a SigMF recording) and how many of
+/// them a recording held (`n` for the analytic inputs).
+fn transmitted(
+    plan: &Plan,
+    input: &str,
+    n: usize,
+) -> Result<(Vec<Vec<plume_hw::rfemu::Iq>>, usize)> {
+    match input {
+        "tone" => Ok((tx_samples(plan, &waveforms(&plan.sc, false), n), n)),
+        "chirp" => Ok((tx_samples(plan, &waveforms(&plan.sc, true), n), n)),
+        file => recorded_input(plan, Path::new(file), n),
+    }
+}
+
+/// Samples `--engine sim|verilator` may run (the recording for Verilator stays in memory).
+const MAX_CORE_SAMPLES: usize = 1 << 21;
+
+/// The generated emulator on plume's simulator (and, for `verilator`, the recorded run
+/// replayed on the emitted Verilog): each receiver's output as the simulator computed it,
+/// checked sample by sample against the fixed-point model; and a line for the summary.
+pub(crate) fn run_core(
+    plan: &Plan,
+    tx: &[Vec<plume_hw::rfemu::Iq>],
+    n: usize,
+    verilator: bool,
+) -> Result<(Vec<Vec<plume_hw::rfemu::Iq>>, String)> {
+    use plume_sim::cosim::{self, Tool};
+    use plume_sim::harness::{self, HarnessError};
+    if n > MAX_CORE_SAMPLES {
+        return Err(bad(format!(
+            "--samples {n}: the generated emulator runs at most {MAX_CORE_SAMPLES} samples (use --engine fixed for longer runs; it is bit-identical)"
+        )));
+    }
+    if verilator && !cosim::available(Tool::Verilator) {
+        return Err(crate::error::failed(
+            "verilator is not installed (run `make deps`)",
+        ));
+    }
+    let top = plume_hw::rfemu::emu::generate(&plan.cfg)?;
+    let stim = super::design::Stimulus::with_input(plan.clone(), Some(tx.to_vec()), 1);
+    let mut cap = super::design::Capture {
+        stim,
+        samples: n,
+        outputs: Vec::new(),
+    };
+    let t0 = Instant::now();
+    // Three samples in four cycles (the testbench pauses the stream at random).
+    let progress = crate::verbs::Progress::start(n as u64 * 4 / 3);
+    let r = harness::simulate_watched(&top, &mut cap, None, verilator, Some(progress.counter()));
+    progress.stop();
+    let report = r.map_err(|e| match e {
+        HarnessError::Mismatch(m) => crate::error::failed(m),
+        other => other.into(),
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    let mut line = format!(
+        "generated emulator on plume's simulator: {n} samples in {} cycles, every receiver sample equal to the fixed-point model ({:.0} cycles/s)",
+        report.cycles,
+        report.cycles as f64 / secs
+    );
+    if let Some(rec) = &report.recording {
+        let dir = crate::output::TempDir::new("rfemu-verilator")?;
+        let cycles = harness::replay(Tool::Verilator, &top, rec, dir.path())
+            .map_err(|e| crate::error::failed(e.to_string()))?;
+        line.push_str(&format!(
+            "; the emitted Verilog in Verilator agrees on every output of all {cycles} cycles"
+        ));
+    }
+    Ok((cap.outputs, line))
 }
 
 /// A SigMF recording as every transmitter's input (never resampled: the rates must agree),

@@ -2,7 +2,10 @@
 //! with SigMF recordings in and out, plots, and the operation-count comparison with a
 //! tapped-delay-line emulator.
 
+pub mod board;
 pub mod cli;
+pub mod demo;
+pub mod design;
 pub mod plot;
 pub mod sigmf;
 
@@ -179,7 +182,7 @@ impl Family for RfFamily {
     }
 
     fn designs(&self) -> Vec<&'static dyn Entry> {
-        Vec::new()
+        vec![&design::RFEMU_DESIGN]
     }
 
     fn commands(&self) -> Vec<Command> {
@@ -188,5 +191,9 @@ impl Family for RfFamily {
 
     fn run(&self, _name: &str, m: &ArgMatches) -> Result<()> {
         cli::run(m)
+    }
+
+    fn demo(&self, out: &Path) -> Result<()> {
+        demo::demo(out)
     }
 }

@@ -180,6 +180,19 @@ const DESIGNS: &[(&str, &[(&[&str], &str)])] = &[
             ),
         ],
     ),
+    (
+        "rfemu",
+        &[
+            (&["--scenario", "missing.toml"], "cannot read scenario"),
+            (
+                &["--scenario", "s_near.toml"],
+                "shortest range it can emulate",
+            ),
+            (&["--scenario", "s_syntax.toml"], "line 1"),
+            (&["--scenario", "/dev/zero"], "is larger than 64 MiB"),
+            (&["--scenario"], "--scenario"),
+        ],
+    ),
 ];
 
 /// What each lifecycle verb needs besides the design's flags.

@@ -613,6 +613,10 @@ fn lifecycle_verbs_refuse_bad_parameters_for_every_design() {
         assert_bad_input(&with(&["birrd", "--ports", "12"]), "got 12");
         assert_bad_input(&with(&["feather", "--array", "12x16"]), "powers of two");
         assert_bad_input(&with(&["fir", "--taps", "65"]), "taps must be from 1 to 64");
+        assert_bad_input(
+            &with(&["rfemu", "--scenario", "/nonexistent.toml"]),
+            "cannot read scenario",
+        );
         assert_bad_input(&with(&["fred"]), "fred");
     }
     assert_bad_input(

@@ -565,3 +565,56 @@ fn generated_header_and_driver_agree_with_the_hardware() {
         "start() pulsed once"
     );
 }
+
+/// A one-input combinational module on every value of its `width`-bit input `x`.
+fn exhaustive(m: &std::rc::Rc<plume_hw::rtl::Module>, width: u32, f: impl Fn(i64) -> i64) {
+    let mut sim = Sim::new(m).unwrap();
+    for x in -(1i64 << (width - 1))..(1i64 << (width - 1)) {
+        sim.poke("x", &Bits::from_i64(width, x)).unwrap();
+        sim.settle();
+        assert_eq!(sim.peek("y").unwrap().to_i64(), f(x), "x = {x}");
+    }
+}
+
+/// The integer definitions the golden models use: ⌊(x + 2^(s−1)) / 2^s⌋, x·2^−s, a clamp.
+fn round_half_up(x: i64, s: i32) -> i64 {
+    if s > 0 {
+        (x + (1 << (s - 1))) >> s
+    } else {
+        x << -s
+    }
+}
+
+#[test]
+fn fixed_point_shifts_and_saturation_match_their_integer_definitions() {
+    use plume_hw::blocks::fixed::{round_shift, round_shift_var, saturate, sum};
+    use plume_hw::rtl::ModuleBuilder;
+    for s in [-2, 1, 3, 7] {
+        let mut b = ModuleBuilder::new("r");
+        let x = b.input_signed("x", 8);
+        let y = round_shift(&mut b, x, s);
+        b.output("y", y);
+        exhaustive(&b.finish().unwrap(), 8, |x| round_half_up(x, s));
+    }
+    for amount in [0u64, 2, 5, 7] {
+        let mut b = ModuleBuilder::new("v");
+        let x = b.input_signed("x", 9);
+        let a = b.lit(3, amount);
+        let y = round_shift_var(&mut b, x, 2, a);
+        b.output("y", y);
+        exhaustive(&b.finish().unwrap(), 9, |x| {
+            round_half_up(x, 2 + amount as i32)
+        });
+    }
+    let mut b = ModuleBuilder::new("s");
+    let x = b.input_signed("x", 9);
+    let y = saturate(&mut b, x, 6);
+    b.output("y", y);
+    exhaustive(&b.finish().unwrap(), 9, |x| x.clamp(-32, 31));
+    // Three copies of x summed without overflow.
+    let mut b = ModuleBuilder::new("t");
+    let x = b.input_signed("x", 8);
+    let y = sum(&mut b, &[x, x, x], 10);
+    b.output("y", y);
+    exhaustive(&b.finish().unwrap(), 8, |x| 3 * x);
+}

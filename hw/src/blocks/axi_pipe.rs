@@ -110,6 +110,18 @@ pub fn axi_pipeline(p: &Pipeline, map: &RegMap) -> Result<Rc<Module>, DrcErrors>
         m_ready,
         fifo_count,
     );
+    count_beats_out(&mut b, (m_valid, m_ready, m_last), beats, done);
+    b.finish()
+}
+
+/// The output side's bookkeeping: `beats` (a 32-bit register) counts beats sent on
+/// `m_axis`, and the wire `done` pulses the cycle after a beat with `tlast` left.
+pub fn count_beats_out(
+    b: &mut ModuleBuilder,
+    (m_valid, m_ready, m_last): (Sig, Sig, Sig),
+    beats: Sig,
+    done: Sig,
+) {
     let sent = b.and(m_valid, m_ready);
     let one32 = b.lit(32, 1);
     let beats1 = b.add(beats, one32);
@@ -117,5 +129,4 @@ pub fn axi_pipeline(p: &Pipeline, map: &RegMap) -> Result<Rc<Module>, DrcErrors>
     let last_out = b.and(sent, m_last);
     let done_q = b.delay("done_q", last_out);
     b.assign(done, done_q);
-    b.finish()
 }

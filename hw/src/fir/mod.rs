@@ -15,7 +15,7 @@
 
 pub mod golden;
 
-use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder, Sig};
+use crate::rtl::{Bits, DrcErrors, Module, ModuleBuilder};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
@@ -90,23 +90,6 @@ impl FirConfig {
     }
 }
 
-/// Sums `terms` (all as wide as the result) in a balanced tree of adders.
-fn adder_tree(b: &mut ModuleBuilder, mut terms: Vec<Sig>) -> Sig {
-    while terms.len() > 1 {
-        terms = terms
-            .chunks(2)
-            .map(|p| {
-                if p.len() == 2 {
-                    b.add(p[0], p[1])
-                } else {
-                    p[0]
-                }
-            })
-            .collect();
-    }
-    terms[0]
-}
-
 /// Generates the filter.
 pub fn generate(cfg: &FirConfig) -> Result<Rc<Module>, FirError> {
     cfg.validate()?;
@@ -132,7 +115,7 @@ pub fn generate(cfg: &FirConfig) -> Result<Rc<Module>, FirError> {
         let p = b.delay(&format!("p{k}_q"), p);
         products.push(b.extend(p, yw));
     }
-    let sum = adder_tree(&mut b, products);
+    let sum = crate::blocks::fixed::sum(&mut b, &products, yw);
     let y = b.delay("y_q", sum);
     let y = b.as_unsigned(y);
     let v = crate::blocks::delay::delay_line(&mut b, "valid_q", valid, FIR_LATENCY);

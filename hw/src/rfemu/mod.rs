@@ -10,13 +10,14 @@
 //! * `tables`: the fractional-delay filter and CORDIC constants both sides use.
 //! * `golden`: the f64 reference with reflector feedback, the bit-accurate fixed-point model of
 //!   the hardware pipeline, and the tapped-delay-line baseline.
-//! * `lane`, `emu`, `axi`: the generators.
+//! * `cordic`, `lane`, `emu`, `axi`: the generators (the complex gain, one path, the
+//!   emulator, the emulator behind AXI).
 //!
 //! # The datapath, per path i → j and per sample n (the fixed-point model and the RTL agree)
 //!
 //! ```text
 //!  τ (delay, samples, F fractional bits)  ──► D = ⌊τ⌋, q = top P bits of the fraction
-//!  x_i history (receiver-side ring buffer) ──► taps x_i[n − D + k0 − k] ─► Σ h_q[k]·x ─► v (Q2.16)
+//!  x_i history (node i's row memory)       ──► taps x_i[n − D + k0 − k] ─► Σ h_q[k]·x ─► v (Q2.16)
 //!  φ (phase, turns × 2^32), m (gain mantissa) ──► CORDIC: g = K·m·e^{−jφ} (Q2.16)
 //!  v × g ──► ≫ (e + …) rounded ──► Σ over the paths into j ──► saturate ─► x_j[n]
 //! ```
@@ -26,12 +27,17 @@
 //! buffers `LATENCY` samples after the inputs it was computed from, so a path's delay must be
 //! at least `min_delay` samples (the causality limit).
 
+pub mod axi;
+pub mod cordic;
+pub mod emu;
 pub mod golden;
+pub mod lane;
 pub mod plan;
 pub mod scenario;
 pub mod tables;
 
-use crate::blocks::fields::Fields;
+use crate::blocks::fields::{FieldError, Fields};
+use crate::rtl::Bits;
 use scenario::{Role, Scenario};
 use serde::{Deserialize, Serialize};
 
@@ -136,15 +142,55 @@ impl RfConfig {
         self.gain_bits
     }
 
-    /// Samples from a sample's inputs to the node outputs computed from them being readable
-    /// by the paths: the pipeline's latency (see `lane.rs`).
+    /// Cycles from a sample entering the emulator to the node outputs computed from it: a
+    /// lane (`lane::latency`) and the node sums' register.
     pub fn latency(&self) -> u32 {
-        self.cordic_stages() + 7
+        lane::latency(self) + emu::SUM_LATENCY
     }
 
-    /// The shortest delay a path may have, in samples (the causality limit).
+    /// The shortest delay a path may have, in samples (the causality limit): a reflector's
+    /// output must be in its row memory, and the row fetched (up to four rows ahead of the
+    /// window, see `lane.rs`), before a path reads it.
     pub fn min_delay(&self) -> u32 {
-        self.latency() + tables::k0(self.taps)
+        self.latency() + 4 * self.row_samples() + tables::k0(self.taps) + 2
+    }
+
+    /// Samples a path's buffer must hold beyond its longest delay: the filter's taps, the
+    /// row being written and the row being read.
+    pub fn buffer_margin(&self) -> u32 {
+        self.taps + 2 * self.row_samples() + 2
+    }
+
+    /// Paths reading node `i`'s history (in path order).
+    pub fn readers(&self, i: usize) -> Vec<usize> {
+        (0..self.paths.len())
+            .filter(|&p| self.paths[p].src == i)
+            .collect()
+    }
+
+    /// Samples in a row of a node's history memory: a power of two, at least the taps and
+    /// four, and more than the node's readers, so that every reader gets a row in time.
+    pub fn row_samples(&self) -> u32 {
+        let readers = (0..self.roles.len())
+            .map(|i| self.readers(i).len() as u32)
+            .max()
+            .unwrap_or(0);
+        (readers + 1).next_power_of_two().max(self.taps).max(4)
+    }
+
+    /// Samples of history node `i` keeps: the deepest buffer its paths need.
+    pub fn source_depth(&self, i: usize) -> u32 {
+        self.readers(i)
+            .iter()
+            .map(|&p| self.paths[p].depth)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Bits of a sample index as the hardware counts it (modulo 2^pos_bits): two more than a
+    /// delay, so differences between positions are never ambiguous.
+    pub fn pos_bits(&self) -> u32 {
+        self.delay_bits() + 2
     }
 
     /// The layout of one path's parameters (one epoch), LSB first.
@@ -156,6 +202,19 @@ impl RfConfig {
             ("dphi", 32),
             ("gain", self.gain_bits),
             ("exp", EXP_BITS),
+        ])
+    }
+
+    /// One path's parameters as the word `param_fields` lays out (what the lanes' shadow
+    /// registers take); a value wider than its field is an error.
+    pub fn encode_params(&self, p: &PathParams) -> Result<Bits, FieldError> {
+        self.param_fields().encode(&[
+            ("tau0", p.tau0),
+            ("dtau", p.dtau as u64),
+            ("phi0", p.phi0 as u64),
+            ("dphi", p.dphi as u64),
+            ("gain", p.gain as u64),
+            ("exp", p.exp as u64),
         ])
     }
 

@@ -138,7 +138,7 @@ impl Plan {
         // The hardware's latency does not depend on the buffer sizes: plan them with it.
         let probe = RfConfig::new(sc, &vec![e.buffer_depth; pairs.len()]);
         let min = probe.min_delay();
-        let after = e.taps - 1 - tables::k0(e.taps);
+        let margin = probe.buffer_margin();
         let name = |n: usize| sc.nodes[n].name.clone();
         let mut paths = Vec::new();
         for &(i, j) in &pairs {
@@ -154,7 +154,7 @@ impl Plan {
                     min_range: (min + 1) as f64 * C / fs,
                 });
             }
-            let need = dhi.ceil() as u64 + after as u64 + 2;
+            let need = dhi.ceil() as u64 + margin as u64;
             if need > e.buffer_depth as u64 {
                 return Err(PlanError::Buffer {
                     src: name(i),
@@ -162,7 +162,7 @@ impl Plan {
                     dist: hi,
                     delay: dhi,
                     depth: e.buffer_depth,
-                    max_range: (e.buffer_depth - after - 2) as f64 * C / fs,
+                    max_range: (e.buffer_depth - margin) as f64 * C / fs,
                 });
             }
             // Closing speed: −d/dt of the distance.
@@ -176,7 +176,10 @@ impl Plan {
                 dist0: distance(sc, i, j, 0.0),
                 amp0: amplitude(sc, i, j, 0.0),
                 doppler0: -rate / sc.lambda(),
-                depth: (need as u32).next_power_of_two().max(64),
+                depth: (need as u32)
+                    .next_power_of_two()
+                    .max(64)
+                    .max(4 * probe.row_samples()),
             });
         }
         let cfg = RfConfig::new(sc, &paths.iter().map(|p| p.depth).collect::<Vec<_>>());
@@ -243,10 +246,9 @@ impl Plan {
 
 /// Shortest and longest range (m) for a configuration, a buffer depth and a sample rate.
 pub fn range(cfg: &RfConfig, buffer_depth: u32, fs: f64) -> (f64, f64) {
-    let after = cfg.taps - 1 - tables::k0(cfg.taps);
     (
         (cfg.min_delay() + 1) as f64 * C / fs,
-        (buffer_depth - after - 2) as f64 * C / fs,
+        (buffer_depth.saturating_sub(cfg.buffer_margin())) as f64 * C / fs,
     )
 }
 

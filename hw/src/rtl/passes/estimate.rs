@@ -25,12 +25,15 @@ pub struct Resources {
 }
 
 impl Resources {
-    /// Parses the cell table of Yosys `stat` for the top module.
+    /// Parses the cell table of Yosys `stat` for the top module. Yosys 0.23 builds carry
+    /// chains from CARRY4 cells even for UltraScale+, whose slices hold CARRY8s: two CARRY4
+    /// count as one CARRY8 (what Vivado packs the same chains into).
     pub fn from_yosys_stat(design: &str, stat: &str) -> Resources {
         let mut r = Resources {
             design: design.to_string(),
             ..Default::default()
         };
+        let mut carry4 = 0u64;
         for line in stat.lines() {
             let mut it = line.split_whitespace();
             let (Some(cell), Some(n), None) = (it.next(), it.next(), it.next()) else {
@@ -40,7 +43,8 @@ impl Resources {
             match cell {
                 c if c.starts_with("LUT") && c.len() == 4 => r.lut += n,
                 "FDRE" | "FDSE" | "FDCE" | "FDPE" => r.ff += n,
-                "CARRY8" | "CARRY4" => r.carry += n,
+                "CARRY8" => r.carry += n,
+                "CARRY4" => carry4 += n,
                 "DSP48E2" => r.dsp += n,
                 "RAMB36E2" => r.bram36 += n as f64,
                 "RAMB18E2" => r.bram36 += n as f64 / 2.0,
@@ -56,6 +60,7 @@ impl Resources {
                 _ => {}
             }
         }
+        r.carry += carry4.div_ceil(2);
         r
     }
 }
@@ -109,13 +114,36 @@ fn cost(m: &Rc<Module>, memo: &mut HashMap<String, [f64; 7]>) -> [f64; 7] {
     // [lut, ff, carry8, dsp, bram36, uram, lutram cells]
     let mut c = [0.0f64; 7];
     let w = |id: u32| m.node(id).width as f64;
-    for n in &m.nodes {
+    // Logic that synthesis folds away: a bitwise operation whose only reader is an adder
+    // shares the adder's LUTs (the carry chain's propagate function), and a choice between
+    // constants is a function of the select alone.
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); m.nodes.len()];
+    for (k, n) in m.nodes.iter().enumerate() {
+        for a in crate::rtl::ir::operands(&n.op) {
+            readers[a as usize].push(k);
+        }
+    }
+    let is_const = |id: u32| matches!(m.node(id).op, Op::Const(_));
+    // The only reader, through wiring (concatenation, slices, extension, casts), is an adder.
+    let feeds_adder = |k: usize| {
+        let mut k = k;
+        loop {
+            let [r] = readers[k][..] else { return false };
+            match m.nodes[r].op {
+                Op::Bin(BinOp::Add | BinOp::Sub, ..) => return true,
+                Op::Cat(_) | Op::Slice { .. } | Op::Extend(_) | Op::Cast(_) => k = r,
+                _ => return false,
+            }
+        }
+    };
+    for (k, n) in m.nodes.iter().enumerate() {
         let nw = n.width as f64;
         match &n.op {
             Op::Bin(BinOp::Add | BinOp::Sub, ..) => {
                 c[0] += nw;
                 c[2] += (nw / 8.0).ceil();
             }
+            Op::Bin(..) if feeds_adder(k) => {}
             Op::Bin(..) => c[0] += nw / 2.0,
             Op::Not(_) => {}
             Op::Mul(a, b) => {
@@ -134,7 +162,17 @@ fn cost(m: &Rc<Module>, memo: &mut HashMap<String, [f64; 7]>) -> [f64; 7] {
             }
             Op::Shift(_, a, _) => c[0] += w(*a) * w(*a).log2().ceil().max(1.0) / 2.0,
             Op::Reduce(_, a) => c[0] += (w(*a) / 5.0).ceil(),
+            Op::Mux {
+                on_true, on_false, ..
+            } if is_const(*on_true) && is_const(*on_false) => {}
             Op::Mux { .. } => c[0] += nw / 2.0,
+            // Between two constants each bit is a constant or the select; between more, a
+            // function of the select bits (one LUT per bit up to 64 choices).
+            Op::Select { choices, .. } if choices.iter().all(|&x| is_const(x)) => {
+                if choices.len() > 2 {
+                    c[0] += nw * (choices.len() as f64 / 64.0).ceil()
+                }
+            }
             Op::Select { choices, .. } => c[0] += nw * (choices.len() as f64 / 4.0).ceil(),
             Op::Reg { .. } => c[1] += nw,
             Op::MemRead { mem, .. }
@@ -182,5 +220,8 @@ mod tests {
         let stat = "   Number of cells:                 10\n     CARRY8                          4\n     FDRE                          100\n     LUT2                            3\n     LUT6                            5\n     RAMB18E2                        1\n     DSP48E2                         2\n";
         let r = Resources::from_yosys_stat("x", stat);
         assert_eq!((r.lut, r.ff, r.carry, r.dsp, r.bram36), (8, 100, 4, 2, 0.5));
+        // Yosys's CARRY4 chains: two make one UltraScale+ CARRY8.
+        let r = Resources::from_yosys_stat("x", "     CARRY4                          9\n");
+        assert_eq!(r.carry, 5);
     }
 }
