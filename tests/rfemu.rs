@@ -526,8 +526,8 @@ fn simulate(b: &RfBuild, cycles: u64, seed: u64, record: bool) -> harness::Repor
 }
 
 /// The cycle simulation equals the fixed-point model bit for bit, with 1, 2, 4 and 8 filter
-/// taps (rows of 4 and 8 samples), narrow widths and several seeds — and with a delay that
-/// moves every few hundred samples, every reader keeps up.
+/// taps (rows of 4 and 8 samples), narrow widths, three-sample epochs and several seeds —
+/// and with a delay that moves every few hundred samples, every reader keeps up.
 #[test]
 fn the_cycle_simulation_equals_the_fixed_point_model_bit_for_bit() {
     for taps in [1, 2, 4, 8] {
@@ -548,6 +548,8 @@ fn the_cycle_simulation_equals_the_fixed_point_model_bit_for_bit() {
         ) = (12, 12, 12, 20, 5);
     });
     simulate(&narrow, 4000, 3, false);
+    // Epochs of three samples: a parameter swap every third sample, paced by the writes.
+    simulate(&two_reflectors(|sc| sc.emulator.epoch = 3), 3000, 4, false);
 }
 
 /// The 9-node ZCU104 scenario: 50 lanes, eight row memories of 32,768 samples, long enough

@@ -34,6 +34,40 @@ pub fn sum(b: &mut ModuleBuilder, terms: &[Sig], width: u32) -> Sig {
     level[0]
 }
 
+/// Register stages `sum_pipelined` puts in a sum of `n` terms: one per adder level.
+pub fn sum_stages(n: usize) -> u32 {
+    (n.max(1) as u32).next_power_of_two().trailing_zeros()
+}
+
+/// The exact sum of `terms` like `sum`, with a register after every level of adders
+/// (`<name>_l<level>_<k>`), so a long sum does not lengthen the clock period: ready
+/// `sum_stages(terms.len())` cycles after the terms.
+pub fn sum_pipelined(b: &mut ModuleBuilder, name: &str, terms: &[Sig], width: u32) -> Sig {
+    let signed = terms.first().is_some_and(|t| t.signed);
+    let mut level: Vec<Sig> = terms.iter().map(|&t| b.extend(t, width)).collect();
+    if level.is_empty() {
+        let z = b.zero(width);
+        return if signed { b.as_signed(z) } else { z };
+    }
+    let mut l = 0;
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(k, p)| {
+                let v = if p.len() == 2 {
+                    b.add(p[0], p[1])
+                } else {
+                    p[0]
+                };
+                b.delay(&format!("{name}_l{l}_{k}"), v)
+            })
+            .collect();
+        l += 1;
+    }
+    level[0]
+}
+
 /// `x / 2^s` rounded half up for s > 0 (one bit wider than `x` less `s`), `x · 2^−s` for
 /// s ≤ 0 (|s| bits wider); `x` signed.
 pub fn round_shift(b: &mut ModuleBuilder, x: Sig, s: i32) -> Sig {

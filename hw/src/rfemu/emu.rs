@@ -21,12 +21,19 @@
 
 use super::{lane, RfConfig, Role};
 use crate::blocks::delay::delay_line;
-use crate::blocks::fixed::{saturate, sum, sum_width};
+use crate::blocks::fixed::{saturate, sum_pipelined, sum_stages, sum_width};
 use crate::rtl::{Bits, DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, RedOp, Sig};
 use std::rc::Rc;
 
-/// The node sums' register.
-pub const SUM_LATENCY: u32 = 1;
+/// Cycles of the node sums: a register per adder level over the largest number of paths into
+/// one node, then saturation's.
+pub fn sum_latency(cfg: &RfConfig) -> u32 {
+    let most = (0..cfg.roles.len())
+        .map(|j| cfg.paths.iter().filter(|p| p.dst == j).count())
+        .max()
+        .unwrap_or(1);
+    sum_stages(most) + 1
+}
 
 /// Row memories at least this large (bits) go into UltraRAM, smaller ones into block RAM
 /// (UltraRAM is the XCZU7EV's larger store, and nothing else here uses it).
@@ -110,7 +117,10 @@ pub fn generate(cfg: &RfConfig) -> Result<Rc<Module>, DrcErrors> {
     let zero_e = b.zero(eb);
     let ec_next = b.mux(at_last, zero_e, ec1);
     b.next(ec, ec_next, Some(valid));
-    let load = b.eq_lit(ec, 0);
+    // Whether the next sample starts an epoch, registered (it fans out to every lane).
+    let load = b.reg("epoch_start", Bits::from_u64(1, 1));
+    let starts = b.eq_lit(ec_next, 0);
+    b.next(load, starts, Some(valid));
     let samples = b.reg("samples", Bits::zero(32));
     let one32 = b.lit(32, 1);
     let s1 = b.add(samples, one32);
@@ -172,8 +182,12 @@ pub fn generate(cfg: &RfConfig) -> Result<Rc<Module>, DrcErrors> {
         let sw = sum_width(cw, into.len());
         let re: Vec<Sig> = into.iter().map(|&p| contrib[p].0).collect();
         let im: Vec<Sig> = into.iter().map(|&p| contrib[p].1).collect();
-        let sr = sum(&mut b, &re, sw);
-        let si = sum(&mut b, &im, sw);
+        // Every node's sum takes the same cycles: pad the smaller trees.
+        let pad = (sum_latency(cfg) - 1 - sum_stages(into.len())) as u64;
+        let sr = sum_pipelined(&mut b, &format!("sum{j}r"), &re, sw);
+        let si = sum_pipelined(&mut b, &format!("sum{j}i"), &im, sw);
+        let sr = delay_line(&mut b, &format!("sum{j}r_w"), sr, pad);
+        let si = delay_line(&mut b, &format!("sum{j}i_w"), si, pad);
         let sr = if into.is_empty() {
             b.zero(s_bits)
         } else {
@@ -238,13 +252,9 @@ pub fn generate(cfg: &RfConfig) -> Result<Rc<Module>, DrcErrors> {
             ReadDuringWrite::ReadFirst,
         );
         b.mem_write(mem, waddr, shifted, we);
-        // Fixed priority: the first requesting reader (each asks once per R samples).
-        let mut addr = b.zero(ab);
-        let mut any = b.zero(1);
-        for &p in readers.iter().rev() {
-            let row_p = b.slice(rows[p], ab - 1, 0);
-            addr = b.mux(reqs[p], row_p, addr);
-        }
+        // Fixed priority: the first requesting reader (each asks once per R samples); the
+        // address is the granted reader's, an AND-OR over one-hot grants.
+        let mut addr_terms = Vec::new();
         for (k, &p) in readers.iter().enumerate() {
             let earlier: Vec<Sig> = readers[..k].iter().map(|&q| reqs[q]).collect();
             let g = if earlier.is_empty() {
@@ -256,8 +266,17 @@ pub fn generate(cfg: &RfConfig) -> Result<Rc<Module>, DrcErrors> {
                 b.and(reqs[p], free)
             };
             b.assign(grants[p], g);
-            any = b.or(any, reqs[p]);
+            let row_p = b.slice(rows[p], ab - 1, 0);
+            let zero = b.zero(ab);
+            addr_terms.push(b.mux(g, row_p, zero));
         }
+        let addr = addr_terms
+            .into_iter()
+            .reduce(|a, t| b.or(a, t))
+            .unwrap_or_else(|| b.zero(ab));
+        let all: Vec<Sig> = readers.iter().map(|&p| reqs[p]).collect();
+        let all = b.cat(&all);
+        let any = b.reduce(RedOp::Or, all);
         let data = b.mem_read(mem, addr, Some(any));
         b.assign(rd_wire, data);
     }

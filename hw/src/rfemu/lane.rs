@@ -8,7 +8,7 @@
 //!      window position pos = n − D + k0, which taps hold samples ≥ 0; (m, φ) → CORDIC
 //!  S1  the two cached rows holding the window, the filter phase's coefficients (ROM)
 //!  S2  the window x[pos], x[pos − 1], … picked out of the rows (empty taps zero)
-//!  S3  taps × 2 products h·x            S4  their sums            S5  v = round, saturate
+//!  S3  taps × 2 products h·x   S4 …  their sums, a register per adder level   then v (rounded)
 //!  …   v waits for g (CORDIC)           SM  v·g (4 products)      +1  sums
 //!  +2  ≫ (17 + e) rounded, saturated → the contribution (o_cr, o_ci)
 //! ```
@@ -22,12 +22,17 @@
 
 use super::{cordic, tables, RfConfig, CONTRIB_HEADROOM, G_BITS, VG_FRAC, V_BITS};
 use crate::blocks::delay::delay_line;
-use crate::blocks::fixed::{round_shift, round_shift_var, saturate, sum, sum_width};
+use crate::blocks::fixed::{
+    round_shift, round_shift_var, saturate, sum_pipelined, sum_stages, sum_width,
+};
 use crate::rtl::{Bits, DrcErrors, MemStyle, Module, ModuleBuilder, Sig};
 use std::rc::Rc;
 
-/// Cycles from a sample entering a lane to its interpolated sample v (S0 … S5 registered).
-pub const V_LATENCY: u32 = 6;
+/// Cycles from a sample entering a lane to its interpolated sample v: position (1), rows (2),
+/// window (3), products (4), one per level of the taps' adder tree (at least one), rounding.
+pub fn v_latency(cfg: &RfConfig) -> u32 {
+    5 + sum_stages(cfg.taps as usize).max(1)
+}
 /// Cycles from v and g meeting to the contribution: products, sums, shift.
 pub const PRODUCT_LATENCY: u32 = 3;
 /// Rows of the source's history a lane keeps.
@@ -35,7 +40,7 @@ pub const CACHE_ROWS: u32 = 4;
 
 /// When v and g meet (cycles after the sample entered).
 pub fn meet(cfg: &RfConfig) -> u32 {
-    V_LATENCY.max(cordic::latency(cfg))
+    v_latency(cfg).max(cordic::latency(cfg))
 }
 
 /// Cycles from a sample entering the lane to its contribution on `o_cr`/`o_ci`.
@@ -291,22 +296,27 @@ pub fn generate(cfg: &RfConfig) -> Result<Rc<Module>, DrcErrors> {
         pi.push(b.delay(&format!("pi{k}_q4"), mi));
     }
     let aw = sum_width(cb + s_bits, taps as usize);
-    let ar = sum(&mut b, &pr, aw);
-    let ai = sum(&mut b, &pi, aw);
-    let ar = b.delay("ar_q5", ar);
-    let ai = b.delay("ai_q5", ai);
+    let (ar, ai) = if taps == 1 {
+        let (r, i) = (b.extend(pr[0], aw), b.extend(pi[0], aw));
+        (b.delay("ar_q5", r), b.delay("ai_q5", i))
+    } else {
+        (
+            sum_pipelined(&mut b, "ar", &pr, aw),
+            sum_pipelined(&mut b, "ai", &pi, aw),
+        )
+    };
     let vs = (s_bits + cb - 3) as i32 - VG_FRAC as i32;
     let vr = round_shift(&mut b, ar, vs);
     let vr = saturate(&mut b, vr, V_BITS);
     let vi = round_shift(&mut b, ai, vs);
     let vi = saturate(&mut b, vi, V_BITS);
-    let vr = b.delay("vr_q6", vr);
-    let vi = b.delay("vi_q6", vi);
+    let vr = b.delay("vr_q", vr);
+    let vi = b.delay("vi_q", vi);
 
     // ---- v meets g ---------------------------------------------------------------------------
     let m = meet(cfg);
-    let vr = delay_line(&mut b, "vr_w", vr, (m - V_LATENCY) as u64);
-    let vi = delay_line(&mut b, "vi_w", vi, (m - V_LATENCY) as u64);
+    let vr = delay_line(&mut b, "vr_w", vr, (m - v_latency(cfg)) as u64);
+    let vi = delay_line(&mut b, "vi_w", vi, (m - v_latency(cfg)) as u64);
     let gr = cg.get("o_gr");
     let gr = b.as_signed(gr);
     let gi = cg.get("o_gi");
