@@ -14,6 +14,7 @@ pub mod cli;
 pub mod error;
 pub mod feather;
 pub mod fir;
+pub mod fred;
 pub mod input;
 pub mod output;
 pub mod registry;

@@ -22,6 +22,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &crate::feather::FEATHER,
     &crate::fir::FIR,
     &crate::rfemu::RFEMU,
+    &crate::fred::FRED,
 ];
 
 /// A design, written once by its family.

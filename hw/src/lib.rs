@@ -6,5 +6,6 @@
 pub mod blocks;
 pub mod feather;
 pub mod fir;
+pub mod fred;
 pub mod rfemu;
 pub mod rtl;

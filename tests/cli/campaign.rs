@@ -729,6 +729,76 @@ fn rfemu_cases(work: &Path) -> Vec<Case> {
     cases
 }
 
+/// The FRED router: flows that are not JSON, not flows, overlapping, out of range, huge.
+fn fred_cases() -> Vec<Case> {
+    let ok = r#"[{"ins":[0,1],"outs":[0,1]}]"#;
+    let mut cases = Vec::new();
+    for (flows, needle) in [
+        ("[", "flows"),
+        ("[1]", "flow 0 is not an object"),
+        (r#"[{"ins":[0]}]"#, "flow 0 has no outs array"),
+        (
+            r#"[{"ins":[0],"outs":[1],"ins":[2]}]"#,
+            "key \"ins\" appears twice",
+        ),
+        (
+            r#"[{"ins":[0],"outs":[99999999999]}]"#,
+            "is not a port number",
+        ),
+        (r#"[{"ins":[0],"outs":[8]}]"#, "out of range"),
+        (
+            r#"[{"ins":[0],"outs":[1]},{"ins":[2],"outs":[1]}]"#,
+            "output port 1 is in flow 0 and flow 1",
+        ),
+        (r#"[{"ins":[3,3],"outs":[1]}]"#, "lists input port 3 twice"),
+        ("@/dev/zero", "is larger than 64 MiB"),
+        ("@missing.json", "cannot read flows"),
+    ] {
+        cases.push(case(
+            &["fred", "route", "--ports", "8", "--flows", flows],
+            2,
+            needle,
+        ));
+    }
+    for (flags, needle) in [
+        (&["--ports", "1"][..], "ports must be from 2 to 256"),
+        (&["--ports", "300"], "ports must be from 2 to 256"),
+        (&["--m", "1"], "must be 2 or 3"),
+        (&["--ports", "-8"], "'-8'"),
+        (&["--timeout-ms", "x"], "--timeout-ms"),
+    ] {
+        let mut args = vec!["fred", "route", "--flows", ok];
+        args.extend_from_slice(flags);
+        cases.push(case(&args, 2, needle));
+    }
+    for (out, needle) in [
+        ("/", "it is a directory"),
+        ("/proc/f.svg", "/proc is not writable"),
+        ("nodir/f.svg", "directory nodir does not exist"),
+    ] {
+        cases.push(case(
+            &["fred", "draw", "--ports", "4", "--flows", ok, "-o", out],
+            2,
+            needle,
+        ));
+    }
+    cases.push(case(
+        &[
+            "fred",
+            "route",
+            "--ports",
+            "8",
+            "--m",
+            "2",
+            "--flows",
+            r#"[{"ins":[0,2],"outs":[0]},{"ins":[1,4],"outs":[2]},{"ins":[3,5],"outs":[1]}]"#,
+        ],
+        3,
+        "routing conflict: flows 0, 1, 2",
+    ));
+    cases
+}
+
 /// Board builds: clock, fit, stream widths, and directories that are not plume's.
 fn board_cases() -> Vec<Case> {
     vec![
@@ -823,10 +893,11 @@ fn every_command_refuses_hostile_input_cleanly() {
     cases.extend(birrd_cases(&work));
     cases.extend(feather_cases(&work));
     cases.extend(rfemu_cases(&work));
+    cases.extend(fred_cases());
     cases.extend(board_cases());
     let n = check_all(&cases, &work, &tmp);
     eprintln!("{n} hostile invocations refused cleanly");
-    assert!(n >= 300, "{n} cases");
+    assert!(n >= 320, "{n} cases");
 }
 
 /// A closed standard output ends a command quietly; a full one is one line and exit 1.

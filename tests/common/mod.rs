@@ -21,6 +21,7 @@ pub fn proptest_config(cases: u32) -> Config {
 }
 
 /// A scratch directory for tool runs, removed on drop.
+#[allow(unused_imports)]
 pub use plume::tools::TempDir;
 
 /// Whether a command-line tool is installed; under CI=true a missing tool fails the test

@@ -1,0 +1,323 @@
+//! The FRED family: the Fred_m(P) interconnect's router, pictures of routed networks, and a
+//! routing benchmark. (The switch RTL, the fabric model and Chakra traces are issue 13's next
+//! steps; see the README.)
+
+pub mod draw;
+
+use crate::error::{bad, Error, Result};
+use crate::input::{self, read_arg};
+use crate::output::{file_target, write_file, FileTarget};
+use crate::registry::{Entry, Family};
+use clap::{ArgMatches, Args, Command, Subcommand};
+use plume_hw::fred::network::{Flow, Masks, Network};
+use plume_hw::fred::router::{route, RouteError};
+use plume_hw::fred::FredConfig;
+use plume_sim::rng::XorShift;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Clone, Debug)]
+pub struct FredParams {
+    /// Ports P (2-256).
+    #[arg(long, default_value_t = 8)]
+    pub ports: u32,
+    /// Middle sub-networks m (2 or 3).
+    #[arg(long, default_value_t = 3)]
+    pub m: u32,
+}
+
+impl FredParams {
+    fn network(&self) -> Result<Network> {
+        let cfg = FredConfig {
+            ports: self.ports,
+            m: self.m,
+            width: 32,
+        };
+        cfg.validate().map_err(bad)?;
+        Ok(Network::new(&cfg))
+    }
+}
+
+#[derive(Subcommand)]
+enum FredCmd {
+    /// Configure Fred_m(P) so that every output of each flow receives the sum of the flow's
+    /// inputs. Prints, for every µSwitch in order, the mask of inputs each of its outputs
+    /// sums (JSON); exit 3 with the conflicting flows when no configuration exists, 4 when
+    /// the time budget runs out.
+    Route {
+        #[command(flatten)]
+        p: FredParams,
+        /// JSON array of flows, e.g. [{"ins":[0,1,2],"outs":[0,1,2]},{"ins":[3],"outs":[5,6]}]
+        /// (or @FILE).
+        #[arg(long)]
+        flows: String,
+        /// Time budget in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
+    /// An SVG of the network routed for the flows: µSwitches in their columns, every wire
+    /// coloured by the flow it carries and labelled with the inputs it sums.
+    Draw {
+        #[command(flatten)]
+        p: FredParams,
+        /// JSON array of flows (or @FILE).
+        #[arg(long)]
+        flows: String,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Routing time and conflict rate for random flow sets on Fred_2 and Fred_3, P = 8 … 64:
+    /// unicast permutations, multicasts, reductions, and 3D-parallel (MP, DP, PP) groups.
+    Bench,
+}
+
+pub fn command() -> Command {
+    FredCmd::augment_subcommands(
+        Command::new("fred")
+            .about("FRED interconnect: route flows on Fred_m(P), draw the routed network, routing benchmark.")
+            .subcommand_required(true),
+    )
+}
+
+/// Flows from JSON text.
+pub fn parse_flows(text: &str) -> Result<Vec<Flow>> {
+    let text = read_arg(text, "flows")?;
+    let v = input::json(&text, "flows")?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| bad("flows must be a JSON array of {\"ins\": [...], \"outs\": [...]}"))?;
+    arr.iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let obj = f
+                .as_object()
+                .ok_or_else(|| bad(format!("flow {k} is not an object with ins and outs")))?;
+            if let Some(key) = obj.keys().find(|key| *key != "ins" && *key != "outs") {
+                return Err(bad(format!(
+                    "flow {k}: unknown field {key:?} (expected ins and outs)"
+                )));
+            }
+            let ports = |name: &str| -> Result<Vec<u32>> {
+                obj.get(name)
+                    .and_then(|x| x.as_array())
+                    .ok_or_else(|| bad(format!("flow {k} has no {name} array")))?
+                    .iter()
+                    .map(|p| {
+                        p.as_u64()
+                            .filter(|&p| p <= u32::MAX as u64)
+                            .map(|p| p as u32)
+                            .ok_or_else(|| bad(format!("flow {k}: {p} is not a port number")))
+                    })
+                    .collect()
+            };
+            Ok(Flow {
+                ins: ports("ins")?,
+                outs: ports("outs")?,
+            })
+        })
+        .collect()
+}
+
+fn routed(net: &Network, flows: &[Flow], budget: Duration) -> Result<Masks> {
+    route(net, flows, Some(Instant::now() + budget)).map_err(|e| match e {
+        RouteError::Conflict { .. } => Error::Unroutable(e.to_string()),
+        RouteError::Timeout => Error::Timeout(e.to_string()),
+        RouteError::Flow(e) => bad(e.to_string()),
+        RouteError::Internal => crate::error::failed(e.to_string()),
+    })
+}
+
+fn run(m: &ArgMatches) -> Result<()> {
+    match crate::cli::parsed::<FredCmd>(m)? {
+        FredCmd::Route {
+            p,
+            flows,
+            timeout_ms,
+        } => {
+            let net = p.network()?;
+            let flows = parse_flows(&flows)?;
+            let masks = routed(&net, &flows, Duration::from_millis(timeout_ms))?;
+            crate::outln!("{}", serde_json::to_string(&masks)?);
+            Ok(())
+        }
+        FredCmd::Draw { p, flows, out } => {
+            let target = file_target(&out, "SVG")?;
+            let net = p.network()?;
+            let flows = parse_flows(&flows)?;
+            let masks = routed(&net, &flows, Duration::from_secs(10))?;
+            write_file(&target, draw::svg(&net, &masks, &flows).as_bytes())?;
+            if target != FileTarget::Stdout {
+                crate::outln!("wrote {}", out.display());
+            }
+            Ok(())
+        }
+        FredCmd::Bench => bench(),
+    }
+}
+
+/// 3D-parallel groups on P ports (MP innermost on consecutive ports, then PP, then DP, as the
+/// paper places them): the MP all-reduces, the DP all-reduces, or the PP unicasts.
+pub fn parallel_flows(p: u32, mp: u32, pp: u32, kind: &str) -> Vec<Flow> {
+    let dp = p / (mp * pp);
+    let rank = |m: u32, q: u32, d: u32| m + mp * (q + pp * d);
+    let mut flows = Vec::new();
+    match kind {
+        "mp" => {
+            for q in 0..pp {
+                for d in 0..dp {
+                    let g: Vec<u32> = (0..mp).map(|m| rank(m, q, d)).collect();
+                    flows.push(Flow {
+                        ins: g.clone(),
+                        outs: g,
+                    });
+                }
+            }
+        }
+        "dp" => {
+            for m in 0..mp {
+                for q in 0..pp {
+                    let g: Vec<u32> = (0..dp).map(|d| rank(m, q, d)).collect();
+                    flows.push(Flow {
+                        ins: g.clone(),
+                        outs: g,
+                    });
+                }
+            }
+        }
+        _ => {
+            for m in 0..mp {
+                for d in 0..dp {
+                    for q in 0..pp.saturating_sub(1) {
+                        flows.push(Flow {
+                            ins: vec![rank(m, q, d)],
+                            outs: vec![rank(m, q + 1, d)],
+                        });
+                    }
+                }
+            }
+        }
+    }
+    flows
+}
+
+/// Random disjoint flows: `kind` unicast (a random partial permutation), multicast (each
+/// input to up to four outputs) or reduce (up to four inputs to one output).
+fn random_flows(rng: &mut XorShift, p: u32, kind: &str) -> Vec<Flow> {
+    let mut perm: Vec<u32> = (0..p).collect();
+    let mut perm2: Vec<u32> = (0..p).collect();
+    for v in [&mut perm, &mut perm2] {
+        for i in (1..v.len()).rev() {
+            v.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        }
+    }
+    let mut flows = Vec::new();
+    let (mut a, mut b) = (0usize, 0usize);
+    while a < perm.len() && b < perm2.len() {
+        let k = 1 + (rng.next() % 4) as usize;
+        let (ni, no) = match kind {
+            "unicast" => (1, 1),
+            "multicast" => (1, k),
+            _ => (k, 1),
+        };
+        let ins: Vec<u32> = perm[a..(a + ni).min(perm.len())].to_vec();
+        let outs: Vec<u32> = perm2[b..(b + no).min(perm2.len())].to_vec();
+        a += ni;
+        b += no;
+        flows.push(Flow { ins, outs });
+    }
+    flows
+}
+
+fn bench() -> Result<()> {
+    let budget = Duration::from_secs(2);
+    crate::outln!("FRED routing, 2 s budget per case");
+    crate::outln!(
+        "{:>9} {:>6} {:>14} {:>6} {:>11} {:>10} {:>10} {:>9}",
+        "network",
+        "ports",
+        "flows",
+        "cases",
+        "median ms",
+        "worst ms",
+        "conflicts",
+        "timeouts"
+    );
+    let mut rng = XorShift::new(0xf2ed);
+    for m in [2u32, 3] {
+        for p in [8u32, 16, 32, 64] {
+            let net = Network::new(&FredConfig {
+                ports: p,
+                m,
+                width: 32,
+            });
+            let mut kinds: Vec<(String, Vec<Vec<Flow>>)> = ["unicast", "multicast", "reduce"]
+                .iter()
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        (0..40).map(|_| random_flows(&mut rng, p, k)).collect(),
+                    )
+                })
+                .collect();
+            // 3D parallelism: MP(2)·PP(2)·DP(P/4) and MP(4)·PP(2)·DP(P/8), each group type.
+            let mut three_d = Vec::new();
+            for (mp, pp) in [(2u32, 2u32), (4, 2)] {
+                if p % (mp * pp) == 0 {
+                    for kind in ["mp", "dp", "pp"] {
+                        three_d.push(parallel_flows(p, mp, pp, kind));
+                    }
+                }
+            }
+            kinds.push(("3D-parallel".into(), three_d));
+            for (kind, cases) in kinds {
+                let mut times = Vec::new();
+                let (mut conflicts, mut timeouts) = (0, 0);
+                for flows in &cases {
+                    let t0 = Instant::now();
+                    match route(&net, flows, Some(Instant::now() + budget)) {
+                        Ok(_) => {}
+                        Err(RouteError::Conflict { .. }) => conflicts += 1,
+                        Err(RouteError::Timeout) => timeouts += 1,
+                        Err(e) => return Err(crate::error::failed(e.to_string())),
+                    }
+                    times.push(t0.elapsed().as_secs_f64() * 1e3);
+                }
+                times.sort_by(f64::total_cmp);
+                crate::outln!(
+                    "{:>9} {:>6} {:>14} {:>6} {:>11.3} {:>10.3} {:>10} {:>9}",
+                    format!("Fred_{m}"),
+                    p,
+                    kind,
+                    cases.len(),
+                    times[times.len() / 2],
+                    times[times.len() - 1],
+                    conflicts,
+                    timeouts
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub struct FredFamily;
+
+pub static FRED: FredFamily = FredFamily;
+
+impl Family for FredFamily {
+    fn name(&self) -> &'static str {
+        "fred"
+    }
+
+    fn designs(&self) -> Vec<&'static dyn Entry> {
+        Vec::new()
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![command()]
+    }
+
+    fn run(&self, _name: &str, m: &ArgMatches) -> Result<()> {
+        run(m)
+    }
+}

@@ -1,0 +1,398 @@
+//! FRED's interconnect: the router against brute force, configurations against the golden
+//! model, and the paper's non-blocking claims measured.
+
+mod common;
+
+use plume_hw::fred::network::{apply, Block, Flow, Masks, Network};
+use plume_hw::fred::router::{route, RouteError};
+use plume_hw::fred::FredConfig;
+use plume_sim::rng::XorShift;
+use proptest::prelude::*;
+
+fn net(ports: u32, m: u32) -> Network {
+    Network::new(&FredConfig {
+        ports,
+        m,
+        width: 16,
+    })
+}
+
+/// Disjoint flows drawn at random: each port joins a flow's inputs (or none) and a flow's
+/// outputs (or none); flows left without inputs or outputs are dropped. `max_in`/`max_out`
+/// bound the sizes (1/1 gives unicast).
+fn random_flows(
+    rng: &mut XorShift,
+    ports: u32,
+    flows: u32,
+    max_in: usize,
+    max_out: usize,
+) -> Vec<Flow> {
+    let mut fl: Vec<Flow> = (0..flows)
+        .map(|_| Flow {
+            ins: vec![],
+            outs: vec![],
+        })
+        .collect();
+    let mut perm_in: Vec<u32> = (0..ports).collect();
+    let mut perm_out: Vec<u32> = (0..ports).collect();
+    for v in [&mut perm_in, &mut perm_out] {
+        for i in (1..v.len()).rev() {
+            v.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        }
+    }
+    for &p in &perm_in {
+        let k = (rng.next() % (flows as u64 + 1)) as usize;
+        if k < fl.len() && fl[k].ins.len() < max_in {
+            fl[k].ins.push(p);
+        }
+    }
+    for &p in &perm_out {
+        let k = (rng.next() % (flows as u64 + 1)) as usize;
+        if k < fl.len() && fl[k].outs.len() < max_out {
+            fl[k].outs.push(p);
+        }
+    }
+    fl.retain(|f| !f.ins.is_empty() && !f.outs.is_empty());
+    fl
+}
+
+/// Brute force, written without the conflict graph: every assignment of flows to middles at
+/// every level (m^flows of them per level), the outer µSwitches set from it, and the whole
+/// configuration judged only by what it computes (`Network::realises`).
+fn brute_force(n: &Network, flows: &[Flow]) -> bool {
+    fn go(
+        n: &Network,
+        b: &Block,
+        local: Vec<(Vec<u32>, Vec<u32>)>,
+        masks: &mut Masks,
+        k: &mut dyn FnMut(&mut Masks) -> bool,
+    ) -> bool {
+        match b {
+            Block::Wire => k(masks),
+            Block::Base(sw) => {
+                for (ins, outs) in &local {
+                    let mask = ins.iter().fold(0u8, |m, &i| m | 1 << i);
+                    for &o in outs {
+                        masks[*sw][o as usize] |= mask;
+                    }
+                }
+                k(masks)
+            }
+            Block::Clos {
+                inputs,
+                demux,
+                middles,
+                outputs,
+                mux,
+                ..
+            } => {
+                let m = middles.len();
+                let r = inputs.len() as u32;
+                let total = m.pow(local.len() as u32);
+                for code in 0..total {
+                    let saved = masks.clone();
+                    let mut colour = Vec::new();
+                    let mut c = code;
+                    for _ in 0..local.len() {
+                        colour.push(c % m);
+                        c /= m;
+                    }
+                    let mut subs: Vec<Vec<(Vec<u32>, Vec<u32>)>> = vec![Vec::new(); m];
+                    for ((ins, outs), &c) in local.iter().zip(&colour) {
+                        let mut si: Vec<u32> = Vec::new();
+                        let mut so: Vec<u32> = Vec::new();
+                        for &p in ins {
+                            if p / 2 < r {
+                                masks[inputs[(p / 2) as usize]][c] |= 1 << (p % 2);
+                            } else {
+                                masks[demux.unwrap()][c] |= 1;
+                            }
+                            si.push((p / 2).min(r));
+                        }
+                        for &p in outs {
+                            if p / 2 < r {
+                                masks[outputs[(p / 2) as usize]][(p % 2) as usize] |= 1 << c;
+                            } else {
+                                masks[mux.unwrap()][0] |= 1 << c;
+                            }
+                            so.push((p / 2).min(r));
+                        }
+                        si.sort_unstable();
+                        si.dedup();
+                        so.sort_unstable();
+                        so.dedup();
+                        subs[c].push((si, so));
+                    }
+                    // Route the middles one after another, each continuing into the next.
+                    fn chain(
+                        n: &Network,
+                        middles: &[Block],
+                        subs: &[Vec<(Vec<u32>, Vec<u32>)>],
+                        i: usize,
+                        masks: &mut Masks,
+                        k: &mut dyn FnMut(&mut Masks) -> bool,
+                    ) -> bool {
+                        if i == middles.len() {
+                            return k(masks);
+                        }
+                        go(n, &middles[i], subs[i].clone(), masks, &mut |mm| {
+                            chain(n, middles, subs, i + 1, mm, k)
+                        })
+                    }
+                    if chain(n, middles, &subs, 0, masks, k) {
+                        return true;
+                    }
+                    *masks = saved;
+                }
+                false
+            }
+        }
+    }
+    let local = flows
+        .iter()
+        .map(|f| (f.ins.clone(), f.outs.clone()))
+        .collect();
+    let mut masks = n.empty_masks();
+    go(n, &n.block, local, &mut masks, &mut |mm| {
+        n.realises(mm, flows)
+    })
+}
+
+/// The router finds a route exactly when brute force does, on Fred_2(4), Fred_3(4), Fred_2(8),
+/// the odd Fred_3(5) and Fred_3(8) with up to six flows, over random flow sets of every kind (unicast, multicast, reduce,
+/// all-reduce); every route it returns computes the golden sums.
+#[test]
+fn the_router_is_exact_against_brute_force() {
+    let mut rng = XorShift::new(0x5eed);
+    for (p, m, cases, flows) in [
+        (4, 2, 400, 3),
+        (4, 3, 300, 4),
+        (8, 2, 150, 4),
+        (5, 3, 150, 3),
+        (8, 3, 30, 5),
+    ] {
+        let n = net(p, m);
+        let (mut routed, mut conflicts) = (0, 0);
+        for _ in 0..cases {
+            let fl = random_flows(&mut rng, p, flows, p as usize, p as usize);
+            let brute = brute_force(&n, &fl);
+            match route(&n, &fl, None) {
+                Ok(masks) => {
+                    assert!(
+                        brute,
+                        "P={p} m={m}: the router routed what brute force cannot: {fl:?}"
+                    );
+                    let x: Vec<u64> = (0..p).map(|_| rng.next() & 0xffff).collect();
+                    assert_eq!(n.eval(&masks, &x), apply(&n.cfg, &fl, &x));
+                    routed += 1;
+                }
+                Err(RouteError::Conflict { .. }) => {
+                    assert!(
+                        !brute,
+                        "P={p} m={m}: brute force routes what the router calls a conflict: {fl:?}"
+                    );
+                    conflicts += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        eprintln!(
+            "Fred_{m}({p}): {routed} routed, {conflicts} conflicts, all agreeing with brute force"
+        );
+        assert!(routed > 0);
+        if m == 2 {
+            assert!(conflicts > 0, "the cases must include conflicts");
+        }
+    }
+    // Four flows that pairwise share a µSwitch (a K4 in the conflict graph) exceed three
+    // middles: both say so.
+    let k4 = [
+        Flow {
+            ins: vec![0, 2],
+            outs: vec![0],
+        },
+        Flow {
+            ins: vec![1, 4],
+            outs: vec![3],
+        },
+        Flow {
+            ins: vec![3, 5],
+            outs: vec![4],
+        },
+        Flow {
+            ins: vec![6],
+            outs: vec![1, 2, 5],
+        },
+    ];
+    let n = net(8, 3);
+    assert!(!brute_force(&n, &k4));
+    let e = route(&n, &k4, None).unwrap_err().to_string();
+    assert!(
+        e.starts_with("routing conflict: flows 0, 1, 2, 3 cannot be given 3 middle"),
+        "{e}"
+    );
+}
+
+/// The µSwitch semantics the colouring assumes lose nothing on Fred_2(4): brute force over
+/// every raw configuration of its six µSwitches — each input of an input µSwitch to one middle
+/// or none, each output of an output µSwitch from one middle or none, each output of the
+/// middles' RD µSwitches any subset of their inputs: 9² · 16² · 9² configurations — realises
+/// exactly the flow sets the router routes.
+#[test]
+fn raw_configurations_of_fred_2_4_route_nothing_the_router_cannot() {
+    use plume_hw::fred::network::Kind;
+    let n = net(4, 2);
+    // The configurations each µSwitch can take.
+    let choices: Vec<Vec<Vec<u8>>> = n
+        .switches
+        .iter()
+        .map(|s| match s.kind {
+            Kind::Input => (0..9)
+                .map(|c| {
+                    let mut m = vec![0u8; 2];
+                    for (i, t) in [c % 3, c / 3].into_iter().enumerate() {
+                        if t > 0 {
+                            m[t - 1] |= 1 << i;
+                        }
+                    }
+                    m
+                })
+                .collect(),
+            Kind::Output => (0..9)
+                .map(|c| {
+                    [c % 3, c / 3]
+                        .iter()
+                        .map(|&t| if t > 0 { 1 << (t - 1) } else { 0 })
+                        .collect()
+                })
+                .collect(),
+            _ => (0..16)
+                .map(|c| vec![(c % 4) as u8, (c / 4) as u8])
+                .collect(),
+        })
+        .collect();
+    let mut meanings = std::collections::HashSet::new();
+    let mut code = vec![0usize; choices.len()];
+    'all: loop {
+        let masks: Masks = code
+            .iter()
+            .zip(&choices)
+            .map(|(&c, ch)| ch[c].clone())
+            .collect();
+        meanings.insert(n.reach(&masks));
+        for (i, c) in code.iter_mut().enumerate() {
+            *c += 1;
+            if *c < choices[i].len() {
+                continue 'all;
+            }
+            *c = 0;
+        }
+        break;
+    }
+    let mut rng = XorShift::new(7);
+    let mut agree = 0;
+    for _ in 0..300 {
+        let fl = random_flows(&mut rng, 4, 3, 4, 4);
+        let mut want = vec![vec![0u32; 4]; 4];
+        for f in &fl {
+            for &o in &f.outs {
+                for &i in &f.ins {
+                    want[o as usize][i as usize] = 1;
+                }
+            }
+        }
+        assert_eq!(
+            meanings.contains(&want),
+            route(&n, &fl, None).is_ok(),
+            "{fl:?}"
+        );
+        agree += 1;
+    }
+    assert_eq!(agree, 300);
+}
+
+proptest! {
+    #![proptest_config(common::proptest_config(24))]
+
+    /// Fred_3(P) is strict-sense non-blocking for unicast (spec fred.md §3): any set of
+    /// disjoint unicast flows routes, at any size.
+    #[test]
+    fn fred_3_routes_every_set_of_unicast_flows(seed in any::<u64>(), p in 2u32..=40) {
+        let mut rng = XorShift::new(seed);
+        let n = net(p, 3);
+        let fl = random_flows(&mut rng, p, p, 1, 1);
+        let masks = route(&n, &fl, None).map_err(|e| TestCaseError::fail(format!("{e}: {fl:?}")))?;
+        let x: Vec<u64> = (0..p).map(|_| rng.next() & 0xffff).collect();
+        prop_assert_eq!(n.eval(&masks, &x), apply(&n.cfg, &fl, &x));
+    }
+}
+
+/// `plume fred route` prints a configuration that the golden network confirms, names the
+/// conflicting flows with exit 3, and refuses malformed flows with exit 2; `draw` writes an
+/// SVG with every output's inputs.
+#[test]
+fn the_route_and_draw_commands() {
+    use common::{assert_bad_input, plume, stderr, stdout};
+    let flows =
+        r#"[{"ins":[0,2,5],"outs":[0,2,5]},{"ins":[1],"outs":[3,4,7]},{"ins":[3,6],"outs":[1]}]"#;
+    let o = plume(&[
+        "fred", "route", "--ports", "8", "--m", "3", "--flows", flows,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let masks: Masks = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let n = net(8, 3);
+    let parsed: Vec<Flow> = serde_json::from_str(flows).unwrap();
+    assert!(n.realises(&masks, &parsed));
+    let cycle = r#"[{"ins":[0,2],"outs":[0]},{"ins":[1,4],"outs":[2]},{"ins":[3,5],"outs":[1]}]"#;
+    let o = plume(&[
+        "fred", "route", "--ports", "8", "--m", "2", "--flows", cycle,
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("routing conflict: flows 0, 1, 2"),
+        "{}",
+        stderr(&o)
+    );
+    for (flows, needle) in [
+        (
+            r#"[{"ins":[0],"outs":[9]}]"#,
+            "output port 9 is out of range",
+        ),
+        (
+            r#"[{"ins":[0,1],"outs":[2]},{"ins":[1],"outs":[3]}]"#,
+            "input port 1 is in flow 0 and flow 1",
+        ),
+        (
+            r#"[{"ins":[0],"outs":[1],"via":2}]"#,
+            "unknown field \"via\"",
+        ),
+        (r#"{"ins":[0]}"#, "flows must be a JSON array"),
+        (r#"[{"ins":[-1],"outs":[1]}]"#, "-1 is not a port number"),
+        (r#"[{"ins":[],"outs":[1]}]"#, "flow 0 has no inputs"),
+    ] {
+        assert_bad_input(&["fred", "route", "--ports", "8", "--flows", flows], needle);
+    }
+    assert_bad_input(
+        &["fred", "route", "--ports", "8", "--m", "4", "--flows", "[]"],
+        "must be 2 or 3",
+    );
+    let t = common::TempDir::new("fred-draw").unwrap();
+    let svg = t.path().join("f.svg");
+    let o = plume(&[
+        "fred",
+        "draw",
+        "--ports",
+        "8",
+        "--flows",
+        flows,
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"));
+    assert!(
+        text.contains("out 1 {3,6}") && text.contains("out 7 {1}"),
+        "labels"
+    );
+}
