@@ -1,7 +1,9 @@
-//! The FRED family: the Fred_m(P) interconnect's router, pictures of routed networks, and a
-//! routing benchmark. (The switch RTL, the fabric model and Chakra traces are issue 13's next
-//! steps; see the README.)
+//! The FRED family: the Fred_m(P) interconnect as a registered design (`plume gen|sim|check|
+//! synth|bench|fpga fred`), its router, pictures of routed networks, and a routing benchmark.
+//! (The whole switch — input buffers, phase memory — the fabric model and Chakra traces are
+//! issue 13's next steps; see the README.)
 
+pub mod design;
 pub mod draw;
 
 use crate::error::{bad, Error, Result};
@@ -310,7 +312,7 @@ impl Family for FredFamily {
     }
 
     fn designs(&self) -> Vec<&'static dyn Entry> {
-        Vec::new()
+        vec![&design::FRED_DESIGN]
     }
 
     fn commands(&self) -> Vec<Command> {

@@ -181,6 +181,18 @@ const DESIGNS: &[(&str, &[(&[&str], &str)])] = &[
         ],
     ),
     (
+        "fred",
+        &[
+            (&["--ports", "1"], "ports must be from 2 to 256, got 1"),
+            (&["--m", "4"], "must be 2 or 3, got 4"),
+            (
+                &["--width", "65"],
+                "width must be from 1 to 64 bits, got 65",
+            ),
+            (&["--ports", "x"], "--ports"),
+        ],
+    ),
+    (
         "rfemu",
         &[
             (&["--scenario", "missing.toml"], "cannot read scenario"),
@@ -216,7 +228,7 @@ fn usage_cases() -> Vec<Case> {
     vec![
         case(&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
         case(&["gen"], 2, "requires a subcommand"),
-        case(&["gen", "fred", "-o", "x"], 2, "'fred'"),
+        case(&["gen", "sdq", "-o", "x"], 2, "'sdq'"),
         case(&["fpga", "vcu118", "feather", "-o", "x"], 2, "'vcu118'"),
         case(
             &["sim", "birrd", "--cycles", "0"],

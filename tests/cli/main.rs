@@ -617,7 +617,8 @@ fn lifecycle_verbs_refuse_bad_parameters_for_every_design() {
             &with(&["rfemu", "--scenario", "/nonexistent.toml"]),
             "cannot read scenario",
         );
-        assert_bad_input(&with(&["fred"]), "fred");
+        assert_bad_input(&with(&["fred", "--m", "5"]), "must be 2 or 3");
+        assert_bad_input(&with(&["sdq"]), "sdq");
     }
     assert_bad_input(
         &["check", "feather", "--array", "4x4", "--cycles", "0"],

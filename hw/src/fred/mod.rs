@@ -12,9 +12,11 @@
 //!   configuration, and the flow-level golden model.
 //! * `router`: flows → µSwitch configuration by recursive, exact m-colouring of the flows'
 //!   conflict graph.
+//! * `rtl`: the interconnect's generator (one µSwitch module for every stage).
 
 pub mod network;
 pub mod router;
+pub mod rtl;
 
 use serde::{Deserialize, Serialize};
 
