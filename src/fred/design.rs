@@ -1,14 +1,16 @@
-//! The Fred_m(P) interconnect as a registered design: `--ports P --m M --width W`, a testbench
+//! The Fred_m(P) interconnect alone as a registered design (`fred_net`; the whole switch is
+//! `fred`, in `switch.rs`): `--ports P --m M --width W`, a testbench
 //! that sends random vectors under a new configuration every cycle — flows routed by the
 //! router and checked against the flow golden model, or raw µSwitch masks checked against the
 //! network model — and the interconnect behind AXI (the generic pipeline wrapper: the
 //! configuration in AXI4-Lite registers, one vector of P elements per stream beat).
 
+use super::random_flows;
 use crate::error::{bad, Result};
 use crate::registry::{Board, Design};
 use clap::Args;
 use plume_hw::blocks::axi_pipe::{axi_pipeline, pipeline_map, word_params, Pipeline};
-use plume_hw::fred::network::{apply, Flow, Network};
+use plume_hw::fred::network::{apply, Network};
 use plume_hw::fred::router::route;
 use plume_hw::fred::{rtl, FredConfig};
 use plume_hw::rtl::{Bits, Module};
@@ -29,20 +31,20 @@ pub struct FredDesignParams {
     pub width: u32,
 }
 
-pub struct Fred;
+pub struct FredNet;
 
-pub static FRED_DESIGN: Fred = Fred;
+pub static FRED_NET: FredNet = FredNet;
 
-impl Design for Fred {
+impl Design for FredNet {
     type Args = FredDesignParams;
     type Config = FredConfig;
 
     fn name(&self) -> &'static str {
-        "fred"
+        "fred_net"
     }
 
     fn about(&self) -> &'static str {
-        "FRED's Fred_m(P) interconnect: µSwitches that reduce and distribute while routing."
+        "FRED's Fred_m(P) interconnect alone: µSwitches that reduce and distribute while routing."
     }
 
     fn config(&self, a: &FredDesignParams) -> Result<FredConfig> {
@@ -158,31 +160,6 @@ impl Vectors {
             rng: XorShift::new(seed),
         }
     }
-
-    fn flows(&mut self) -> Vec<Flow> {
-        let p = self.cfg.ports;
-        let mut perm: Vec<u32> = (0..p).collect();
-        let mut perm2: Vec<u32> = (0..p).collect();
-        for v in [&mut perm, &mut perm2] {
-            for i in (1..v.len()).rev() {
-                v.swap(i, (self.rng.next() % (i as u64 + 1)) as usize);
-            }
-        }
-        let (mut a, mut b) = (0usize, 0usize);
-        let mut flows = Vec::new();
-        while a < perm.len() && b < perm2.len() {
-            let ni = 1 + (self.rng.next() % 3) as usize;
-            let no = 1 + (self.rng.next() % 3) as usize;
-            let ins = perm[a..(a + ni).min(perm.len())].to_vec();
-            let outs = perm2[b..(b + no).min(perm2.len())].to_vec();
-            a += ni;
-            b += no;
-            if !self.rng.next().is_multiple_of(5) {
-                flows.push(Flow { ins, outs });
-            }
-        }
-        flows
-    }
 }
 
 impl StreamModel for Vectors {
@@ -221,7 +198,7 @@ impl StreamModel for Vectors {
             (masks, want)
         } else {
             loop {
-                let flows = self.flows();
+                let flows = random_flows(&mut self.rng, self.cfg.ports, "mixed");
                 if let Ok(masks) = route(&self.net, &flows, None) {
                     break (masks, apply(&self.cfg, &flows, &x));
                 }

@@ -1,10 +1,10 @@
-//! The FRED family: the Fred_m(P) interconnect as a registered design (`plume gen|sim|check|
-//! synth|bench|fpga fred`), its router, pictures of routed networks, and a routing benchmark.
-//! (The whole switch — input buffers, phase memory — the fabric model and Chakra traces are
-//! issue 13's next steps; see the README.)
+//! The FRED family: the whole switch (`fred`) and its interconnect alone (`fred_net`) as
+//! registered designs (`plume gen|sim|check|synth|bench|fpga …`), the router, pictures of
+//! routed networks, a routing benchmark, and board packages for the switch.
 
 pub mod design;
 pub mod draw;
+pub mod switch;
 
 use crate::error::{bad, Error, Result};
 use crate::input::{self, read_arg};
@@ -68,6 +68,21 @@ enum FredCmd {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// A package for `sw/run_fred.py` in a `plume fpga zcu104 fred` build of the same switch:
+    /// the phases' entries, random elements for every run, the flits in and the flits the flow
+    /// golden model expects out — checked through AXI on plume's simulator first.
+    Export {
+        #[command(flatten)]
+        p: switch::SwitchParams,
+        /// JSON array of runs, each a phase's flows and its number of releases, e.g.
+        /// [{"flows":[{"ins":[0,1,2,3],"outs":[0,1,2,3]}],"flits":16}] (or @FILE).
+        #[arg(long)]
+        traffic: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Routing time and conflict rate for random flow sets on Fred_2 and Fred_3, P = 8 … 64:
     /// unicast permutations, multicasts, reductions, and 3D-parallel (MP, DP, PP) groups.
     Bench,
@@ -85,6 +100,43 @@ pub fn command() -> Command {
 pub fn parse_flows(text: &str) -> Result<Vec<Flow>> {
     let text = read_arg(text, "flows")?;
     let v = input::json(&text, "flows")?;
+    flows_of(&v)
+}
+
+/// Traffic from JSON text: runs `[{"flows": [...], "flits": N}, ...]`, each N releases of a
+/// phase.
+pub fn parse_traffic(text: &str) -> Result<Vec<(Vec<Flow>, u64)>> {
+    let text = read_arg(text, "traffic")?;
+    let v = input::json(&text, "traffic")?;
+    let arr = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+        bad("traffic must be a non-empty JSON array of {\"flows\": [...], \"flits\": N}")
+    })?;
+    arr.iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let obj = r
+                .as_object()
+                .ok_or_else(|| bad(format!("run {k} is not an object with flows and flits")))?;
+            if let Some(key) = obj.keys().find(|key| *key != "flows" && *key != "flits") {
+                return Err(bad(format!(
+                    "run {k}: unknown field {key:?} (expected flows and flits)"
+                )));
+            }
+            let flows = flows_of(
+                obj.get("flows")
+                    .ok_or_else(|| bad(format!("run {k} has no flows")))?,
+            )
+            .map_err(|e| bad(format!("run {k}: {e}")))?;
+            let n = obj
+                .get("flits")
+                .and_then(|x| x.as_u64())
+                .ok_or_else(|| bad(format!("run {k}: flits must be a whole number")))?;
+            Ok((flows, n))
+        })
+        .collect()
+}
+
+fn flows_of(v: &serde_json::Value) -> Result<Vec<Flow>> {
     let arr = v
         .as_array()
         .ok_or_else(|| bad("flows must be a JSON array of {\"ins\": [...], \"outs\": [...]}"))?;
@@ -121,12 +173,19 @@ pub fn parse_flows(text: &str) -> Result<Vec<Flow>> {
 }
 
 fn routed(net: &Network, flows: &[Flow], budget: Duration) -> Result<Masks> {
-    route(net, flows, Some(Instant::now() + budget)).map_err(|e| match e {
-        RouteError::Conflict { .. } => Error::Unroutable(e.to_string()),
-        RouteError::Timeout => Error::Timeout(e.to_string()),
-        RouteError::Flow(e) => bad(e.to_string()),
-        RouteError::Internal => crate::error::failed(e.to_string()),
-    })
+    route(net, flows, Some(Instant::now() + budget)).map_err(|e| route_error(e, ""))
+}
+
+/// A routing failure as the command line reports it (exit 3 conflict, 4 time, 2 bad flows),
+/// `context` before the reason.
+pub fn route_error(e: RouteError, context: &str) -> Error {
+    let text = format!("{context}{e}");
+    match e {
+        RouteError::Conflict { .. } => Error::Unroutable(text),
+        RouteError::Timeout => Error::Timeout(text),
+        RouteError::Flow(_) => bad(text),
+        RouteError::Internal => crate::error::failed(text),
+    }
 }
 
 fn run(m: &ArgMatches) -> Result<()> {
@@ -152,6 +211,20 @@ fn run(m: &ArgMatches) -> Result<()> {
                 crate::outln!("wrote {}", out.display());
             }
             Ok(())
+        }
+        FredCmd::Export {
+            p,
+            traffic,
+            seed,
+            out,
+        } => {
+            let sc = p.config()?;
+            let runs = parse_traffic(&traffic)?;
+            for (k, (flows, _)) in runs.iter().enumerate() {
+                plume_hw::fred::network::check_flows(sc.net.ports, flows)
+                    .map_err(|e| bad(format!("run {k}: {e}")))?;
+            }
+            switch::export(&sc, &runs, seed, &out)
         }
         FredCmd::Bench => bench(),
     }
@@ -203,8 +276,9 @@ pub fn parallel_flows(p: u32, mp: u32, pp: u32, kind: &str) -> Vec<Flow> {
 }
 
 /// Random disjoint flows: `kind` unicast (a random partial permutation), multicast (each
-/// input to up to four outputs) or reduce (up to four inputs to one output).
-fn random_flows(rng: &mut XorShift, p: u32, kind: &str) -> Vec<Flow> {
+/// input to up to four outputs), reduce (up to four inputs to one output), or mixed (one to
+/// three inputs to one to three outputs, one group in five left out).
+pub fn random_flows(rng: &mut XorShift, p: u32, kind: &str) -> Vec<Flow> {
     let mut perm: Vec<u32> = (0..p).collect();
     let mut perm2: Vec<u32> = (0..p).collect();
     for v in [&mut perm, &mut perm2] {
@@ -219,13 +293,16 @@ fn random_flows(rng: &mut XorShift, p: u32, kind: &str) -> Vec<Flow> {
         let (ni, no) = match kind {
             "unicast" => (1, 1),
             "multicast" => (1, k),
-            _ => (k, 1),
+            "reduce" => (k, 1),
+            _ => (1 + (rng.next() % 3) as usize, 1 + (rng.next() % 3) as usize),
         };
         let ins: Vec<u32> = perm[a..(a + ni).min(perm.len())].to_vec();
         let outs: Vec<u32> = perm2[b..(b + no).min(perm2.len())].to_vec();
         a += ni;
         b += no;
-        flows.push(Flow { ins, outs });
+        if kind != "mixed" || !rng.next().is_multiple_of(5) {
+            flows.push(Flow { ins, outs });
+        }
     }
     flows
 }
@@ -312,7 +389,7 @@ impl Family for FredFamily {
     }
 
     fn designs(&self) -> Vec<&'static dyn Entry> {
-        vec![&design::FRED_DESIGN]
+        vec![&switch::FRED_SWITCH, &design::FRED_NET]
     }
 
     fn commands(&self) -> Vec<Command> {

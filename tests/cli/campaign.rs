@@ -184,12 +184,34 @@ const DESIGNS: &[(&str, &[(&[&str], &str)])] = &[
         "fred",
         &[
             (&["--ports", "1"], "ports must be from 2 to 256, got 1"),
+            (
+                &["--ports", "65"],
+                "a whole switch has at most 64 ports, got 65",
+            ),
             (&["--m", "4"], "must be 2 or 3, got 4"),
             (
                 &["--width", "65"],
                 "width must be from 1 to 64 bits, got 65",
             ),
+            (&["--phases", "0"], "phases must be from 1 to 256, got 0"),
+            (&["--phases", "257"], "phases must be from 1 to 256"),
+            (
+                &["--depth", "3"],
+                "input buffer depth must be a power of two from 2 to 64 flits, got 3",
+            ),
+            (&["--depth", "128"], "got 128"),
             (&["--ports", "x"], "--ports"),
+        ],
+    ),
+    (
+        "fred_net",
+        &[
+            (&["--ports", "1"], "ports must be from 2 to 256, got 1"),
+            (&["--m", "4"], "must be 2 or 3, got 4"),
+            (
+                &["--width", "65"],
+                "width must be from 1 to 64 bits, got 65",
+            ),
         ],
     ),
     (
@@ -794,6 +816,78 @@ fn fred_cases() -> Vec<Case> {
             needle,
         ));
     }
+    let ar = r#"[{"flows":[{"ins":[0,1],"outs":[0,1]}],"flits":4}]"#;
+    for (traffic, flags, needle) in [
+        ("[]", &[][..], "traffic must be a non-empty JSON array"),
+        ("{}", &[], "traffic must be a non-empty JSON array"),
+        (
+            r#"[{"flows":[]}]"#,
+            &[],
+            "run 0: flits must be a whole number",
+        ),
+        (
+            r#"[{"flows":[],"flits":-1}]"#,
+            &[],
+            "run 0: flits must be a whole number",
+        ),
+        (r#"[{"flits":3}]"#, &[], "run 0 has no flows"),
+        (
+            r#"[{"flows":[],"flits":3,"x":1}]"#,
+            &[],
+            "run 0: unknown field \"x\"",
+        ),
+        (
+            r#"[{"flows":[{"ins":[0],"outs":[9]}],"flits":1}]"#,
+            &[],
+            "run 0: flow 0: output port 9 is out of range",
+        ),
+        (
+            r#"[{"flows":[{"ins":[0],"outs":[1]},{"ins":[1],"outs":[1]}],"flits":1}]"#,
+            &[],
+            "run 0: output port 1 is in flow 0 and flow 1",
+        ),
+        (
+            r#"[{"flows":[{"ins":[0],"outs":[1]}],"flits":0}]"#,
+            &[],
+            "run 0: flits must be at least 1",
+        ),
+        (
+            r#"[{"flows":[{"ins":[0],"outs":[1]}],"flits":99999999999}]"#,
+            &[],
+            "at most 16777216 flits",
+        ),
+        (
+            r#"[{"flows":[{"ins":[0],"outs":[1]}],"flits":1},{"flows":[{"ins":[1],"outs":[1]}],"flits":1}]"#,
+            &["--phases", "1"],
+            "the traffic uses 2 different phases; the switch holds 1",
+        ),
+        (ar, &["--ports", "128"], "at most 64 ports"),
+        (ar, &["--depth", "5"], "power of two"),
+        ("@/dev/zero", &[], "is larger than 64 MiB"),
+    ] {
+        let mut args = vec!["fred", "export", "--traffic", traffic, "-o", "pkg"];
+        args.extend_from_slice(flags);
+        cases.push(case(&args, 2, needle));
+    }
+    cases.push(case(
+        &["fred", "export", "--traffic", ar, "-o", "/proc/pkg"],
+        2,
+        "/proc is not writable",
+    ));
+    cases.push(case(
+        &[
+            "fred",
+            "export",
+            "--m",
+            "2",
+            "--traffic",
+            r#"[{"flows":[{"ins":[0,2],"outs":[0]},{"ins":[1,4],"outs":[2]},{"ins":[3,5],"outs":[1]}],"flits":1}]"#,
+            "-o",
+            "pkg",
+        ],
+        3,
+        "phase 0: routing conflict: flows 0, 1, 2",
+    ));
     cases.push(case(
         &[
             "fred",

@@ -618,3 +618,30 @@ fn fixed_point_shifts_and_saturation_match_their_integer_definitions() {
     b.output("y", y);
     exhaustive(&b.finish().unwrap(), 8, |x| 3 * x);
 }
+
+/// A map whose words fill its address space exactly (16 words in 64 bytes) still answers
+/// every word: the last status word reads back with OKAY, one past the map is never decoded.
+#[test]
+fn a_map_that_fills_its_address_space_reads_every_word() {
+    let params: Vec<Param> = (0..11).map(|k| param(&format!("p{k}"), 32, k)).collect();
+    let status = vec![Status {
+        name: "s".into(),
+        width: 32,
+        doc: String::new(),
+    }];
+    let map = RegMap::new("full", params, status).unwrap();
+    assert_eq!((map.words.len(), map.addr_bits), (16, 6));
+    let top = regfile(&map).unwrap();
+    let mut sim = Sim::new(&top).unwrap();
+    sim.poke_u64("rst", 1).unwrap();
+    LiteMaster::idle(&mut sim).unwrap();
+    sim.poke_u64("i_done", 0).unwrap();
+    sim.poke_u64("i_s", 0x5eed).unwrap();
+    sim.step();
+    sim.poke_u64("rst", 0).unwrap();
+    let mut bfm = LiteMaster::new(1, 0);
+    assert_eq!(bfm.read(&mut sim, 0x3c).unwrap(), (0x5eed, OKAY));
+    assert_eq!(bfm.read(&mut sim, 0x38).unwrap(), (10, OKAY));
+    assert_eq!(bfm.write(&mut sim, 0x38, 7, 0xf).unwrap(), OKAY);
+    assert_eq!(bfm.read(&mut sim, 0x38).unwrap(), (7, OKAY));
+}

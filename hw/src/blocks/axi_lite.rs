@@ -380,10 +380,12 @@ pub fn regfile(map: &RegMap) -> Result<Rc<Module>, DrcErrors> {
     let ridx = b.slice(araddr, ab - 1, 2);
     let zero32 = b.zero(32);
     let rword = b.case(ridx, &read_arms, zero32);
+    // One bit wider than the index: a map that fills its address space has 2^(ab−2) words.
     let mapped_r = {
         let n = (off >> 2) as u64;
-        let nl = b.lit(ab - 2, n);
-        b.lt(ridx, nl)
+        let wide = b.extend(ridx, ab - 1);
+        let nl = b.lit(ab - 1, n);
+        b.lt(wide, nl)
     };
     let rr = b.mux(mapped_r, okay, slverr);
     b.next(rdata, rword, Some(ar_take));

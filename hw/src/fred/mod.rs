@@ -13,10 +13,15 @@
 //! * `router`: flows → µSwitch configuration by recursive, exact m-colouring of the flows'
 //!   conflict graph.
 //! * `rtl`: the interconnect's generator (one µSwitch module for every stage).
+//! * `switch`: the whole switch — input buffers, the phase memory, the scheduler that aligns
+//!   a phase's flits, the interconnect, credit-managed output buffers — and its golden model.
+//! * `axi`: the switch on a Zynq (port streams multiplexed onto one DMA, phases over AXI-Lite).
 
+pub mod axi;
 pub mod network;
 pub mod router;
 pub mod rtl;
+pub mod switch;
 
 use serde::{Deserialize, Serialize};
 
