@@ -2,8 +2,11 @@
 //! registered designs (`plume gen|sim|check|synth|bench|fpga …`), the router, pictures of
 //! routed networks, a routing benchmark, and board packages for the switch.
 
+pub mod collective;
 pub mod design;
 pub mod draw;
+pub mod fabric;
+pub mod heat;
 pub mod switch;
 
 use crate::error::{bad, Error, Result};
@@ -83,9 +86,300 @@ enum FredCmd {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// A collective on the wafer fabric (packet-level simulation): completion time, bytes per
+    /// NPU and per link, and an SVG heat map of link load.
+    Sim(SimArgs),
     /// Routing time and conflict rate for random flow sets on Fred_2 and Fred_3, P = 8 … 64:
     /// unicast permutations, multicasts, reductions, and 3D-parallel (MP, DP, PP) groups.
     Bench,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct SimArgs {
+    /// fred-d (fat tree, in-switch collectives), fred-c (fat tree, endpoint rings) or mesh
+    /// (2D mesh, X-Y routing, endpoint rings).
+    #[arg(long)]
+    pub fabric: String,
+    /// allreduce, reducescatter, allgather or alltoall.
+    #[arg(long)]
+    pub collective: String,
+    /// Bytes per NPU (D), e.g. 1GiB, 64KiB, 4096.
+    #[arg(long)]
+    pub bytes: String,
+    /// The groups that run it at once: all, or the mp, dp or pp groups of an MP × PP × DP
+    /// placement (MP on consecutive NPUs, then PP, then DP).
+    #[arg(long, default_value = "all")]
+    pub group: String,
+    #[arg(long, default_value_t = 2)]
+    pub mp: u32,
+    #[arg(long, default_value_t = 2)]
+    pub pp: u32,
+    /// NPUs on the wafer (the paper's 20; 80 and 320 to see how the model scales).
+    #[arg(long, default_value_t = 20)]
+    pub npus: u32,
+    /// Packet size in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub packet: u64,
+    /// Head latency per link in ns (ours: the paper gives none).
+    #[arg(long, default_value_t = 20.0)]
+    pub link_ns: f64,
+    /// Carry data and check every rank's buffer against the golden result (D ≤ 16 MiB).
+    #[arg(long)]
+    pub verify: bool,
+    /// Write the link-load heat map here (SVG).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+}
+
+/// Bytes from `4096`, `64KiB`, `1MiB`, `1GiB` (also KB/MB/GB as powers of ten).
+pub fn parse_bytes(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(bad(format!(
+            "--bytes {s:?}: expected a whole number of bytes with an optional unit (4096, 64KiB, 1GiB)"
+        )));
+    }
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        u => {
+            return Err(bad(format!(
+                "--bytes {s:?}: unknown unit {u:?} (B, KiB, MiB, GiB, KB, MB, GB)"
+            )))
+        }
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0 && n <= MAX_SIM_BYTES)
+        .ok_or_else(|| bad(format!("--bytes {s:?}: must be from 1 byte to 16 GiB")))
+}
+
+/// Largest collective the model takes per NPU.
+pub const MAX_SIM_BYTES: u64 = 16 << 30;
+/// Largest D with `--verify` (the data are carried).
+pub const MAX_VERIFY_BYTES: u64 = 16 << 20;
+
+/// One simulated collective and what it measured.
+pub struct SimRun {
+    pub fabric: fabric::Fabric,
+    pub schedule: collective::Schedule,
+    pub outcome: fabric::Outcome,
+    pub seconds: f64,
+    /// Ranks whose buffers were checked (with verify).
+    pub verified: Option<usize>,
+}
+
+/// The starting contents of rank r's chunk c (verify mode).
+pub fn init_chunk(r: u32, c: u32, words: usize) -> Vec<u32> {
+    let mut rng = XorShift::new(0x9e37_79b9 ^ ((r as u64) << 20) ^ c as u64);
+    (0..words).map(|_| rng.next() as u32).collect()
+}
+
+/// Runs `coll` on a fabric; checks the data when `verify`.
+pub fn simulate(
+    fc: &fabric::FabricConfig,
+    coll: collective::Collective,
+    groups: Vec<Vec<u32>>,
+    bytes: u64,
+    verify: bool,
+    progress: &mut dyn FnMut(f64, u64),
+) -> Result<SimRun> {
+    fc.validate().map_err(bad)?;
+    let sched =
+        collective::schedule(fc.kind, fc.npus, fc.cols, groups, coll, bytes).map_err(bad)?;
+    let mut fab = fabric::Fabric::new(fc);
+    let words = (sched.program.chunk_bytes / 4).max(1) as usize;
+    let init = move |r: u32, c: u32| init_chunk(r, c, words);
+    let t0 = Instant::now();
+    let sim = fabric::Sim::new(
+        &mut fab,
+        &sched.program,
+        verify.then_some(&init as &dyn Fn(u32, u32) -> Vec<u32>),
+    )
+    .map_err(|e| match e {
+        fabric::FabricError::Route { .. } => Error::Unroutable(e.to_string()),
+        _ => bad(e.to_string()),
+    })?;
+    let outcome = sim
+        .run(progress)
+        .map_err(|e| crate::error::failed(e.to_string()))?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let mut verified = None;
+    if let Some(data) = &outcome.data {
+        let mut n = 0;
+        for g in &sched.groups {
+            for (i, &r) in g.iter().enumerate() {
+                for (c, want) in collective::expected(&sched, coll, g, i, &init) {
+                    if data[r as usize][c as usize] != want {
+                        return Err(crate::error::failed(format!(
+                            "rank {r}: chunk {c} differs from the golden {} result",
+                            coll.name()
+                        )));
+                    }
+                }
+                n += 1;
+            }
+        }
+        verified = Some(n);
+    }
+    Ok(SimRun {
+        fabric: fab,
+        schedule: sched,
+        outcome,
+        seconds,
+        verified,
+    })
+}
+
+/// Bytes as KiB/MiB/GiB.
+pub fn human(b: f64) -> String {
+    const U: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut x = b;
+    let mut k = 0;
+    while x >= 1024.0 && k < 3 {
+        x /= 1024.0;
+        k += 1;
+    }
+    if k == 0 {
+        format!("{x:.0} B")
+    } else {
+        format!("{x:.2} {}", U[k])
+    }
+}
+
+/// Time in ns as ns/µs/ms.
+pub fn human_ns(t: f64) -> String {
+    if t < 1e3 {
+        format!("{t:.0} ns")
+    } else if t < 1e6 {
+        format!("{:.2} µs", t / 1e3)
+    } else {
+        format!("{:.3} ms", t / 1e6)
+    }
+}
+
+fn sim_command(a: &SimArgs) -> Result<()> {
+    let kind = fabric::Kind::parse(&a.fabric).ok_or_else(|| {
+        bad(format!(
+            "unknown fabric {:?} (fred-d, fred-c, mesh)",
+            a.fabric
+        ))
+    })?;
+    let coll = collective::Collective::parse(&a.collective).ok_or_else(|| {
+        bad(format!(
+            "unknown collective {:?} (allreduce, reducescatter, allgather, alltoall)",
+            a.collective
+        ))
+    })?;
+    let bytes = parse_bytes(&a.bytes)?;
+    if a.verify && bytes > MAX_VERIFY_BYTES {
+        return Err(bad(format!(
+            "--verify carries the data: at most 16 MiB per NPU, got {}",
+            human(bytes as f64)
+        )));
+    }
+    let target = a.svg.as_ref().map(|p| file_target(p, "SVG")).transpose()?;
+    let mut fc = fabric::FabricConfig::wafer(kind, a.npus);
+    fc.packet = a.packet;
+    fc.link_ns = a.link_ns;
+    fc.validate().map_err(bad)?;
+    let groups = collective::groups(a.npus, a.mp, a.pp, &a.group).map_err(bad)?;
+    let ng = groups.len();
+    let gsize = groups[0].len();
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let mut progress = |t: f64, ev: u64| {
+        if last.elapsed() >= Duration::from_secs(2) {
+            last = Instant::now();
+            eprintln!(
+                "plume: simulated {} of the collective, {:.1} M packet hops, {:.0} s",
+                human_ns(t),
+                ev as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let run = simulate(&fc, coll, groups, bytes, a.verify, &mut progress)?;
+    let o = &run.outcome;
+    let members: Vec<u32> = run.schedule.groups.iter().flatten().copied().collect();
+    let avg = |v: &[u64]| {
+        members.iter().map(|&r| v[r as usize] as f64).sum::<f64>() / members.len() as f64
+    };
+    let (bi, busiest) = o
+        .link_bytes
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, b)| **b)
+        .map(|(i, b)| (i, *b))
+        .unwrap_or((0, 0));
+    let bl = &run.fabric.links[bi];
+    crate::outln!(
+        "{} {} of {} per NPU, {} group{} of {} ({}): {}",
+        kind.name(),
+        coll.name(),
+        human(bytes as f64),
+        ng,
+        if ng == 1 { "" } else { "s" },
+        gsize,
+        a.group,
+        human_ns(o.time_ns)
+    );
+    crate::outln!(
+        "  per NPU: sent {} ({:.3} D), received {} ({:.3} D); {}",
+        human(avg(&o.sent)),
+        avg(&o.sent) / bytes as f64,
+        human(avg(&o.received)),
+        avg(&o.received) / bytes as f64,
+        if run.schedule.in_switch {
+            "reduced and distributed in the FRED switches"
+        } else {
+            "endpoint algorithm"
+        }
+    );
+    crate::outln!(
+        "  busiest link {:?} → {:?}: {} ({:.0} % busy); algorithm bandwidth {:.1} GB/s per NPU",
+        bl.from,
+        bl.to,
+        human(busiest as f64),
+        100.0 * busiest as f64 / (bl.bw * o.time_ns.max(1e-9)),
+        bytes as f64 / o.time_ns.max(1e-9)
+    );
+    crate::outln!(
+        "  model: {} packet hops in {:.2} s ({:.1} M events/s)",
+        o.events,
+        run.seconds,
+        o.events as f64 / run.seconds.max(1e-9) / 1e6
+    );
+    if let Some(n) = run.verified {
+        crate::outln!(
+            "  every one of {n} ranks holds the golden {} result",
+            coll.name()
+        );
+    }
+    if let (Some(t), Some(p)) = (target, &a.svg) {
+        let title = format!(
+            "{} {} {} per NPU, {} group(s) of {}: {}",
+            kind.name(),
+            coll.name(),
+            human(bytes as f64),
+            ng,
+            gsize,
+            human_ns(o.time_ns)
+        );
+        write_file(&t, heat::svg(&run.fabric, o, &title).as_bytes())?;
+        if t != FileTarget::Stdout {
+            crate::outln!("wrote {}", p.display());
+        }
+    }
+    Ok(())
 }
 
 pub fn command() -> Command {
@@ -226,6 +520,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             }
             switch::export(&sc, &runs, seed, &out)
         }
+        FredCmd::Sim(a) => sim_command(&a),
         FredCmd::Bench => bench(),
     }
 }

@@ -816,6 +816,106 @@ fn fred_cases() -> Vec<Case> {
             needle,
         ));
     }
+    let sim = [
+        "fred",
+        "sim",
+        "--fabric",
+        "mesh",
+        "--collective",
+        "allreduce",
+    ];
+    for (flags, needle) in [
+        (&["--bytes", "0"][..], "must be from 1 byte to 16 GiB"),
+        (&["--bytes", "17GiB"], "must be from 1 byte to 16 GiB"),
+        (&["--bytes", "99999999999999999999"], "must be from 1 byte"),
+        (&["--bytes", "4 TiB"], "unknown unit \"TiB\""),
+        (&["--bytes", "-5"], "expected a whole number of bytes"),
+        (&["--bytes", "GiB"], "expected a whole number of bytes"),
+        (&["--bytes", "1GiB", "--verify"], "at most 16 MiB per NPU"),
+        (
+            &["--bytes", "1MiB", "--group", "tp"],
+            "unknown group \"tp\"",
+        ),
+        (
+            &["--bytes", "1MiB", "--group", "dp", "--mp", "3"],
+            "MP(3) × PP(2) must divide the 20 NPUs",
+        ),
+        (
+            &["--bytes", "1MiB", "--group", "mp", "--mp", "1"],
+            "groups of one NPU",
+        ),
+        (
+            &["--bytes", "1MiB", "--npus", "1"],
+            "npus must be from 2 to 1024",
+        ),
+        (
+            &["--bytes", "1MiB", "--npus", "4096"],
+            "npus must be from 2 to 1024",
+        ),
+        (
+            &["--bytes", "1MiB", "--packet", "0"],
+            "packet must be at least 1 byte",
+        ),
+        (&["--bytes", "1MiB", "--link-ns", "-1"], "link latency"),
+        (&["--bytes", "1MiB", "--link-ns", "NaN"], "link latency"),
+        (&["--bytes", "8"], "cannot be split into 40 chunks"),
+        (
+            &["--bytes", "1MiB", "--svg", "/proc/h.svg"],
+            "/proc is not writable",
+        ),
+        (
+            &["--bytes", "1MiB", "--svg", "nodir/h.svg"],
+            "directory nodir does not exist",
+        ),
+    ] {
+        let mut args = sim.to_vec();
+        args.extend_from_slice(flags);
+        cases.push(case(&args, 2, needle));
+    }
+    cases.push(case(
+        &[
+            "fred",
+            "sim",
+            "--fabric",
+            "torus",
+            "--collective",
+            "allreduce",
+            "--bytes",
+            "1MiB",
+        ],
+        2,
+        "unknown fabric \"torus\"",
+    ));
+    cases.push(case(
+        &[
+            "fred",
+            "sim",
+            "--fabric",
+            "mesh",
+            "--collective",
+            "gather",
+            "--bytes",
+            "1MiB",
+        ],
+        2,
+        "unknown collective \"gather\"",
+    ));
+    cases.push(case(
+        &[
+            "fred",
+            "sim",
+            "--fabric",
+            "fred-c",
+            "--collective",
+            "allreduce",
+            "--bytes",
+            "1MiB",
+            "--npus",
+            "6",
+        ],
+        2,
+        "a multiple of 4 NPUs (at least two L1 switches)",
+    ));
     let ar = r#"[{"flows":[{"ins":[0,1],"outs":[0,1]}],"flits":4}]"#;
     for (traffic, flags, needle) in [
         ("[]", &[][..], "traffic must be a non-empty JSON array"),

@@ -16,7 +16,7 @@
 //! on the board one DMA channel feeds them all, so a release of k flits needs k beats.
 
 use super::network::Network;
-use super::switch::{entry_bits, SwitchConfig};
+use super::switch::{any, entry_bits, lowest, one_hot, SwitchConfig};
 use crate::blocks::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
 use crate::blocks::axi_pipe::{count_beats_out, word_params};
 use crate::blocks::axis::skid;
@@ -131,14 +131,8 @@ pub fn wrap(sc: &SwitchConfig, core: &Rc<Module>, map: &RegMap) -> Result<Rc<Mod
     // Out: the lowest port with a flit, when the output skid has room.
     let skid_ready = b.wire("out_skid_ready", 1);
     let m_valids: Vec<Sig> = (0..p).map(|k| b.wire(&format!("m{k}_valid"), 1)).collect();
-    let mut grant = Vec::new();
-    let mut before = b.zero(1);
-    for &v in &m_valids {
-        let nb = b.not(before);
-        grant.push(b.and(v, nb));
-        before = b.or(before, v);
-    }
-    let any_out = before;
+    let grant = lowest(&mut b, &m_valids);
+    let any_out = any(&mut b, &m_valids);
     for (k, &g) in grant.iter().enumerate() {
         let t = b.and(g, skid_ready);
         conns.push((format!("m{k}_tready"), t));
@@ -162,10 +156,7 @@ pub fn wrap(sc: &SwitchConfig, core: &Rc<Module>, map: &RegMap) -> Result<Rc<Mod
         let rd = c.get(&format!("s{k}_tready"));
         taken.push(b.and(here, rd));
     }
-    let mut acc = taken[0];
-    for &t in &taken[1..] {
-        acc = b.or(acc, t);
-    }
+    let acc = any(&mut b, &taken);
     b.assign(in_ready, acc);
     let sticky = b.reg("drop_fault", Bits::zero(1));
     let s1 = b.or(sticky, dropped);
@@ -182,21 +173,9 @@ pub fn wrap(sc: &SwitchConfig, core: &Rc<Module>, map: &RegMap) -> Result<Rc<Mod
         users.push(c.get(&format!("m{k}_tuser")));
         ports.push(b.lit(8, k as u64));
     }
-    let one_hot = |b: &mut ModuleBuilder, vals: &[Sig]| -> Sig {
-        let mut acc: Option<Sig> = None;
-        for (&g, &v) in grant.iter().zip(vals) {
-            let z = b.zero(v.width);
-            let t = b.mux(g, v, z);
-            acc = Some(match acc {
-                None => t,
-                Some(a) => b.or(a, t),
-            });
-        }
-        acc.expect("at least one port")
-    };
-    let od = one_hot(&mut b, &datas);
-    let ou = one_hot(&mut b, &users);
-    let op = one_hot(&mut b, &ports);
+    let od = one_hot(&mut b, &grant, &datas);
+    let ou = one_hot(&mut b, &grant, &users);
+    let op = one_hot(&mut b, &grant, &ports);
     let od = b.extend(od, 64);
     let ou = b.extend(ou, 8);
     let out_beat = b.cat(&[op, ou, od]);

@@ -203,22 +203,49 @@ pub fn by_phase(flits: &[(u32, u64)]) -> std::collections::BTreeMap<u32, Vec<u64
     m
 }
 
+/// `op` over `xs` as a balanced tree (log depth; a chain would put every port on the
+/// scheduler's critical path).
+fn tree(
+    b: &mut ModuleBuilder,
+    xs: &[Sig],
+    op: fn(&mut ModuleBuilder, Sig, Sig) -> Sig,
+    empty: u64,
+) -> Sig {
+    match xs.len() {
+        0 => b.lit(1, empty),
+        1 => xs[0],
+        n => {
+            let l = tree(b, &xs[..n / 2], op, empty);
+            let r = tree(b, &xs[n / 2..], op, empty);
+            op(b, l, r)
+        }
+    }
+}
+
 /// The OR of `xs`.
-fn any(b: &mut ModuleBuilder, xs: &[Sig]) -> Sig {
-    let mut it = xs.iter().copied();
-    let first = it.next().unwrap_or_else(|| b.zero(1));
-    it.fold(first, |a, x| b.or(a, x))
+pub(crate) fn any(b: &mut ModuleBuilder, xs: &[Sig]) -> Sig {
+    tree(b, xs, ModuleBuilder::or, 0)
 }
 
 /// The AND of `xs`.
 fn all(b: &mut ModuleBuilder, xs: &[Sig]) -> Sig {
-    let mut it = xs.iter().copied();
-    let first = it.next().unwrap_or_else(|| b.lit(1, 1));
-    it.fold(first, |a, x| b.and(a, x))
+    tree(b, xs, ModuleBuilder::and, 1)
+}
+
+/// One-hot: the lowest of `req` that is set (each grant from a balanced OR of the requests
+/// below it, so the depth grows with log P, not P).
+pub(crate) fn lowest(b: &mut ModuleBuilder, req: &[Sig]) -> Vec<Sig> {
+    (0..req.len())
+        .map(|k| {
+            let below = any(b, &req[..k]);
+            let nb = b.not(below);
+            b.and(req[k], nb)
+        })
+        .collect()
 }
 
 /// `values[k]` where `grant` is one-hot (AND-OR).
-fn one_hot(b: &mut ModuleBuilder, grant: &[Sig], values: &[Sig]) -> Sig {
+pub(crate) fn one_hot(b: &mut ModuleBuilder, grant: &[Sig], values: &[Sig]) -> Sig {
     let terms: Vec<Sig> = grant
         .iter()
         .zip(values)
@@ -227,9 +254,7 @@ fn one_hot(b: &mut ModuleBuilder, grant: &[Sig], values: &[Sig]) -> Sig {
             b.mux(g, v, z)
         })
         .collect();
-    let mut it = terms.into_iter();
-    let first = it.next().expect("at least one port");
-    it.fold(first, |a, t| b.or(a, t))
+    any(b, &terms)
 }
 
 /// Generates the switch: per port `s<k>_tdata` (W), `s<k>_tuser` (phase), `s<k>_tvalid`,
@@ -314,13 +339,20 @@ pub fn generate(sc: &SwitchConfig) -> Result<Rc<Module>, DrcErrors> {
     let out_counts: Vec<Sig> = (0..p)
         .map(|k| b.wire(&format!("out_count{k}"), ob))
         .collect();
+    // Releases in flight to each output (counted from the cycle after they fire), and the
+    // release of the last cycle: registered, so no adder sits behind the scheduler.
     let in_flight: Vec<Sig> = (0..p)
         .map(|k| b.reg(&format!("in_flight{k}"), Bits::zero(ob)))
+        .collect();
+    let issued: Vec<Sig> = (0..p)
+        .map(|k| b.reg(&format!("issued{k}"), Bits::zero(1)))
         .collect();
     let limit = b.lit(ob, od as u64);
     let room: Vec<Sig> = (0..p as usize)
         .map(|j| {
             let t = b.add(out_counts[j], in_flight[j]);
+            let q = b.extend(issued[j], ob);
+            let t = b.add(t, q);
             b.lt(t, limit)
         })
         .collect();
@@ -358,14 +390,8 @@ pub fn generate(sc: &SwitchConfig) -> Result<Rc<Module>, DrcErrors> {
         outs_k.push(outs);
     }
     // The lowest port that can fire decides the phase.
-    let mut grant = Vec::new();
-    let mut before = b.zero(1);
-    for &c in &cand {
-        let nb = b.not(before);
-        grant.push(b.and(c, nb));
-        before = b.or(before, c);
-    }
-    let fire = before;
+    let grant = lowest(&mut b, &cand);
+    let fire = any(&mut b, &cand);
     let sel_ins = one_hot(&mut b, &grant, &ins_k);
     let sel_outs = one_hot(&mut b, &grant, &outs_k);
     let sel_phase = one_hot(&mut b, &grant, &hphase);
@@ -432,13 +458,15 @@ pub fn generate(sc: &SwitchConfig) -> Result<Rc<Module>, DrcErrors> {
         b.output(&format!("m{j}_tdata"), hd);
         b.output(&format!("m{j}_tuser"), hu);
         b.output(&format!("m{j}_tvalid"), f.get("m_axis_tvalid"));
-        // Credit: +1 when a release to j fires, −1 when it reaches the buffer.
+        // Credit: +1 the cycle after a release to j fires, −1 when it reaches the buffer
+        // (at least 1 + C cycles after it fired).
         let sent = b.bit(sel_outs, j);
         let issue = b.and(fire, sent);
+        b.next(issued[i], issue, None);
         let up = b.add(in_flight[i], one);
         let down = b.sub(in_flight[i], one);
-        let moved = b.xor(issue, push);
-        let next = b.mux(issue, up, down);
+        let moved = b.xor(issued[i], push);
+        let next = b.mux(issued[i], up, down);
         b.next(in_flight[i], next, Some(moved));
     }
     b.finish()
