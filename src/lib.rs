@@ -10,6 +10,7 @@ pub use plume_sim as sim;
 
 pub mod bench;
 pub mod board;
+pub mod chakra;
 pub mod cli;
 pub mod error;
 pub mod feather;

@@ -730,3 +730,213 @@ fn large_all_reduces_run_at_their_link_bounds() {
         );
     }
 }
+
+// ---- Chakra traces and MSCCL algorithms -------------------------------------------------------
+
+use plume::chakra;
+use plume::chakra::msccl;
+
+/// A ring all-gather for `n` GPUs in MSCCL-IR, one chunk per GPU, in place: with `rcs` the
+/// forwarding steps are receive-copy-send in one threadblock, otherwise a send threadblock
+/// waits on a receive threadblock step by step.
+fn ring_allgather_xml(n: u32, rcs: bool) -> String {
+    let mut x = format!(
+        "<algo name=\"ring_ag{n}\" proto=\"Simple\" nchannels=\"1\" nchunksperloop=\"{n}\" ngpus=\"{n}\" coll=\"allgather\" inplace=\"1\" outofplace=\"0\" minBytes=\"0\" maxBytes=\"0\">\n"
+    );
+    for r in 0..n {
+        let next = (r + 1) % n;
+        let prev = (r + n - 1) % n;
+        let c = |s: u32| (r + n - s % n) % n;
+        x += &format!("<gpu id=\"{r}\" i_chunks=\"0\" o_chunks=\"{n}\" s_chunks=\"0\">\n");
+        let step = |s: u32, ty: &str, off: u32, dep: (i32, i32)| {
+            format!(
+                "<step s=\"{s}\" type=\"{ty}\" srcbuf=\"o\" srcoff=\"{off}\" dstbuf=\"o\" dstoff=\"{off}\" cnt=\"1\" depid=\"{}\" deps=\"{}\" hasdep=\"0\"/>\n",
+                dep.0, dep.1
+            )
+        };
+        if rcs {
+            x += &format!("<tb id=\"0\" send=\"{next}\" recv=\"{prev}\" chan=\"0\">\n");
+            x += &step(0, "s", c(0), (-1, -1));
+            for s in 1..n - 1 {
+                x += &step(s, "rcs", c(s), (-1, -1));
+            }
+            x += &step(n - 1, "r", c(n - 1), (-1, -1));
+            x += "</tb>\n";
+        } else {
+            x += &format!("<tb id=\"0\" send=\"{next}\" recv=\"-1\" chan=\"0\">\n");
+            for s in 0..n - 1 {
+                // Forwarding chunk c(s) waits for its receive, step s of the receive
+                // threadblock (whose step 0 is a nop).
+                let dep = if s == 0 { (-1, -1) } else { (1, s as i32) };
+                x += &step(s, "s", c(s), dep);
+            }
+            x += "</tb>\n";
+            x += &format!("<tb id=\"1\" send=\"-1\" recv=\"{prev}\" chan=\"0\">\n");
+            x += &step(0, "nop", 0, (-1, -1));
+            for s in 0..n - 1 {
+                x += &step(s + 1, "r", c(s + 1), (-1, -1));
+            }
+            x += "</tb>\n";
+        }
+        x += "</gpu>\n";
+    }
+    x + "</algo>\n"
+}
+
+fn plume_ok(args: &[&str]) -> String {
+    let o = common::plume(args);
+    assert!(o.status.success(), "{args:?}: {}", common::stderr(&o));
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// An MSCCL ring all-gather (two spellings: send/receive threadblocks with a nop, and
+/// receive-copy-send) converts to a Chakra trace and replays on every fabric with every rank
+/// ending with every other rank's chunk.
+#[test]
+fn an_msccl_ring_all_gather_replays_to_the_right_data_at_every_rank() {
+    let t = common::TempDir::new("chakra-msccl").unwrap();
+    for rcs in [false, true] {
+        let xml = t.path().join(format!("ring{rcs}.xml"));
+        std::fs::write(&xml, ring_allgather_xml(8, rcs)).unwrap();
+        let dir = t.path().join(format!("et{rcs}"));
+        let out = plume_ok(&[
+            "chakra",
+            "convert",
+            xml.to_str().unwrap(),
+            "--bytes",
+            "64KiB",
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.contains("a Chakra trace of 8 ranks (ring_ag8.<rank>.et"),
+            "{out}"
+        );
+        for fabric in ["mesh", "fred-c", "fred-d"] {
+            let out = plume_ok(&[
+                "chakra",
+                "run",
+                dir.to_str().unwrap(),
+                "--fabric",
+                fabric,
+                "--verify",
+            ]);
+            assert!(
+                out.contains(
+                    "every one of 8 ranks holds the golden allgather result in its 8 output chunks"
+                ),
+                "{fabric}: {out}"
+            );
+            // Each rank sends its chunk and forwards six: 7/8 of the buffer.
+            assert!(out.contains("sent 56.00 KiB (0.875 D)"), "{fabric}: {out}");
+        }
+    }
+}
+
+/// A trace plume writes reads back into the same program and encodes to the same bytes —
+/// for endpoint rings and for in-switch flows.
+#[test]
+fn a_chakra_trace_round_trips_byte_for_byte() {
+    for (kind, coll, group) in [
+        (Kind::Mesh, Collective::AllReduce, "all"),
+        (Kind::FredD, Collective::ReduceScatter, "dp"),
+        (Kind::FredD, Collective::AllReduce, "mp"),
+        (Kind::FredC, Collective::AllToAll, "dp"),
+    ] {
+        let r = run_fabric(kind, coll, group, 40 * 1024, false);
+        let meta = chakra::Meta {
+            collective: Some(coll.name().into()),
+            source: "test".into(),
+            groups: Some((r.schedule.groups.clone(), r.schedule.dirs)),
+            msccl: None,
+        };
+        let files = chakra::encode(&r.schedule.program, &meta);
+        let decoded: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(k, b)| chakra::decode_file(b, &format!("rank {k}")).unwrap())
+            .collect();
+        let (prog, meta2) = chakra::program(&decoded).unwrap();
+        assert!(
+            prog == r.schedule.program,
+            "{kind:?} {coll:?}: the program changed"
+        );
+        assert_eq!(meta2, meta);
+        assert!(
+            chakra::encode(&prog, &meta2) == files,
+            "{kind:?} {coll:?}: the bytes changed"
+        );
+    }
+}
+
+/// The wire format against bytes written by hand from `et_def.proto` (not by the code under
+/// test): a send node with id 3, name "s", type COMM_SEND_NODE (5), a data dependency on node
+/// 1, and a `comm_dst` attribute of int32 2 — length-prefixed as one stream message.
+#[test]
+fn chakra_nodes_decode_from_hand_written_protobuf() {
+    let attr: Vec<u8> = [
+        &[0x0a, 8][..],
+        b"comm_dst",
+        &[0x38, 2], // field 7 (int32_val), varint 2
+    ]
+    .concat();
+    let mut node: Vec<u8> = vec![0x08, 3, 0x12, 1, b's', 0x18, 5, 0x2a, 1, 1];
+    node.extend_from_slice(&[0x52, attr.len() as u8]);
+    node.extend_from_slice(&attr);
+    let mut stream = vec![0u8]; // an empty GlobalMetadata: length 0
+    stream.push(node.len() as u8);
+    stream.extend_from_slice(&node);
+    let (_, nodes) = chakra::decode_file(&stream, "hand").unwrap();
+    assert_eq!(nodes.len(), 1);
+    let n = &nodes[0];
+    assert_eq!((n.id, n.name.as_str(), n.r#type), (3, "s", 5));
+    assert_eq!(n.data_deps, [1]);
+    assert_eq!(n.attr[0].name, "comm_dst");
+    assert_eq!(n.attr[0].value, Some(chakra::Value::Int32Val(2)));
+    // And plume's encoding of that node is those bytes.
+    let mut again = Vec::new();
+    prost::Message::encode_length_delimited(n, &mut again).unwrap();
+    assert_eq!(again, stream[1..]);
+}
+
+/// Broken traces and algorithms are refused with the reason.
+#[test]
+fn malformed_traces_and_algorithms_are_refused_with_the_reason() {
+    let r = run_fabric(Kind::Mesh, Collective::AllGather, "mp", 4096, false);
+    let meta = chakra::Meta {
+        collective: None,
+        source: String::new(),
+        groups: None,
+        msccl: None,
+    };
+    let files = chakra::encode(&r.schedule.program, &meta);
+    let cut = &files[0][..files[0].len() - 3];
+    let e = chakra::decode_file(cut, "x.0.et").unwrap_err().to_string();
+    assert!(e.contains("x.0.et: node") && e.contains("truncated"), "{e}");
+    let e = chakra::decode_file(&[0xff, 0xff, 0xff], "y.et")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("GlobalMetadata does not decode"), "{e}");
+    for (xml, needle) in [
+        ("<algo", "not XML"),
+        ("<foo/>", "not MSCCL-IR's <algo>"),
+        ("<algo ngpus=\"x\"/>", "ngpus=\"x\" is not a number"),
+        (
+            "<algo ngpus=\"2\"/>",
+            "ngpus is 2 but there are 0 <gpu> elements",
+        ),
+    ] {
+        let e = msccl::import(xml, 1024).unwrap_err();
+        assert!(e.contains(needle), "{xml}: {e}");
+    }
+    let bad = ring_allgather_xml(4, false).replacen("type=\"s\"", "type=\"cpy\"", 1);
+    let e = msccl::import(&bad, 1024).unwrap_err();
+    assert!(e.contains("step type \"cpy\" is not supported"), "{e}");
+    let cyc = ring_allgather_xml(4, false).replacen(
+        "depid=\"-1\" deps=\"-1\"",
+        "depid=\"0\" deps=\"1\"",
+        1,
+    );
+    let e = msccl::import(&cyc, 1024).unwrap_err();
+    assert!(e.contains("form a cycle"), "{e}");
+}

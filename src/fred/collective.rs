@@ -183,6 +183,7 @@ pub fn schedule(
                             Op::Send {
                                 peer,
                                 chunk: j as u32,
+                                count: 1,
                                 tag: 0,
                             },
                             vec![],
@@ -193,6 +194,7 @@ pub fn schedule(
                             Op::Recv {
                                 peer,
                                 chunk: n + j as u32,
+                                count: 1,
                                 tag: 0,
                                 reduce: false,
                             },
@@ -249,6 +251,7 @@ fn ring_program(prog: &mut Program, g: &[u32], coll: Collective) {
                         Op::Send {
                             peer: next,
                             chunk: base + md(p - s - 1),
+                            count: 1,
                             tag: tag(step),
                         },
                         deps.clone(),
@@ -259,6 +262,7 @@ fn ring_program(prog: &mut Program, g: &[u32], coll: Collective) {
                         Op::Recv {
                             peer: prev,
                             chunk: base + md(p - s - 2),
+                            count: 1,
                             tag: tag(step),
                             reduce: true,
                         },
@@ -276,6 +280,7 @@ fn ring_program(prog: &mut Program, g: &[u32], coll: Collective) {
                         Op::Send {
                             peer: next,
                             chunk: base + md(p - s),
+                            count: 1,
                             tag: tag(step),
                         },
                         deps.clone(),
@@ -286,6 +291,7 @@ fn ring_program(prog: &mut Program, g: &[u32], coll: Collective) {
                         Op::Recv {
                             peer: prev,
                             chunk: base + md(p - s - 1),
+                            count: 1,
                             tag: tag(step),
                             reduce: false,
                         },
@@ -354,7 +360,7 @@ fn in_switch_program(prog: &mut Program, g: &[u32], coll: Collective) {
 /// The golden result for rank `r` (member `i` of group `g`): every chunk it must hold at the
 /// end, computed from the initial buffers `init` directly (sums in wrapping 32-bit words).
 pub fn expected(
-    s: &Schedule,
+    (chunks, dirs): (u32, u32),
     coll: Collective,
     g: &[u32],
     i: usize,
@@ -373,25 +379,23 @@ pub fn expected(
     // Chunk c of direction d belongs to the member at ring position c.
     let owner_chunks = |i: usize| -> Vec<u32> {
         let i = i as u32;
-        if s.dirs == 2 {
+        if dirs == 2 {
             vec![i, n + (n - i) % n]
         } else {
             vec![i]
         }
     };
     let owner_of = |chunk: u32| -> usize {
-        if s.dirs == 2 && chunk >= n {
+        if dirs == 2 && chunk >= n {
             ((n - (chunk - n)) % n) as usize
         } else {
             chunk as usize
         }
     };
     match coll {
-        Collective::AllReduce => (0..s.program.chunks).map(|c| (c, sum(c))).collect(),
+        Collective::AllReduce => (0..chunks).map(|c| (c, sum(c))).collect(),
         Collective::ReduceScatter => owner_chunks(i).into_iter().map(|c| (c, sum(c))).collect(),
-        Collective::AllGather => (0..s.program.chunks)
-            .map(|c| (c, init(g[owner_of(c)], c)))
-            .collect(),
+        Collective::AllGather => (0..chunks).map(|c| (c, init(g[owner_of(c)], c))).collect(),
         Collective::AllToAll => (0..n)
             .filter(|&j| j as usize != i)
             .map(|j| (n + j, init(g[j as usize], i as u32)))

@@ -278,15 +278,23 @@ impl Fabric {
 /// One operation of a rank's program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Send chunk `chunk` to `peer`.
-    Send { peer: u32, chunk: u32, tag: u32 },
-    /// Receive a chunk from `peer` into `chunk` (adding when `reduce`).
+    /// Send chunks `chunk…chunk+count−1` to `peer`.
+    Send {
+        peer: u32,
+        chunk: u32,
+        count: u32,
+        tag: u32,
+    },
+    /// Receive `count` chunks from `peer` into `chunk…` (adding when `reduce`).
     Recv {
         peer: u32,
         chunk: u32,
+        count: u32,
         tag: u32,
         reduce: bool,
     },
+    /// Local work taking `ns` nanoseconds.
+    Comp { ns: u64 },
     /// Take part in in-switch flow `flow` with chunk `chunk` (sending it if an input,
     /// receiving into it if an output).
     Flow { flow: u32, chunk: u32 },
@@ -519,13 +527,24 @@ impl<'a> Sim<'a> {
                 }
                 pend.push(nd.deps.len() as u32);
                 match nd.op {
-                    Op::Send { peer, chunk, .. } | Op::Recv { peer, chunk, .. } => {
-                        if peer >= n || peer == r as u32 || chunk >= prog.chunks {
+                    Op::Send {
+                        peer, chunk, count, ..
+                    }
+                    | Op::Recv {
+                        peer, chunk, count, ..
+                    } => {
+                        if peer >= n
+                            || peer == r as u32
+                            || count == 0
+                            || chunk as u64 + count as u64 > prog.chunks as u64
+                        {
                             return Err(FabricError::Program(format!(
-                                "rank {r} node {i}: peer {peer} or chunk {chunk} out of range"
+                                "rank {r} node {i}: peer {peer} or chunks {chunk}+{count} out of range ({n} ranks, {} chunks)",
+                                prog.chunks
                             )));
                         }
                     }
+                    Op::Comp { .. } => {}
                     Op::Flow { flow, chunk } => {
                         let f = prog.flows.get(flow as usize).ok_or_else(|| {
                             FabricError::Program(format!("rank {r} node {i}: no flow {flow}"))
@@ -776,22 +795,36 @@ impl<'a> Sim<'a> {
     }
 
     fn chunk(&self, rank: u32, chunk: u32) -> Option<Vec<u32>> {
-        self.data
-            .as_ref()
-            .map(|d| d[rank as usize][chunk as usize].clone())
+        self.chunks(rank, chunk, 1)
+    }
+
+    /// `count` chunks from `chunk` on, one after another.
+    fn chunks(&self, rank: u32, chunk: u32, count: u32) -> Option<Vec<u32>> {
+        self.data.as_ref().map(|d| {
+            (chunk..chunk + count)
+                .flat_map(|c| d[rank as usize][c as usize].iter().copied())
+                .collect()
+        })
     }
 
     fn start(&mut self, rank: u32, node: u32, t: f64) {
         let op = self.prog.ranks[rank as usize][node as usize].op.clone();
         let bytes = self.prog.chunk_bytes;
         match op {
-            Op::Send { peer, chunk, tag } => {
+            Op::Comp { ns } => self.finish_node(rank, node, t + ns as f64),
+            Op::Send {
+                peer,
+                chunk,
+                count,
+                tag,
+            } => {
+                let bytes = bytes * count as u64;
                 let m = self.msgs.len();
                 self.msgs.push(Msg {
                     src: rank,
                     dst: peer,
                     tag,
-                    payload: self.chunk(rank, chunk),
+                    payload: self.chunks(rank, chunk, count),
                 });
                 let links = self.fab.path(rank, peer);
                 self.sent[rank as usize] += bytes;
@@ -844,15 +877,26 @@ impl<'a> Sim<'a> {
     }
 
     fn complete_recv(&mut self, rank: u32, node: u32, m: usize, t: f64) {
-        if let Op::Recv { chunk, reduce, .. } = self.prog.ranks[rank as usize][node as usize].op {
+        let mut got = 0;
+        if let Op::Recv {
+            chunk,
+            count,
+            reduce,
+            ..
+        } = self.prog.ranks[rank as usize][node as usize].op
+        {
+            got = count as u64 * self.prog.chunk_bytes;
             if let (Some(d), Some(p)) = (self.data.as_mut(), self.msgs[m].payload.take()) {
-                let c = &mut d[rank as usize][chunk as usize];
-                for (x, y) in c.iter_mut().zip(p) {
-                    *x = if reduce { x.wrapping_add(y) } else { y };
+                let mut it = p.into_iter();
+                for c in chunk..chunk + count {
+                    for x in d[rank as usize][c as usize].iter_mut() {
+                        let y = it.next().unwrap_or(0);
+                        *x = if reduce { x.wrapping_add(y) } else { y };
+                    }
                 }
             }
         }
-        self.received[rank as usize] += self.prog.chunk_bytes;
+        self.received[rank as usize] += got;
         self.finish_node(rank, node, t);
     }
 

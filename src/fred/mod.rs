@@ -2,6 +2,7 @@
 //! registered designs (`plume gen|sim|check|synth|bench|fpga …`), the router, pictures of
 //! routed networks, a routing benchmark, and board packages for the switch.
 
+pub mod chakra_cli;
 pub mod collective;
 pub mod design;
 pub mod draw;
@@ -11,7 +12,7 @@ pub mod switch;
 
 use crate::error::{bad, Error, Result};
 use crate::input::{self, read_arg};
-use crate::output::{file_target, write_file, FileTarget};
+use crate::output::{dir_target, file_target, write_file, FileTarget};
 use crate::registry::{Entry, Family};
 use clap::{ArgMatches, Args, Command, Subcommand};
 use plume_hw::fred::network::{Flow, Masks, Network};
@@ -129,6 +130,10 @@ pub struct SimArgs {
     /// Write the link-load heat map here (SVG).
     #[arg(long)]
     pub svg: Option<PathBuf>,
+    /// Write the collective's schedule here as a Chakra execution trace (one
+    /// `<prefix>.<rank>.et` per NPU), for other Chakra consumers or `plume chakra run`.
+    #[arg(long)]
+    pub et: Option<PathBuf>,
 }
 
 /// Bytes from `4096`, `64KiB`, `1MiB`, `1GiB` (also KB/MB/GB as powers of ten).
@@ -183,6 +188,62 @@ pub fn init_chunk(r: u32, c: u32, words: usize) -> Vec<u32> {
     (0..words).map(|_| rng.next() as u32).collect()
 }
 
+/// A program's run on a fabric: the fabric (with its link loads), what it measured, and
+/// the wall time.
+pub fn run_program(
+    fc: &fabric::FabricConfig,
+    prog: &fabric::Program,
+    verify: bool,
+    progress: &mut dyn FnMut(f64, u64),
+) -> Result<(fabric::Fabric, fabric::Outcome, f64)> {
+    fc.validate().map_err(bad)?;
+    let mut fab = fabric::Fabric::new(fc);
+    let words = (prog.chunk_bytes / 4).max(1) as usize;
+    let init = move |r: u32, c: u32| init_chunk(r, c, words);
+    let t0 = Instant::now();
+    let sim = fabric::Sim::new(
+        &mut fab,
+        prog,
+        verify.then_some(&init as &dyn Fn(u32, u32) -> Vec<u32>),
+    )
+    .map_err(|e| match e {
+        fabric::FabricError::Route { .. } => Error::Unroutable(e.to_string()),
+        _ => bad(e.to_string()),
+    })?;
+    let outcome = sim
+        .run(progress)
+        .map_err(|e| crate::error::failed(e.to_string()))?;
+    Ok((fab, outcome, t0.elapsed().as_secs_f64()))
+}
+
+/// Checks every group member's buffer after `coll` against the golden result; the ranks
+/// checked.
+pub fn check_groups(
+    data: &[Vec<Vec<u32>>],
+    groups: &[Vec<u32>],
+    shape: (u32, u32),
+    coll: collective::Collective,
+    chunk_bytes: u64,
+) -> Result<usize> {
+    let words = (chunk_bytes / 4).max(1) as usize;
+    let init = move |r: u32, c: u32| init_chunk(r, c, words);
+    let mut n = 0;
+    for g in groups {
+        for (i, &r) in g.iter().enumerate() {
+            for (c, want) in collective::expected(shape, coll, g, i, &init) {
+                if data[r as usize][c as usize] != want {
+                    return Err(crate::error::failed(format!(
+                        "rank {r}: chunk {c} differs from the golden {} result",
+                        coll.name()
+                    )));
+                }
+            }
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Runs `coll` on a fabric; checks the data when `verify`.
 pub fn simulate(
     fc: &fabric::FabricConfig,
@@ -195,41 +256,17 @@ pub fn simulate(
     fc.validate().map_err(bad)?;
     let sched =
         collective::schedule(fc.kind, fc.npus, fc.cols, groups, coll, bytes).map_err(bad)?;
-    let mut fab = fabric::Fabric::new(fc);
-    let words = (sched.program.chunk_bytes / 4).max(1) as usize;
-    let init = move |r: u32, c: u32| init_chunk(r, c, words);
-    let t0 = Instant::now();
-    let sim = fabric::Sim::new(
-        &mut fab,
-        &sched.program,
-        verify.then_some(&init as &dyn Fn(u32, u32) -> Vec<u32>),
-    )
-    .map_err(|e| match e {
-        fabric::FabricError::Route { .. } => Error::Unroutable(e.to_string()),
-        _ => bad(e.to_string()),
-    })?;
-    let outcome = sim
-        .run(progress)
-        .map_err(|e| crate::error::failed(e.to_string()))?;
-    let seconds = t0.elapsed().as_secs_f64();
-    let mut verified = None;
-    if let Some(data) = &outcome.data {
-        let mut n = 0;
-        for g in &sched.groups {
-            for (i, &r) in g.iter().enumerate() {
-                for (c, want) in collective::expected(&sched, coll, g, i, &init) {
-                    if data[r as usize][c as usize] != want {
-                        return Err(crate::error::failed(format!(
-                            "rank {r}: chunk {c} differs from the golden {} result",
-                            coll.name()
-                        )));
-                    }
-                }
-                n += 1;
-            }
-        }
-        verified = Some(n);
-    }
+    let (fab, outcome, seconds) = run_program(fc, &sched.program, verify, progress)?;
+    let verified = match &outcome.data {
+        Some(data) => Some(check_groups(
+            data,
+            &sched.groups,
+            (sched.program.chunks, sched.dirs),
+            coll,
+            sched.program.chunk_bytes,
+        )?),
+        None => None,
+    };
     Ok(SimRun {
         fabric: fab,
         schedule: sched,
@@ -287,6 +324,9 @@ fn sim_command(a: &SimArgs) -> Result<()> {
         )));
     }
     let target = a.svg.as_ref().map(|p| file_target(p, "SVG")).transpose()?;
+    if let Some(d) = &a.et {
+        dir_target(d, |_| false)?;
+    }
     let mut fc = fabric::FabricConfig::wafer(kind, a.npus);
     fc.packet = a.packet;
     fc.link_ns = a.link_ns;
@@ -294,33 +334,9 @@ fn sim_command(a: &SimArgs) -> Result<()> {
     let groups = collective::groups(a.npus, a.mp, a.pp, &a.group).map_err(bad)?;
     let ng = groups.len();
     let gsize = groups[0].len();
-    let started = Instant::now();
-    let mut last = Instant::now();
-    let mut progress = |t: f64, ev: u64| {
-        if last.elapsed() >= Duration::from_secs(2) {
-            last = Instant::now();
-            eprintln!(
-                "plume: simulated {} of the collective, {:.1} M packet hops, {:.0} s",
-                human_ns(t),
-                ev as f64 / 1e6,
-                started.elapsed().as_secs_f64()
-            );
-        }
-    };
+    let mut progress = progress_printer();
     let run = simulate(&fc, coll, groups, bytes, a.verify, &mut progress)?;
-    let o = &run.outcome;
     let members: Vec<u32> = run.schedule.groups.iter().flatten().copied().collect();
-    let avg = |v: &[u64]| {
-        members.iter().map(|&r| v[r as usize] as f64).sum::<f64>() / members.len() as f64
-    };
-    let (bi, busiest) = o
-        .link_bytes
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, b)| **b)
-        .map(|(i, b)| (i, *b))
-        .unwrap_or((0, 0));
-    let bl = &run.fabric.links[bi];
     crate::outln!(
         "{} {} of {} per NPU, {} group{} of {} ({}): {}",
         kind.name(),
@@ -330,34 +346,20 @@ fn sim_command(a: &SimArgs) -> Result<()> {
         if ng == 1 { "" } else { "s" },
         gsize,
         a.group,
-        human_ns(o.time_ns)
+        human_ns(run.outcome.time_ns)
     );
-    crate::outln!(
-        "  per NPU: sent {} ({:.3} D), received {} ({:.3} D); {}",
-        human(avg(&o.sent)),
-        avg(&o.sent) / bytes as f64,
-        human(avg(&o.received)),
-        avg(&o.received) / bytes as f64,
+    report(
+        &run.fabric,
+        &run.outcome,
+        run.seconds,
+        &members,
+        bytes,
         if run.schedule.in_switch {
             "reduced and distributed in the FRED switches"
         } else {
             "endpoint algorithm"
-        }
-    );
-    crate::outln!(
-        "  busiest link {:?} → {:?}: {} ({:.0} % busy); algorithm bandwidth {:.1} GB/s per NPU",
-        bl.from,
-        bl.to,
-        human(busiest as f64),
-        100.0 * busiest as f64 / (bl.bw * o.time_ns.max(1e-9)),
-        bytes as f64 / o.time_ns.max(1e-9)
-    );
-    crate::outln!(
-        "  model: {} packet hops in {:.2} s ({:.1} M events/s)",
-        o.events,
-        run.seconds,
-        o.events as f64 / run.seconds.max(1e-9) / 1e6
-    );
+        },
+    )?;
     if let Some(n) = run.verified {
         crate::outln!(
             "  every one of {n} ranks holds the golden {} result",
@@ -372,13 +374,89 @@ fn sim_command(a: &SimArgs) -> Result<()> {
             human(bytes as f64),
             ng,
             gsize,
-            human_ns(o.time_ns)
+            human_ns(run.outcome.time_ns)
         );
-        write_file(&t, heat::svg(&run.fabric, o, &title).as_bytes())?;
+        write_file(&t, heat::svg(&run.fabric, &run.outcome, &title).as_bytes())?;
         if t != FileTarget::Stdout {
             crate::outln!("wrote {}", p.display());
         }
     }
+    if let Some(d) = &a.et {
+        let prefix = format!("plume_{}_{}", kind.name().replace('-', "_"), coll.name());
+        let meta = crate::chakra::Meta {
+            collective: Some(coll.name().to_string()),
+            source: format!(
+                "plume fred sim --fabric {} --group {}",
+                kind.name(),
+                a.group
+            ),
+            groups: Some((run.schedule.groups.clone(), run.schedule.dirs)),
+            msccl: None,
+        };
+        chakra_cli::write_trace(d, &prefix, &run.schedule.program, &meta)?;
+    }
+    Ok(())
+}
+
+/// A progress callback for long runs: a line on stderr every two seconds.
+pub fn progress_printer() -> impl FnMut(f64, u64) {
+    let started = Instant::now();
+    let mut last = Instant::now();
+    move |t: f64, ev: u64| {
+        if last.elapsed() >= Duration::from_secs(2) {
+            last = Instant::now();
+            eprintln!(
+                "plume: simulated {} of the collective, {:.1} M packet hops, {:.0} s",
+                human_ns(t),
+                ev as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// The lines every fabric run prints: bytes per NPU (averaged over `members`) against D, the
+/// busiest link, the model's speed.
+pub fn report(
+    fab: &fabric::Fabric,
+    o: &fabric::Outcome,
+    seconds: f64,
+    members: &[u32],
+    bytes: u64,
+    how: &str,
+) -> Result<()> {
+    let avg = |v: &[u64]| {
+        members.iter().map(|&r| v[r as usize] as f64).sum::<f64>() / members.len().max(1) as f64
+    };
+    let (bi, busiest) = o
+        .link_bytes
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, b)| **b)
+        .map(|(i, b)| (i, *b))
+        .unwrap_or((0, 0));
+    let bl = &fab.links[bi];
+    crate::outln!(
+        "  per NPU: sent {} ({:.3} D), received {} ({:.3} D); {how}",
+        human(avg(&o.sent)),
+        avg(&o.sent) / bytes as f64,
+        human(avg(&o.received)),
+        avg(&o.received) / bytes as f64,
+    );
+    crate::outln!(
+        "  busiest link {:?} → {:?}: {} ({:.0} % busy); algorithm bandwidth {:.1} GB/s per NPU",
+        bl.from,
+        bl.to,
+        human(busiest as f64),
+        100.0 * busiest as f64 / (bl.bw * o.time_ns.max(1e-9)),
+        bytes as f64 / o.time_ns.max(1e-9)
+    );
+    crate::outln!(
+        "  model: {} packet hops in {:.2} s ({:.1} M events/s)",
+        o.events,
+        seconds,
+        o.events as f64 / seconds.max(1e-9) / 1e6
+    );
     Ok(())
 }
 
@@ -688,10 +766,13 @@ impl Family for FredFamily {
     }
 
     fn commands(&self) -> Vec<Command> {
-        vec![command()]
+        vec![command(), chakra_cli::command()]
     }
 
-    fn run(&self, _name: &str, m: &ArgMatches) -> Result<()> {
-        run(m)
+    fn run(&self, name: &str, m: &ArgMatches) -> Result<()> {
+        match name {
+            "chakra" => chakra_cli::run(m),
+            _ => run(m),
+        }
     }
 }

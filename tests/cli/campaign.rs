@@ -1005,6 +1005,149 @@ fn fred_cases() -> Vec<Case> {
     cases
 }
 
+/// Chakra traces and MSCCL algorithms: unreadable, malformed, truncated, inconsistent.
+fn chakra_cases(work: &Path) -> Vec<Case> {
+    let step = |ty: &str| {
+        format!("<step s=\"0\" type=\"{ty}\" srcbuf=\"o\" srcoff=\"0\" dstbuf=\"o\" dstoff=\"0\" cnt=\"1\" depid=\"-1\" deps=\"-1\" hasdep=\"0\"/>")
+    };
+    let algo = |gpu1: &str| {
+        format!(
+            "<algo name=\"a\" ngpus=\"2\" coll=\"allgather\" inplace=\"1\">\
+             <gpu id=\"0\" i_chunks=\"0\" o_chunks=\"2\" s_chunks=\"0\"><tb id=\"0\" send=\"1\" recv=\"-1\" chan=\"0\">{}</tb></gpu>\
+             {gpu1}</algo>",
+            step("s")
+        )
+    };
+    let gpu1 = |body: &str| {
+        format!("<gpu id=\"1\" i_chunks=\"0\" o_chunks=\"2\" s_chunks=\"0\">{body}</gpu>")
+    };
+    let xmls = [
+        ("x_not.xml", "<algo".to_string(), "not XML"),
+        ("x_root.xml", "<foo/>".to_string(), "not MSCCL-IR's <algo>"),
+        (
+            "x_gpus.xml",
+            "<algo ngpus=\"3\"/>".to_string(),
+            "ngpus is 3 but there are 0 <gpu> elements",
+        ),
+        (
+            "x_one.xml",
+            "<algo ngpus=\"1\"/>".to_string(),
+            "ngpus must be from 2",
+        ),
+        (
+            "x_cpy.xml",
+            algo(&gpu1(&format!(
+                "<tb id=\"0\" send=\"-1\" recv=\"0\" chan=\"0\">{}</tb>",
+                step("cpy")
+            ))),
+            "step type \"cpy\" is not supported",
+        ),
+        (
+            "x_peer.xml",
+            algo(&gpu1(&format!(
+                "<tb id=\"0\" send=\"-1\" recv=\"-1\" chan=\"0\">{}</tb>",
+                step("r")
+            ))),
+            "whose recv peer is -1",
+        ),
+        (
+            "x_attr.xml",
+            algo(&gpu1("<tb id=\"0\" send=\"-1\" recv=\"0\"></tb>")),
+            "<tb> at line 1 has no chan attribute",
+        ),
+        (
+            "x_off.xml",
+            algo(&gpu1(&format!(
+                "<tb id=\"0\" send=\"-1\" recv=\"0\" chan=\"0\">{}</tb>",
+                step("r").replace("dstoff=\"0\"", "dstoff=\"9\"")
+            ))),
+            "outside the rank's buffers",
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (file, body, needle) in &xmls {
+        std::fs::write(work.join(file), body).unwrap();
+        cases.push(case(
+            &["chakra", "convert", file, "--bytes", "1MiB", "-o", "et"],
+            2,
+            needle,
+        ));
+    }
+    std::fs::write(
+        work.join("ok.xml"),
+        algo(&gpu1(&format!(
+            "<tb id=\"0\" send=\"-1\" recv=\"0\" chan=\"0\">{}</tb>",
+            step("r")
+        ))),
+    )
+    .unwrap();
+    for (flags, needle) in [
+        (
+            &["missing.xml", "--bytes", "1MiB", "-o", "et"][..],
+            "cannot read MSCCL algorithm",
+        ),
+        (
+            &["ok.xml", "--bytes", "1", "-o", "et"],
+            "cannot be split into the 2 chunks",
+        ),
+        (
+            &["ok.xml", "--bytes", "1MiB", "--prefix", "a/b", "-o", "et"],
+            "use letters, digits",
+        ),
+        (
+            &["ok.xml", "--bytes", "1MiB", "-o", "/proc/et"],
+            "/proc is not writable",
+        ),
+    ] {
+        let mut args = vec!["chakra", "convert"];
+        args.extend_from_slice(flags);
+        cases.push(case(&args, 2, needle));
+    }
+    // Trace directories: none, truncated, two prefixes, a gap, garbage.
+    let dirs: [(&str, &[(&str, &[u8])], &str); 5] = [
+        ("t_empty", &[], "found none"),
+        (
+            "t_two",
+            &[("a.0.et", b"\x00"), ("b.0.et", b"\x00")],
+            "found prefixes",
+        ),
+        (
+            "t_gap",
+            &[("a.0.et", b"\x00"), ("a.2.et", b"\x00")],
+            "without gaps",
+        ),
+        (
+            "t_junk",
+            &[("a.0.et", b"\xff\xff\xff"), ("a.1.et", b"\x00")],
+            "a.0.et: the GlobalMetadata does not decode",
+        ),
+        (
+            "t_cut",
+            &[("a.0.et", b"\x00\x09\x08\x01"), ("a.1.et", b"\x00")],
+            "a.0.et: node 0 at byte 1 does not decode",
+        ),
+    ];
+    for (dir, files, needle) in dirs {
+        let d = work.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for (name, bytes) in files {
+            std::fs::write(d.join(name), bytes).unwrap();
+        }
+        cases.push(case(&["chakra", "run", dir, "--fabric", "mesh"], 2, needle));
+    }
+    cases.push(case(
+        &["chakra", "run", "missing", "--fabric", "mesh"],
+        2,
+        "cannot read the directory",
+    ));
+    cases.push(case(
+        &["chakra", "run", "t_empty", "--fabric", "ring"],
+        2,
+        "unknown fabric \"ring\"",
+    ));
+    cases
+}
+
 /// Board builds: clock, fit, stream widths, and directories that are not plume's.
 fn board_cases() -> Vec<Case> {
     vec![
@@ -1100,6 +1243,7 @@ fn every_command_refuses_hostile_input_cleanly() {
     cases.extend(feather_cases(&work));
     cases.extend(rfemu_cases(&work));
     cases.extend(fred_cases());
+    cases.extend(chakra_cases(&work));
     cases.extend(board_cases());
     let n = check_all(&cases, &work, &tmp);
     eprintln!("{n} hostile invocations refused cleanly");
