@@ -703,12 +703,12 @@ fn in_switch_all_reduce_sends_d_where_the_ring_sends_2_n_minus_1_over_n_d() {
     }
 }
 
-/// Large all-reduces run at the rate the links allow: Fred-D moves D at an NPU's 3 TB/s, the
+/// Large collectives run at the rate the links allow: Fred-D moves D at an NPU's 3 TB/s, the
 /// mesh's bidirectional ring moves 2(N−1)/N·D over two 750 GB/s links per NPU, Fred-C the
 /// same volume at 3 TB/s — each within 0.5 % of that bound plus the ring's 2(N−1) steps of
 /// at most four 20 ns hops (latency only adds to the bound).
 #[test]
-fn large_all_reduces_run_at_their_link_bounds() {
+fn large_collectives_run_at_their_link_bounds() {
     let d = 256u64 << 20;
     let bound = |bytes: f64, gbps: f64| bytes / gbps;
     let t = |k| {
@@ -727,6 +727,20 @@ fn large_all_reduces_run_at_their_link_bounds() {
         assert!(
             got >= b && got <= slack,
             "{k:?}: {got} ns against the bound {b} ns"
+        );
+    }
+    // In-switch Reduce-Scatter (every NPU streams its D through 20 serial reduce flows) and
+    // All-Gather (every NPU receives D from 20 serial multicasts) run at the NPU link's rate
+    // too: the phases follow one another without leaving the link idle.
+    for coll in [Collective::ReduceScatter, Collective::AllGather] {
+        let got = run_fabric(Kind::FredD, coll, "all", d, false)
+            .outcome
+            .time_ns;
+        let b = bound(d as f64, 3000.0);
+        let slack = 1.005 * b + 20.0 * 6.0 * 20.0;
+        assert!(
+            got >= b && got <= slack,
+            "{coll:?}: {got} ns against the bound {b} ns"
         );
     }
 }

@@ -370,6 +370,9 @@ struct Journey {
     /// Packets enter one after another from an NPU (a stage's outputs are released packet by
     /// packet instead).
     chained: bool,
+    /// The node that finishes when the last packet has left the NPU (a flow's input-only
+    /// part: the NPU streams its chunk, then the next).
+    on_injected: Option<(u32, u32)>,
 }
 
 /// One switch's part in a flow: inputs (from NPUs or lower stages) and outputs.
@@ -835,6 +838,7 @@ impl<'a> Sim<'a> {
                         sink: Sink::Msg(m),
                         payload: None,
                         chained: true,
+                        on_injected: None,
                     },
                     t,
                 );
@@ -865,11 +869,11 @@ impl<'a> Sim<'a> {
                             sink: Sink::Stage(st, i),
                             payload,
                             chained: true,
+                            on_injected: (!is_out).then_some((rank, node)),
                         },
                         t,
                     );
-                }
-                if !is_out {
+                } else if !is_out {
                     self.finish_node(rank, node, t);
                 }
             }
@@ -1019,6 +1023,7 @@ impl<'a> Sim<'a> {
             sink,
             payload: None,
             chained: false,
+            on_injected: None,
         });
         self.stage_journeys.insert(key, id);
         id
@@ -1034,6 +1039,7 @@ impl<'a> Sim<'a> {
         let l = jr.links[hop];
         let hops = jr.links.len();
         let chained = jr.chained;
+        let injected = jr.on_injected.filter(|_| hop == 0 && k + 1 == n);
         let lat = self.fab.cfg.link_ns;
         let link = &mut self.fab.links[l];
         let s = head.max(link.free);
@@ -1051,6 +1057,9 @@ impl<'a> Sim<'a> {
                     tail: end,
                 },
             );
+        }
+        if let Some((rank, node)) = injected {
+            self.finish_node(rank, node, end);
         }
         if hop + 1 < hops {
             self.push(

@@ -1247,7 +1247,7 @@ fn every_command_refuses_hostile_input_cleanly() {
     cases.extend(board_cases());
     let n = check_all(&cases, &work, &tmp);
     eprintln!("{n} hostile invocations refused cleanly");
-    assert!(n >= 320, "{n} cases");
+    assert!(n >= 520, "{n} cases");
 }
 
 /// A closed standard output ends a command quietly; a full one is one line and exit 1.
