@@ -954,3 +954,18 @@ fn malformed_traces_and_algorithms_are_refused_with_the_reason() {
     let e = msccl::import(&cyc, 1024).unwrap_err();
     assert!(e.contains("form a cycle"), "{e}");
 }
+
+/// The mesh's hierarchical 2D All-Reduce (rows, then columns, then rows) leaves the golden sum
+/// at every rank and sends what the 1D ring sends, 2(N−1)/N·D per NPU.
+#[test]
+fn the_mesh_2d_all_reduce_is_exact_and_moves_the_ring_s_traffic() {
+    let fc = FabricConfig::wafer(Kind::Mesh, 20);
+    let d = 40 * 4096;
+    let sched = plume::fred::collective::mesh_2d_allreduce(4, 5, d).unwrap();
+    let r = plume::fred::simulate_schedule(&fc, sched, Collective::AllReduce, true, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(r.verified, Some(20));
+    for n in 0..20 {
+        assert_eq!(r.outcome.sent[n], 2 * 19 * d / 20);
+    }
+}

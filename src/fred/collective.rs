@@ -402,3 +402,154 @@ pub fn expected(
             .collect(),
     }
 }
+
+/// One ring phase over `g` in direction `dir` (0: the group's order, 1: reversed): position p
+/// owns part p (chunks `part(p)…part(p)+count−1`); Reduce-Scatter leaves position p with
+/// part p summed over the ring, All-Gather spreads every position's part to all. Each rank's
+/// nodes wait for `last[rank]`, which is updated.
+fn ring_phase(
+    prog: &mut Program,
+    g: &[u32],
+    dir: u32,
+    part: &dyn Fn(u32) -> u32,
+    count: u32,
+    (rs, ag): (bool, bool),
+    tag_base: u32,
+    last: &mut std::collections::HashMap<u32, u32>,
+) {
+    let n = g.len() as i64;
+    let md = |x: i64| x.rem_euclid(n) as u32;
+    let member = |p: i64| {
+        let p = p.rem_euclid(n);
+        g[if dir == 0 { p } else { (n - p) % n } as usize]
+    };
+    for (i, &r) in g.iter().enumerate() {
+        let p = if dir == 0 {
+            i as i64
+        } else {
+            (n - i as i64) % n
+        };
+        let (next, prev) = (member(p + 1), member(p - 1));
+        let mut step = 0;
+        let mut go = |prog: &mut Program, send: u32, recv: u32, reduce: bool, step: u32| {
+            let deps: Vec<u32> = last.get(&r).copied().into_iter().collect();
+            let tag = tag_base + step;
+            push(
+                prog,
+                r,
+                Op::Send {
+                    peer: next,
+                    chunk: part(send),
+                    count,
+                    tag,
+                },
+                deps.clone(),
+            );
+            let rv = push(
+                prog,
+                r,
+                Op::Recv {
+                    peer: prev,
+                    chunk: part(recv),
+                    count,
+                    tag,
+                    reduce,
+                },
+                deps,
+            );
+            last.insert(r, rv);
+        };
+        if rs {
+            for s in 0..n - 1 {
+                go(prog, md(p - s - 1), md(p - s - 2), true, step);
+                step += 1;
+            }
+        }
+        if ag {
+            for s in 0..n - 1 {
+                go(prog, md(p - s), md(p - s - 1), false, step);
+                step += 1;
+            }
+        }
+    }
+}
+
+/// The hierarchical 2D All-Reduce of a rows × cols mesh (spec fred.md §7's baseline for
+/// wafer-wide operations): each half of D goes one way round its row — Reduce-Scatter along
+/// the rows, All-Reduce of each row-part along the columns, All-Gather along the rows. Chunks:
+/// half d, row part p, column part q at d·cols·rows + p·rows + q.
+pub fn mesh_2d_allreduce(rows: u32, cols: u32, bytes: u64) -> Result<Schedule, String> {
+    if rows < 2 || cols < 2 {
+        return Err(format!(
+            "a 2D all-reduce needs at least 2 rows and 2 columns, not {rows} × {cols}"
+        ));
+    }
+    let per = rows * cols;
+    let chunks = 2 * per;
+    if bytes < chunks as u64 {
+        return Err(format!(
+            "{bytes} bytes cannot be split into {chunks} chunks of at least one byte"
+        ));
+    }
+    let npus = rows * cols;
+    let mut prog = Program {
+        ranks: vec![Vec::new(); npus as usize],
+        flows: Vec::new(),
+        flow_phase: Vec::new(),
+        chunks,
+        chunk_bytes: bytes / chunks as u64,
+    };
+    let row = |r: u32| -> Vec<u32> { (0..cols).map(|c| r * cols + c).collect() };
+    let col = |c: u32| -> Vec<u32> { (0..rows).map(|r| r * cols + c).collect() };
+    for d in 0..2u32 {
+        let mut last = std::collections::HashMap::new();
+        let tag = |phase: u32| (d << 20) | (phase << 16);
+        let row_part = move |p: u32| d * per + p * rows;
+        for r in 0..rows {
+            ring_phase(
+                &mut prog,
+                &row(r),
+                d,
+                &row_part,
+                rows,
+                (true, false),
+                tag(0),
+                &mut last,
+            );
+        }
+        for c in 0..cols {
+            // The row part this column owns after the row Reduce-Scatter in direction d.
+            let own = if d == 0 { c } else { (cols - c) % cols };
+            let sub = move |q: u32| d * per + own * rows + q;
+            ring_phase(
+                &mut prog,
+                &col(c),
+                d,
+                &sub,
+                1,
+                (true, true),
+                tag(1),
+                &mut last,
+            );
+        }
+        for r in 0..rows {
+            ring_phase(
+                &mut prog,
+                &row(r),
+                d,
+                &row_part,
+                rows,
+                (false, true),
+                tag(2),
+                &mut last,
+            );
+        }
+    }
+    Ok(Schedule {
+        program: prog,
+        groups: vec![(0..npus).collect()],
+        per,
+        dirs: 2,
+        in_switch: false,
+    })
+}

@@ -124,6 +124,11 @@ pub struct SimArgs {
     /// Head latency per link in ns (ours: the paper gives none).
     #[arg(long, default_value_t = 20.0)]
     pub link_ns: f64,
+    /// The mesh's All-Reduce algorithm over the whole wafer: ring (a bidirectional ring on a
+    /// Hamiltonian cycle) or 2d (Reduce-Scatter along rows, All-Reduce along columns,
+    /// All-Gather along rows, each half of D one way round).
+    #[arg(long, default_value = "ring")]
+    pub algo: String,
     /// Carry data and check every rank's buffer against the golden result (D ≤ 16 MiB).
     #[arg(long)]
     pub verify: bool,
@@ -256,6 +261,17 @@ pub fn simulate(
     fc.validate().map_err(bad)?;
     let sched =
         collective::schedule(fc.kind, fc.npus, fc.cols, groups, coll, bytes).map_err(bad)?;
+    simulate_schedule(fc, sched, coll, verify, progress)
+}
+
+/// Runs a schedule of `coll` on a fabric; checks the data when `verify`.
+pub fn simulate_schedule(
+    fc: &fabric::FabricConfig,
+    sched: collective::Schedule,
+    coll: collective::Collective,
+    verify: bool,
+    progress: &mut dyn FnMut(f64, u64),
+) -> Result<SimRun> {
     let (fab, outcome, seconds) = run_program(fc, &sched.program, verify, progress)?;
     let verified = match &outcome.data {
         Some(data) => Some(check_groups(
@@ -335,7 +351,23 @@ fn sim_command(a: &SimArgs) -> Result<()> {
     let ng = groups.len();
     let gsize = groups[0].len();
     let mut progress = progress_printer();
-    let run = simulate(&fc, coll, groups, bytes, a.verify, &mut progress)?;
+    let run = match a.algo.as_str() {
+        "ring" => simulate(&fc, coll, groups, bytes, a.verify, &mut progress)?,
+        "2d" => {
+            if kind != fabric::Kind::Mesh
+                || coll != collective::Collective::AllReduce
+                || a.group != "all"
+            {
+                return Err(bad(
+                    "--algo 2d is the mesh's whole-wafer All-Reduce: use it with --fabric mesh --collective allreduce --group all",
+                ));
+            }
+            let sched =
+                collective::mesh_2d_allreduce(fc.npus / fc.cols, fc.cols, bytes).map_err(bad)?;
+            simulate_schedule(&fc, sched, coll, a.verify, &mut progress)?
+        }
+        other => return Err(bad(format!("unknown algorithm {other:?} (ring, 2d)"))),
+    };
     let members: Vec<u32> = run.schedule.groups.iter().flatten().copied().collect();
     crate::outln!(
         "{} {} of {} per NPU, {} group{} of {} ({}): {}",

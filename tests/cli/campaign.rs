@@ -860,6 +860,14 @@ fn fred_cases() -> Vec<Case> {
         (&["--bytes", "1MiB", "--link-ns", "NaN"], "link latency"),
         (&["--bytes", "8"], "cannot be split into 40 chunks"),
         (
+            &["--bytes", "1MiB", "--algo", "tree"],
+            "unknown algorithm \"tree\"",
+        ),
+        (
+            &["--bytes", "1MiB", "--algo", "2d", "--group", "dp"],
+            "--algo 2d is the mesh's whole-wafer All-Reduce",
+        ),
+        (
             &["--bytes", "1MiB", "--svg", "/proc/h.svg"],
             "/proc is not writable",
         ),
