@@ -4,6 +4,7 @@
 
 pub mod chakra_cli;
 pub mod collective;
+pub mod demo;
 pub mod design;
 pub mod draw;
 pub mod fabric;
@@ -19,7 +20,7 @@ use plume_hw::fred::network::{Flow, Masks, Network};
 use plume_hw::fred::router::{route, RouteError};
 use plume_hw::fred::FredConfig;
 use plume_sim::rng::XorShift;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Args, Clone, Debug)]
@@ -806,5 +807,9 @@ impl Family for FredFamily {
             "chakra" => chakra_cli::run(m),
             _ => run(m),
         }
+    }
+
+    fn demo(&self, out: &Path) -> Result<()> {
+        demo::demo(out)
     }
 }

@@ -585,9 +585,21 @@ fn demo_writes_its_files() {
         text.contains("outputs bit-exact against the golden convolution"),
         "{text}"
     );
-    for f in ["birrd16.v", "birrd16.vcd", "birrd16.svg", "feather8x8.vcd"] {
+    for f in [
+        "birrd16.v",
+        "birrd16.vcd",
+        "birrd16.svg",
+        "feather8x8.vcd",
+        "fred8.svg",
+        "fred_fabric_fred-d.svg",
+        "fred_fabric_mesh.svg",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
+    assert!(
+        text.contains("80 KiB exact at all 20 NPUs"),
+        "the FRED demo checks its data: {text}"
+    );
     let (vars, _) = plume_sim::vcd::summarize(&out.join("feather8x8.vcd")).unwrap();
     assert!(
         vars.len() > 100,
