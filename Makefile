@@ -5,6 +5,8 @@ CARGO ?= cargo
 TOOLS := verilator:verilator iverilog:iverilog yosys:yosys tclsh:tcl cc:gcc python3:python3
 # The SigMF library (PyPI) the RF tests read plume's recordings with; pulls numpy.
 SIGMF := 1.14.0
+# ml_dtypes (PyPI), the independent implementation the SDQ number formats are checked against.
+ML_DTYPES := 0.5.1
 
 .PHONY: demo test deps lint bench verilog synth fpga report vivado clean
 
@@ -25,6 +27,8 @@ deps:
 	@# The SigMF reference implementation, to read plume's recordings independently of plume.
 	@python3 -c "import sigmf" 2>/dev/null || { echo "make deps: installing sigmf $(SIGMF)"; \
 	  python3 -m pip install -q --disable-pip-version-check "sigmf==$(SIGMF)"; }
+	@python3 -c "import ml_dtypes" 2>/dev/null || { echo "make deps: installing ml_dtypes $(ML_DTYPES)"; \
+	  python3 -m pip install -q --disable-pip-version-check "ml_dtypes==$(ML_DTYPES)"; }
 
 demo:
 	$(CARGO) run -q -- demo

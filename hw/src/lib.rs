@@ -9,3 +9,4 @@ pub mod fir;
 pub mod fred;
 pub mod rfemu;
 pub mod rtl;
+pub mod sdq;

@@ -1,0 +1,9 @@
+//! SDQ — sparse-decomposed quantization (Jeong, Tsai, Keckler, Krishna; spec sdq.md): each
+//! weight matrix split into an N:M structured-sparse outlier part kept at higher precision and
+//! an inlier part quantized to 4 bits, so that sparse tensor hardware runs both at low
+//! precision.
+//!
+//! * `formats`: the element and scale formats, bit-exact (FP8 E4M3/E5M2, FP4 E2M1, E8M0,
+//!   INT8/INT4).
+
+pub mod formats;

@@ -1,0 +1,157 @@
+//! SDQ: the number formats against their definitions and against ml_dtypes.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use plume_hw::sdq::formats::{Format, Overflow};
+use plume_sim::rng::XorShift;
+use proptest::prelude::*;
+use std::process::Command;
+
+/// Inputs that exercise a format: every code point's value, the midpoint of every pair of
+/// neighbours (a tie) and the f32 values just either side of it, zeros, subnormals, the
+/// overflow boundary, infinities, NaN, f32 subnormals, and a sweep of f32 bit patterns.
+fn inputs(f: Format) -> Vec<f32> {
+    let table = f.finite_codes();
+    let mut v: Vec<f32> = Vec::new();
+    let near = |x: f32, v: &mut Vec<f32>| {
+        v.push(x);
+        v.push(f32::from_bits(x.to_bits().wrapping_add(1)));
+        v.push(f32::from_bits(x.to_bits().wrapping_sub(1)));
+    };
+    for w in table.windows(2) {
+        near(w[0].0 as f32, &mut v);
+        near(((w[0].0 + w[1].0) / 2.0) as f32, &mut v);
+    }
+    let max = f.max_finite() as f32;
+    for x in [
+        0.0f32,
+        -0.0,
+        max,
+        -max,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MIN_POSITIVE,
+        1e-40,
+        -1e-40,
+        f32::MAX,
+        -f32::MAX,
+    ] {
+        near(x, &mut v);
+    }
+    // Around the overflow threshold: max + ulp/2 for ulp steps of 1/8 … 2 of max's power.
+    for k in 1..64 {
+        near(max * (1.0 + k as f32 / 64.0), &mut v);
+        near(-max * (1.0 + k as f32 / 64.0), &mut v);
+    }
+    // Every 4096th f32 bit pattern (finite and not).
+    v.extend((0..1u64 << 20).map(|i| f32::from_bits((i << 12) as u32 | 0x5a5)));
+    let mut rng = XorShift::new(0xf0);
+    v.extend((0..100_000).map(|_| (rng.next() as f32 / u64::MAX as f32 - 0.5) * 4.0 * max));
+    v.retain(|x| !x.is_nan() || x.to_bits() == f32::NAN.to_bits());
+    v
+}
+
+/// Every element format, every code point and about 1.2 million inputs, against ml_dtypes'
+/// casts (float8_e4m3fn, float8_e5m2, float4_e2m1fn, float8_e8m0fnu): the same code for every
+/// input, the same value for every code point.
+#[test]
+fn the_formats_agree_with_ml_dtypes_everywhere() {
+    if !common::have("python3") {
+        return;
+    }
+    let probe = Command::new("python3")
+        .args(["-c", "import ml_dtypes"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the ml_dtypes Python package is not installed under CI (make deps installs it)"
+        );
+        eprintln!("SKIPPED: the ml_dtypes Python package is not installed");
+        return;
+    }
+    let t = common::TempDir::new("sdq-ml-dtypes").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdq/ml_dtypes_check.py");
+    for f in [Format::E4M3, Format::E5M2, Format::E2M1, Format::E8M0] {
+        let x = inputs(f);
+        let table = f.finite_codes();
+        let codes: Vec<u8> = x
+            .iter()
+            .map(|&v| f.encode_with(&table, v as f64, Overflow::Ieee) as u8)
+            .collect();
+        let decoded: Vec<u8> = (0..1u32 << f.bits())
+            .flat_map(|c| (f.decode(c) as f32).to_le_bytes())
+            .collect();
+        let dir = t.path();
+        let (pi, pc, pd) = (
+            dir.join("in.f32"),
+            dir.join("codes.u8"),
+            dir.join("dec.f32"),
+        );
+        std::fs::write(
+            &pi,
+            x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        std::fs::write(&pc, &codes).unwrap();
+        std::fs::write(&pd, &decoded).unwrap();
+        let o = Command::new("python3")
+            .arg(script)
+            .arg(f.name())
+            .args([&pi, &pc, &pd])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            text.contains("0 disagree") && text.contains("0 decode differently"),
+            "{text}"
+        );
+        eprintln!("{}", text.trim());
+    }
+}
+
+proptest! {
+    #![proptest_config(common::proptest_config(512))]
+
+    /// decode(encode(x)) is a nearest representable value, for every format, when x is in
+    /// range; every code point round-trips; quantizing is monotone.
+    #[test]
+    fn quantizing_picks_a_nearest_value_and_is_monotone(
+        a in -1.0e4f64..1.0e4, b in -1.0e4f64..1.0e4, scale in -12i32..12
+    ) {
+        for f in Format::ALL {
+            let s = (2f64).powi(scale);
+            let (x, y) = (a * s / 1e4 * f.max_finite(), b * s / 1e4 * f.max_finite());
+            let x = if f == Format::E8M0 { x.abs().max(1e-30) } else { x };
+            let y = if f == Format::E8M0 { y.abs().max(1e-30) } else { y };
+            let qx = f.quantize(x, Overflow::Saturate);
+            let best = f.finite_codes().iter().map(|t| (t.0 - x).abs()).fold(f64::MAX, f64::min);
+            prop_assert!((qx - x).abs() <= best, "{f:?}: {x} → {qx}, but a value {best} away exists");
+            if x <= y {
+                prop_assert!(qx <= f.quantize(y, Overflow::Saturate), "{f:?}: not monotone at {x}, {y}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_code_point_round_trips() {
+    for f in Format::ALL {
+        for (v, c) in f.finite_codes() {
+            let back = f.encode(v, Overflow::Ieee);
+            // ±0 share a value: the sign of zero comes back with the value's sign.
+            assert_eq!(f.decode(back), v, "{f:?} code {c:#x}");
+            if v != 0.0 {
+                assert_eq!(back, c, "{f:?} code {c:#x}");
+            }
+        }
+    }
+}
