@@ -226,81 +226,15 @@ fn push(prog: &mut Program, rank: u32, op: Op, deps: Vec<u32>) -> u32 {
 /// chunks N…2N−1 the other way. Position p owns chunk p after Reduce-Scatter and before
 /// All-Gather.
 fn ring_program(prog: &mut Program, g: &[u32], coll: Collective) {
-    let n = g.len() as i64;
-    let md = |x: i64| x.rem_euclid(n) as u32;
-    for dir in 0..2i64 {
-        let pos = |i: i64| if dir == 0 { i } else { (n - i) % n };
-        let member = |p: i64| {
-            let p = p.rem_euclid(n);
-            g[if dir == 0 { p } else { (n - p) % n } as usize]
-        };
-        let base = dir as u32 * n as u32;
-        for (i, &r) in g.iter().enumerate() {
-            let p = pos(i as i64);
-            let next = member(p + 1);
-            let prev = member(p - 1);
-            let mut last: Option<u32> = None;
-            let mut step = 0u32;
-            let tag = |s: u32| (dir as u32) << 16 | s;
-            if coll != Collective::AllGather {
-                for s in 0..n - 1 {
-                    let deps: Vec<u32> = last.into_iter().collect();
-                    push(
-                        prog,
-                        r,
-                        Op::Send {
-                            peer: next,
-                            chunk: base + md(p - s - 1),
-                            count: 1,
-                            tag: tag(step),
-                        },
-                        deps.clone(),
-                    );
-                    last = Some(push(
-                        prog,
-                        r,
-                        Op::Recv {
-                            peer: prev,
-                            chunk: base + md(p - s - 2),
-                            count: 1,
-                            tag: tag(step),
-                            reduce: true,
-                        },
-                        deps,
-                    ));
-                    step += 1;
-                }
-            }
-            if coll != Collective::ReduceScatter {
-                for s in 0..n - 1 {
-                    let deps: Vec<u32> = last.into_iter().collect();
-                    push(
-                        prog,
-                        r,
-                        Op::Send {
-                            peer: next,
-                            chunk: base + md(p - s),
-                            count: 1,
-                            tag: tag(step),
-                        },
-                        deps.clone(),
-                    );
-                    last = Some(push(
-                        prog,
-                        r,
-                        Op::Recv {
-                            peer: prev,
-                            chunk: base + md(p - s - 1),
-                            count: 1,
-                            tag: tag(step),
-                            reduce: false,
-                        },
-                        deps,
-                    ));
-                    step += 1;
-                }
-            }
-        }
+    let n = g.len() as u32;
+    let phases = (
+        coll != Collective::AllGather,
+        coll != Collective::ReduceScatter,
+    );
+    for dir in 0..2u32 {
+        let part = move |p: u32| dir * n + p;
+        let mut last = std::collections::HashMap::new();
+        ring_phase(prog, g, dir, &part, 1, phases, dir << 16, &mut last);
     }
 }
 
