@@ -155,3 +155,129 @@ fn every_code_point_round_trips() {
         }
     }
 }
+
+// ---- the decomposition ------------------------------------------------------------------------
+
+use plume_hw::sdq::decompose::{decompose, sqnr_db, SdqConfig};
+
+/// Heavy-tailed weights (Student's t with 3 degrees of freedom), as LLM weight matrices have.
+fn heavy_tailed(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = XorShift::new(seed);
+    let mut u = move || ((rng.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let mut normal = move || {
+        let (a, b) = (u(), u());
+        (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+    };
+    (0..n)
+        .map(|_| {
+            let z = normal();
+            let chi2: f64 = (0..3).map(|_| normal().powi(2)).sum();
+            0.02 * z / (chi2 / 3.0).sqrt()
+        })
+        .collect()
+}
+
+/// Every group keeps exactly N weights, the K most important as outliers; outlier and inlier
+/// parts are disjoint and add up to the pruned matrix exactly; pruned weights are the least
+/// important of their group.
+#[test]
+fn the_decomposition_respects_the_pattern_in_every_group() {
+    let (rows, cols) = (16, 256);
+    let w = heavy_tailed(rows * cols, 3);
+    for (n, k) in [(7, 1), (6, 2), (4, 0), (8, 1), (2, 2)] {
+        let cfg = SdqConfig {
+            n,
+            outliers: k,
+            ..SdqConfig::default()
+        };
+        let d = decompose(&cfg, &w, rows, cols, None).unwrap();
+        let pruned = d.pruned();
+        for (i, (&x, &role)) in w.iter().zip(&d.role).enumerate() {
+            let kept = role > 0;
+            assert_eq!(pruned[i], if kept { x } else { 0.0 });
+            assert!(d.outliers[i] == 0.0 || d.inliers[i] == 0.0);
+        }
+        for g in d.role.chunks(8).zip(w.chunks(8)) {
+            let (roles, ws) = g;
+            assert_eq!(roles.iter().filter(|&&r| r > 0).count(), n as usize);
+            assert_eq!(roles.iter().filter(|&&r| r == 2).count(), k as usize);
+            let min_kept = ws
+                .iter()
+                .zip(roles)
+                .filter(|(_, &r)| r > 0)
+                .map(|(x, _)| x.abs())
+                .fold(f64::MAX, f64::min);
+            let max_pruned = ws
+                .iter()
+                .zip(roles)
+                .filter(|(_, &r)| r == 0)
+                .map(|(x, _)| x.abs())
+                .fold(0.0, f64::max);
+            assert!(max_pruned <= min_kept);
+            let min_out = ws
+                .iter()
+                .zip(roles)
+                .filter(|(_, &r)| r == 2)
+                .map(|(x, _)| x.abs())
+                .fold(f64::MAX, f64::min);
+            let max_in = ws
+                .iter()
+                .zip(roles)
+                .filter(|(_, &r)| r == 1)
+                .map(|(x, _)| x.abs())
+                .fold(0.0, f64::max);
+            assert!(k == 0 || max_in <= min_out);
+        }
+    }
+}
+
+/// Wanda's score |w|·‖x_j‖ keeps a small weight whose input is loud over a larger one whose
+/// input is quiet.
+#[test]
+fn activation_norms_change_what_is_kept() {
+    let w = [0.1, 0.5, 0.2, 0.3];
+    let cfg = SdqConfig {
+        m: 4,
+        n: 2,
+        outliers: 1,
+        ..SdqConfig::default()
+    };
+    let by_magnitude = decompose(&cfg, &w, 1, 4, None).unwrap();
+    assert_eq!(by_magnitude.role, [0, 2, 0, 1]);
+    let wanda = decompose(&cfg, &w, 1, 4, Some(&[10.0, 1.0, 1.0, 1.0])).unwrap();
+    assert_eq!(wanda.role, [2, 1, 0, 0]);
+    let e = decompose(&cfg, &w, 1, 4, Some(&[1.0]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "the activation norms has 1 values, expected 4");
+    let e = decompose(&cfg, &w[..3], 1, 3, None)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "row length 3 is not a multiple of M = 4");
+}
+
+/// Taking the largest weight of each group out of the FP4 part (into FP8) shrinks the inliers'
+/// range: on heavy-tailed weights the same 7:8 pattern quantizes with a markedly better SQNR
+/// than 7:8 all in MXFP4 (measured, with a margin).
+#[test]
+fn outliers_in_fp8_make_the_fp4_inliers_more_accurate() {
+    let (rows, cols) = (32, 512);
+    let w = heavy_tailed(rows * cols, 7);
+    let sdq = decompose(&SdqConfig::default(), &w, rows, cols, None).unwrap();
+    let fp4_only = decompose(
+        &SdqConfig {
+            outliers: 0,
+            ..SdqConfig::default()
+        },
+        &w,
+        rows,
+        cols,
+        None,
+    )
+    .unwrap();
+    assert_eq!(sdq.pruned(), fp4_only.pruned(), "the same weights are kept");
+    let a = sqnr_db(&sdq.pruned(), &sdq.reconstructed());
+    let b = sqnr_db(&fp4_only.pruned(), &fp4_only.reconstructed());
+    eprintln!("7:8 pruned, SQNR: SDQ 1×FP8 + 6×FP4 {a:.2} dB, all MXFP4 {b:.2} dB");
+    assert!(a > b + 3.0, "SDQ {a:.2} dB against MXFP4 {b:.2} dB");
+}

@@ -5,5 +5,10 @@
 //!
 //! * `formats`: the element and scale formats, bit-exact (FP8 E4M3/E5M2, FP4 E2M1, E8M0,
 //!   INT8/INT4).
+//! * `mx`: MX block scaling (a shared E8M0 power of two per block).
+//! * `decompose`: N:M pruning by magnitude or Wanda score, outlier/inlier split, both parts
+//!   MX-quantized, exact bits per weight, SQNR.
 
+pub mod decompose;
 pub mod formats;
+pub mod mx;
