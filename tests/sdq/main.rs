@@ -281,3 +281,57 @@ fn outliers_in_fp8_make_the_fp4_inliers_more_accurate() {
     eprintln!("7:8 pruned, SQNR: SDQ 1×FP8 + 6×FP4 {a:.2} dB, all MXFP4 {b:.2} dB");
     assert!(a > b + 3.0, "SDQ {a:.2} dB against MXFP4 {b:.2} dB");
 }
+
+// ---- the packed format ------------------------------------------------------------------------
+
+use plume_hw::sdq::pack::{pack, unpack};
+
+/// Packing and reading back gives every weight's role and quantized value exactly, in as many
+/// bits as the configuration's exact cost says, for sparse and dense patterns, integer and
+/// float formats; a stream cut short or a NaN scale is refused.
+#[test]
+fn the_packed_streams_read_back_exactly_at_the_stated_size() {
+    let (rows, cols) = (8, 128);
+    let w = heavy_tailed(rows * cols, 11);
+    for cfg in [
+        SdqConfig::default(),
+        SdqConfig {
+            n: 8,
+            outliers: 1,
+            ..SdqConfig::default()
+        },
+        SdqConfig {
+            m: 4,
+            n: 2,
+            outliers: 1,
+            outlier_format: Format::Int8,
+            inlier_format: Format::Int4,
+            block: 16,
+        },
+        SdqConfig {
+            n: 4,
+            outliers: 0,
+            ..SdqConfig::default()
+        },
+    ] {
+        let d = decompose(&cfg, &w, rows, cols, None).unwrap();
+        let p = pack(&cfg, &d);
+        assert_eq!(p.bits_per_weight(), cfg.bits_per_weight(), "{cfg:?}");
+        let u = unpack(&cfg, &p).unwrap();
+        assert_eq!(u.role, d.role, "{cfg:?}");
+        assert_eq!(u.outliers, d.q_outliers, "{cfg:?}");
+        assert_eq!(u.inliers, d.q_inliers, "{cfg:?}");
+        let mut cut = p.clone();
+        cut.weights.bytes.truncate(cut.weights.bytes.len() - 1);
+        assert_eq!(
+            unpack(&cfg, &cut).unwrap_err(),
+            "the packed weights end early"
+        );
+        let mut nan = p.clone();
+        nan.scales.bytes[0] = 0xff;
+        assert_eq!(
+            unpack(&cfg, &nan).unwrap_err(),
+            "scale 0 is the E8M0 NaN code"
+        );
+    }
+}

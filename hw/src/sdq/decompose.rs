@@ -127,6 +127,10 @@ pub struct Decomposed {
     /// After MX quantization.
     pub q_outliers: Vec<f64>,
     pub q_inliers: Vec<f64>,
+    /// The MX blocks of each part, row after row (`block` columns each, the last of a row
+    /// possibly shorter).
+    pub outlier_blocks: Vec<mx::Block>,
+    pub inlier_blocks: Vec<mx::Block>,
 }
 
 impl Decomposed {
@@ -207,16 +211,27 @@ pub fn decompose(
         }
     }
     let block = cfg.block as usize;
-    let quant = |f: Format, x: &[f64]| -> Vec<f64> {
-        x.chunks(cols)
-            .flat_map(|row| mx::fake_quantize(f, row, block))
-            .collect()
+    // Each part in MX blocks along every row, and the values they stand for.
+    let quant = |f: Format, x: &[f64]| -> (Vec<mx::Block>, Vec<f64>) {
+        let blocks: Vec<mx::Block> = x
+            .chunks(cols)
+            .flat_map(|row| row.chunks(block).map(|c| mx::quantize_block(f, c)))
+            .collect();
+        let values = blocks
+            .iter()
+            .flat_map(|b| mx::dequantize_block(f, b))
+            .collect();
+        (blocks, values)
     };
+    let (outlier_blocks, q_outliers) = quant(cfg.outlier_format, &outliers);
+    let (inlier_blocks, q_inliers) = quant(cfg.inlier_format, &inliers);
     Ok(Decomposed {
         rows,
         cols,
-        q_outliers: quant(cfg.outlier_format, &outliers),
-        q_inliers: quant(cfg.inlier_format, &inliers),
+        q_outliers,
+        q_inliers,
+        outlier_blocks,
+        inlier_blocks,
         role,
         outliers,
         inliers,

@@ -8,7 +8,9 @@
 //! * `mx`: MX block scaling (a shared E8M0 power of two per block).
 //! * `decompose`: N:M pruning by magnitude or Wanda score, outlier/inlier split, both parts
 //!   MX-quantized, exact bits per weight, SQNR.
+//! * `pack`: the packed bit streams (positions, codes, scales) and reading them back.
 
 pub mod decompose;
 pub mod formats;
 pub mod mx;
+pub mod pack;
