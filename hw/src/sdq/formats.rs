@@ -25,6 +25,17 @@ pub enum Format {
     Int4,
 }
 
+/// How a value between two representable ones is rounded (microxcaling's modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rounding {
+    /// To nearest, ties to the even significand (IEEE; E8M0 ties up).
+    Even,
+    /// To nearest, ties away from zero (microxcaling's 'nearest').
+    Away,
+    /// Toward zero: the magnitude truncated (microxcaling's 'floor').
+    Floor,
+}
+
 /// What a value beyond the largest finite magnitude becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Overflow {
@@ -193,6 +204,17 @@ impl Format {
 
     /// `encode` with the table of `finite_codes` computed once.
     pub fn encode_with(self, table: &[(f64, u32)], x: f64, overflow: Overflow) -> u32 {
+        self.encode_rounded(table, x, overflow, Rounding::Even)
+    }
+
+    /// `encode_with` under one of the MX rounding modes.
+    pub fn encode_rounded(
+        self,
+        table: &[(f64, u32)],
+        x: f64,
+        overflow: Overflow,
+        rounding: Rounding,
+    ) -> u32 {
         let b = self.bits();
         let sign_code = 1u32 << (b - 1);
         let fields = self.fields();
@@ -262,7 +284,12 @@ impl Format {
             } else {
                 table[table.len() - 1].1
             });
-            if mag < limit || (mag == limit && top_even) {
+            let stays = match rounding {
+                Rounding::Even => mag < limit || (mag == limit && top_even),
+                Rounding::Away => mag < limit,
+                Rounding::Floor => true,
+            };
+            if stays {
                 return if neg {
                     table[0].1
                 } else {
@@ -287,14 +314,15 @@ impl Format {
         }
         let (lo, hi) = (table[i - 1], table[i]);
         let (dl, dh) = (x - lo.0, hi.0 - x);
-        let pick = if dl < dh {
-            lo
-        } else if dh < dl {
-            hi
-        } else if self.significand_even(lo.1) {
-            lo
-        } else {
-            hi
+        // The neighbour nearer zero and the one farther from it.
+        let (inner, outer) = if x > 0.0 { (lo, hi) } else { (hi, lo) };
+        let pick = match rounding {
+            Rounding::Floor => inner,
+            _ if dl < dh => lo,
+            _ if dh < dl => hi,
+            Rounding::Away => outer,
+            Rounding::Even if self.significand_even(lo.1) => lo,
+            Rounding::Even => hi,
         };
         // A value rounding to zero keeps its sign.
         if pick.0 == 0.0 && signed && fields.is_some() {
@@ -370,6 +398,48 @@ mod tests {
         assert_eq!(Format::E5M2.decode(0x7c), f64::INFINITY);
         assert_eq!(Format::E8M0.decode(127), 1.0);
         assert!(Format::E8M0.decode(255).is_nan());
+    }
+
+    #[test]
+    fn the_mx_rounding_modes_round_ties_and_truncate_as_named() {
+        let t = Format::E2M1.finite_codes();
+        let q = |x: f64, r: Rounding| {
+            Format::E2M1.decode(Format::E2M1.encode_rounded(&t, x, Overflow::Saturate, r))
+        };
+        // 2.5 lies between 2 and 3; 5 between 4 and 6; 2.9 is nearer 3.
+        assert_eq!(
+            [
+                q(2.5, Rounding::Even),
+                q(2.5, Rounding::Away),
+                q(2.5, Rounding::Floor)
+            ],
+            [2.0, 3.0, 2.0]
+        );
+        assert_eq!(
+            [
+                q(-2.5, Rounding::Even),
+                q(-2.5, Rounding::Away),
+                q(-2.5, Rounding::Floor)
+            ],
+            [-2.0, -3.0, -2.0]
+        );
+        assert_eq!(
+            [
+                q(5.0, Rounding::Even),
+                q(5.0, Rounding::Away),
+                q(2.9, Rounding::Floor)
+            ],
+            [4.0, 6.0, 2.0]
+        );
+        assert_eq!(q(2.9, Rounding::Away), 3.0);
+        // Beyond the top: truncation stays at the largest value; a tie at the top rounds away.
+        let e = Format::E4M3.finite_codes();
+        let r = |x: f64, m: Rounding| {
+            Format::E4M3.decode(Format::E4M3.encode_rounded(&e, x, Overflow::Ieee, m))
+        };
+        assert_eq!(r(470.0, Rounding::Floor), 448.0);
+        assert_eq!(r(464.0, Rounding::Even), 448.0);
+        assert!(r(464.0, Rounding::Away).is_nan());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! 2^s with s = ⌊log2 max|x|⌋ − emax (the element format's largest exponent), clamped to
 //! [−127, 127]; each element is x / 2^s quantized into the element format, saturating.
 
-use super::formats::{Format, Overflow};
+use super::formats::{Format, Overflow, Rounding};
 
 /// The MX elements of 32-element blocks, the standard block size.
 pub const BLOCK: usize = 32;
@@ -27,8 +27,14 @@ impl Block {
     }
 }
 
-/// Quantizes one block of `x` into `f` elements with a shared power-of-two scale.
+/// Quantizes one block of `x` into `f` elements with a shared power-of-two scale (ties to
+/// even).
 pub fn quantize_block(f: Format, x: &[f64]) -> Block {
+    quantize_block_rounded(f, x, Rounding::Even)
+}
+
+/// `quantize_block` under one of the MX rounding modes.
+pub fn quantize_block_rounded(f: Format, x: &[f64], rounding: Rounding) -> Block {
     let table = f.finite_codes();
     let max = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let exp = if max == 0.0 || !max.is_finite() {
@@ -39,7 +45,7 @@ pub fn quantize_block(f: Format, x: &[f64]) -> Block {
     let s = (2f64).powi(exp);
     let codes = x
         .iter()
-        .map(|&v| f.encode_with(&table, v / s, Overflow::Saturate))
+        .map(|&v| f.encode_rounded(&table, v / s, Overflow::Saturate, rounding))
         .collect();
     Block { exp, codes }
 }
