@@ -496,7 +496,7 @@ pub fn report(
 pub fn command() -> Command {
     FredCmd::augment_subcommands(
         Command::new("fred")
-            .about("FRED interconnect: route flows on Fred_m(P), draw the routed network, routing benchmark.")
+            .about("FRED: route flows on Fred_m(P) and draw them, board packages for the switch, the wafer fabric model (fat tree of FRED switches vs 2D mesh), routing benchmark.")
             .subcommand_required(true),
     )
 }
