@@ -121,6 +121,30 @@ pub fn pack(cfg: &SdqConfig, d: &Decomposed) -> Packed {
     }
 }
 
+/// `count` positions of `bits` bits in a group of `m`, none repeated nor in `taken`.
+fn positions(
+    wr: &mut BitReader,
+    count: u32,
+    bits: u32,
+    m: usize,
+    taken: &[usize],
+    (r, g): (usize, usize),
+) -> Result<Vec<usize>, String> {
+    let mut v: Vec<usize> = Vec::new();
+    for _ in 0..count {
+        let k = wr
+            .get(bits)
+            .ok_or_else(|| "the packed weights end early".to_string())? as usize;
+        if k >= m || v.contains(&k) || taken.contains(&k) {
+            return Err(format!(
+                "row {r}, column {g}: position {k} is outside the group or repeated"
+            ));
+        }
+        v.push(k);
+    }
+    Ok(v)
+}
+
 /// What a packed matrix stands for: each weight's role (0 pruned, 1 inlier, 2 outlier) and
 /// the outlier and inlier parts' values.
 #[derive(Clone, Debug, PartialEq)]
@@ -163,37 +187,13 @@ pub fn unpack(cfg: &SdqConfig, p: &Packed) -> Result<Unpacked, String> {
         for g in (0..p.cols).step_by(m) {
             let at = |k: usize| r * p.cols + g + k;
             let scale_of = |v: &[i32], k: usize| v[r * per_row + (g + k) / block];
-            let mut pos = |count: u32| -> Result<Vec<usize>, String> {
-                let mut v: Vec<usize> = Vec::new();
-                for _ in 0..count {
-                    let k = wr.get(ib).ok_or_else(short)? as usize;
-                    if k >= m || v.contains(&k) {
-                        return Err(format!(
-                            "row {r}, column {g}: position {k} is outside the group or repeated"
-                        ));
-                    }
-                    v.push(k);
-                }
-                Ok(v)
-            };
-            let outs = pos(cfg.outliers)?;
+            let outs = positions(&mut wr, cfg.outliers, ib, m, &[], (r, g))?;
             let mut out_codes = Vec::new();
             for _ in &outs {
                 out_codes.push(wr.get(cfg.outlier_format.bits()).ok_or_else(short)?);
             }
             let ins: Vec<usize> = if cfg.n < cfg.m {
-                let mut pos = |count: u32| -> Result<Vec<usize>, String> {
-                    let mut v: Vec<usize> = Vec::new();
-                    for _ in 0..count {
-                        let k = wr.get(ib).ok_or_else(short)? as usize;
-                        if k >= m || v.contains(&k) || outs.contains(&k) {
-                            return Err(format!("row {r}, column {g}: position {k} is outside the group or repeated"));
-                        }
-                        v.push(k);
-                    }
-                    Ok(v)
-                };
-                pos(cfg.n - cfg.outliers)?
+                positions(&mut wr, cfg.n - cfg.outliers, ib, m, &outs, (r, g))?
             } else {
                 (0..m).filter(|k| !outs.contains(k)).collect()
             };
