@@ -180,7 +180,7 @@ pub fn decompose(
         }
     }
     let m = cfg.m as usize;
-    if cols % m != 0 {
+    if !cols.is_multiple_of(m) {
         return Err(SdqError::Row { k: cols, m: cfg.m });
     }
     let mut role = vec![0u8; w.len()];

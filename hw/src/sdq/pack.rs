@@ -21,7 +21,7 @@ pub struct BitWriter {
 impl BitWriter {
     pub fn put(&mut self, value: u32, width: u32) {
         for i in 0..width {
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             let bit = (value >> i) & 1;
