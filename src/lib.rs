@@ -20,6 +20,7 @@ pub mod input;
 pub mod output;
 pub mod registry;
 pub mod rfemu;
+pub mod sdq;
 pub mod tools;
 pub mod verbs;
 

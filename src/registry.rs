@@ -23,6 +23,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &crate::fir::FIR,
     &crate::rfemu::RFEMU,
     &crate::fred::FRED,
+    &crate::sdq::SDQ,
 ];
 
 /// A design, written once by its family.

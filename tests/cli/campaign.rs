@@ -1156,6 +1156,111 @@ fn chakra_cases(work: &Path) -> Vec<Case> {
     cases
 }
 
+/// `plume sdq quantize`: unreadable, truncated or lying safetensors files, impossible N:M
+/// settings, unknown formats, missing tensors.
+fn sdq_cases(work: &Path) -> Vec<Case> {
+    let data: Vec<u8> = (0..8 * 16)
+        .flat_map(|i| (i as f32 * 0.01).to_le_bytes())
+        .collect();
+    let header = r#"{"a.weight":{"dtype":"F32","shape":[8,16],"data_offsets":[0,512]}}"#;
+    let good: Vec<u8> = [
+        &(header.len() as u64).to_le_bytes()[..],
+        header.as_bytes(),
+        &data,
+    ]
+    .concat();
+    std::fs::write(work.join("ok.safetensors"), &good).unwrap();
+    std::fs::write(work.join("cut.safetensors"), &good[..good.len() - 10]).unwrap();
+    std::fs::write(
+        work.join("junk.safetensors"),
+        b"not a safetensors file at all",
+    )
+    .unwrap();
+    let lying: Vec<u8> = [&(1u64 << 40).to_le_bytes()[..], header.as_bytes()].concat();
+    std::fs::write(work.join("lying.safetensors"), &lying).unwrap();
+    let odd = r#"{"b.weight":{"dtype":"F32","shape":[8,12],"data_offsets":[0,384]}}"#;
+    let oddf: Vec<u8> = [
+        &(odd.len() as u64).to_le_bytes()[..],
+        odd.as_bytes(),
+        &data[..384],
+    ]
+    .concat();
+    std::fs::write(work.join("odd.safetensors"), &oddf).unwrap();
+    let mut cases = Vec::new();
+    for (flags, needle) in [
+        (
+            &["--safetensors", "missing.safetensors"][..],
+            "cannot read safetensors",
+        ),
+        (
+            &["--safetensors", "cut.safetensors"],
+            "not a valid safetensors file",
+        ),
+        (
+            &["--safetensors", "junk.safetensors"],
+            "not a valid safetensors file",
+        ),
+        (
+            &["--safetensors", "lying.safetensors"],
+            "not a valid safetensors file",
+        ),
+        (
+            &["--safetensors", "odd.safetensors"],
+            "no 2-D tensor named *.weight whose rows split into groups of 8",
+        ),
+        (
+            &["--safetensors", "ok.safetensors", "--n", "9"],
+            "N (kept per group) must be from 1 to M = 8, got 9",
+        ),
+        (
+            &["--safetensors", "ok.safetensors", "--outliers", "8"],
+            "outliers per group must be at most N = 7",
+        ),
+        (
+            &["--safetensors", "ok.safetensors", "--m", "0"],
+            "group size M must be from 1 to 64",
+        ),
+        (
+            &["--safetensors", "ok.safetensors", "--inlier-format", "fp3"],
+            "unknown number format \"fp3\"",
+        ),
+        (
+            &[
+                "--safetensors",
+                "ok.safetensors",
+                "--outlier-format",
+                "e8m0",
+            ],
+            "e8m0 is a scale format",
+        ),
+        (
+            &["--safetensors", "ok.safetensors", "--block", "0"],
+            "MX block must be from 1 to 1024",
+        ),
+        (
+            &["--safetensors", "ok.safetensors", "--tensor", "nope"],
+            "tensor \"nope\" is not in",
+        ),
+    ] {
+        let mut args = vec!["sdq", "quantize", "-o", "q"];
+        args.extend_from_slice(flags);
+        cases.push(case(&args, 2, needle));
+    }
+    cases.push(case(
+        &[
+            "sdq",
+            "quantize",
+            "--safetensors",
+            "ok.safetensors",
+            "-o",
+            "/proc/q",
+        ],
+        2,
+        "/proc is not writable",
+    ));
+    cases
+}
+
 /// Board builds: clock, fit, stream widths, and directories that are not plume's.
 fn board_cases() -> Vec<Case> {
     vec![
@@ -1252,6 +1357,7 @@ fn every_command_refuses_hostile_input_cleanly() {
     cases.extend(rfemu_cases(&work));
     cases.extend(fred_cases());
     cases.extend(chakra_cases(&work));
+    cases.extend(sdq_cases(&work));
     cases.extend(board_cases());
     let n = check_all(&cases, &work, &tmp);
     eprintln!("{n} hostile invocations refused cleanly");

@@ -335,3 +335,103 @@ fn the_packed_streams_read_back_exactly_at_the_stated_size() {
         );
     }
 }
+
+// ---- plume sdq quantize ------------------------------------------------------------------------
+
+use plume_hw::sdq::pack::{BitWriter, Packed};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+
+fn f32_bytes(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|&x| (x as f32).to_le_bytes()).collect()
+}
+
+/// A small model file: two linear layers of heavy-tailed weights, a 1-D bias and an
+/// embedding table (neither is quantized by default).
+fn model_file(path: &std::path::Path) -> (Vec<f64>, Vec<f64>) {
+    let a = heavy_tailed(32 * 64, 21);
+    let b = heavy_tailed(16 * 128, 22);
+    let (ab, bb, bias, emb) = (
+        f32_bytes(&a),
+        f32_bytes(&b),
+        f32_bytes(&[0.5; 32]),
+        f32_bytes(&heavy_tailed(10 * 64, 23)),
+    );
+    let tensors = vec![
+        (
+            "enc.0.dense.weight",
+            TensorView::new(Dtype::F32, vec![32, 64], &ab).unwrap(),
+        ),
+        (
+            "enc.1.dense.weight",
+            TensorView::new(Dtype::F32, vec![16, 128], &bb).unwrap(),
+        ),
+        (
+            "enc.0.dense.bias",
+            TensorView::new(Dtype::F32, vec![32], &bias).unwrap(),
+        ),
+        (
+            "embeddings.word_embeddings.weight",
+            TensorView::new(Dtype::F32, vec![10, 64], &emb).unwrap(),
+        ),
+    ];
+    std::fs::write(path, safetensors::serialize(tensors, None).unwrap()).unwrap();
+    (
+        a.iter().map(|&x| x as f32 as f64).collect(),
+        b.iter().map(|&x| x as f32 as f64).collect(),
+    )
+}
+
+/// `plume sdq quantize` packs every linear layer of a safetensors file: the report lists the
+/// two layers (not the bias nor the embedding table) with the configuration's bits per weight,
+/// and each packed file reads back to the decomposition of that layer's weights.
+#[test]
+fn quantize_packs_every_linear_layer_of_a_safetensors_file() {
+    let t = common::TempDir::new("sdq-quantize").unwrap();
+    let model = t.path().join("m.safetensors");
+    let (a, b) = model_file(&model);
+    let out = t.path().join("q");
+    let o = common::plume(&[
+        "sdq",
+        "quantize",
+        "--safetensors",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let layers = report["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    let cfg = SdqConfig::default();
+    for (layer, (w, rows, cols)) in layers.iter().zip([(&a, 32, 64), (&b, 16, 128)]) {
+        assert_eq!(
+            layer["bits_per_weight"].as_f64().unwrap(),
+            cfg.bits_per_weight()
+        );
+        let blob = std::fs::read(out.join(layer["file"].as_str().unwrap())).unwrap();
+        let wb = u64::from_le_bytes(blob[..8].try_into().unwrap());
+        let sb = u64::from_le_bytes(blob[8..16].try_into().unwrap());
+        let split = 16 + wb.div_ceil(8) as usize;
+        let p = Packed {
+            rows,
+            cols,
+            weights: BitWriter {
+                bytes: blob[16..split].to_vec(),
+                bits: wb,
+            },
+            scales: BitWriter {
+                bytes: blob[split..].to_vec(),
+                bits: sb,
+            },
+        };
+        let u = unpack(&cfg, &p).unwrap();
+        let d = decompose(&cfg, w, rows, cols, None).unwrap();
+        assert_eq!(u.outliers, d.q_outliers);
+        assert_eq!(u.inliers, d.q_inliers);
+        let sqnr = layer["weight_sqnr_db"].as_f64().unwrap();
+        assert!((sqnr - sqnr_db(w, &d.reconstructed())).abs() < 1e-9);
+    }
+    assert!(report["skipped"].as_array().unwrap().is_empty());
+}

@@ -183,6 +183,21 @@ impl Format {
             .fold(0.0, f64::max)
     }
 
+    /// `finite_codes`, computed once per format.
+    pub fn table(self) -> &'static [(f64, u32)] {
+        use std::sync::OnceLock;
+        static TABLES: [OnceLock<Vec<(f64, u32)>>; 6] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        let i = Format::ALL.iter().position(|&f| f == self).expect("listed");
+        TABLES[i].get_or_init(|| self.finite_codes())
+    }
+
     /// Every finite code point as (value, code), ascending by value (−0 and +0 both listed).
     pub fn finite_codes(self) -> Vec<(f64, u32)> {
         let mut v: Vec<(f64, u32)> = (0..1u32 << self.bits())
@@ -198,8 +213,8 @@ impl Format {
     /// (significand LSB 0; for integers, the even integer). Zero keeps its sign where the
     /// format has one.
     pub fn encode(self, x: f64, overflow: Overflow) -> u32 {
-        let table = self.finite_codes();
-        self.encode_with(&table, x, overflow)
+        let table = self.table();
+        self.encode_with(table, x, overflow)
     }
 
     /// `encode` with the table of `finite_codes` computed once.

@@ -35,7 +35,7 @@ pub fn quantize_block(f: Format, x: &[f64]) -> Block {
 
 /// `quantize_block` under one of the MX rounding modes.
 pub fn quantize_block_rounded(f: Format, x: &[f64], rounding: Rounding) -> Block {
-    let table = f.finite_codes();
+    let table = f.table();
     let max = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let exp = if max == 0.0 || !max.is_finite() {
         -127
@@ -45,7 +45,7 @@ pub fn quantize_block_rounded(f: Format, x: &[f64], rounding: Rounding) -> Block
     let s = (2f64).powi(exp);
     let codes = x
         .iter()
-        .map(|&v| f.encode_rounded(&table, v / s, Overflow::Saturate, rounding))
+        .map(|&v| f.encode_rounded(table, v / s, Overflow::Saturate, rounding))
         .collect();
     Block { exp, codes }
 }
