@@ -16,7 +16,8 @@
 //! on the board one DMA channel feeds them all, so a release of k flits needs k beats.
 
 use super::network::Network;
-use super::switch::{any, entry_bits, lowest, one_hot, SwitchConfig};
+use super::switch::{entry_bits, SwitchConfig};
+use crate::blocks::arbiter::{any, lowest, one_hot};
 use crate::blocks::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
 use crate::blocks::axi_pipe::{count_beats_out, word_params};
 use crate::blocks::axis::skid;

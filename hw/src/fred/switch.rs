@@ -29,6 +29,7 @@
 use super::network::{check_flows, Flow, FlowError, Network};
 use super::rtl;
 use super::{FredConfig, FredError};
+use crate::blocks::arbiter::{all, any, lowest, one_hot};
 use crate::blocks::axis::fifo;
 use crate::blocks::delay::delay_line;
 use crate::rtl::{Bits, DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, Sig};
@@ -201,60 +202,6 @@ pub fn by_phase(flits: &[(u32, u64)]) -> std::collections::BTreeMap<u32, Vec<u64
         m.entry(ph).or_default().push(x);
     }
     m
-}
-
-/// `op` over `xs` as a balanced tree (log depth; a chain would put every port on the
-/// scheduler's critical path).
-fn tree(
-    b: &mut ModuleBuilder,
-    xs: &[Sig],
-    op: fn(&mut ModuleBuilder, Sig, Sig) -> Sig,
-    empty: u64,
-) -> Sig {
-    match xs.len() {
-        0 => b.lit(1, empty),
-        1 => xs[0],
-        n => {
-            let l = tree(b, &xs[..n / 2], op, empty);
-            let r = tree(b, &xs[n / 2..], op, empty);
-            op(b, l, r)
-        }
-    }
-}
-
-/// The OR of `xs`.
-pub(crate) fn any(b: &mut ModuleBuilder, xs: &[Sig]) -> Sig {
-    tree(b, xs, ModuleBuilder::or, 0)
-}
-
-/// The AND of `xs`.
-fn all(b: &mut ModuleBuilder, xs: &[Sig]) -> Sig {
-    tree(b, xs, ModuleBuilder::and, 1)
-}
-
-/// One-hot: the lowest of `req` that is set (each grant from a balanced OR of the requests
-/// below it, so the depth grows with log P, not P).
-pub(crate) fn lowest(b: &mut ModuleBuilder, req: &[Sig]) -> Vec<Sig> {
-    (0..req.len())
-        .map(|k| {
-            let below = any(b, &req[..k]);
-            let nb = b.not(below);
-            b.and(req[k], nb)
-        })
-        .collect()
-}
-
-/// `values[k]` where `grant` is one-hot (AND-OR).
-pub(crate) fn one_hot(b: &mut ModuleBuilder, grant: &[Sig], values: &[Sig]) -> Sig {
-    let terms: Vec<Sig> = grant
-        .iter()
-        .zip(values)
-        .map(|(&g, &v)| {
-            let z = b.zero(v.width);
-            b.mux(g, v, z)
-        })
-        .collect();
-    any(b, &terms)
 }
 
 /// Generates the switch: per port `s<k>_tdata` (W), `s<k>_tuser` (phase), `s<k>_tvalid`,

@@ -20,6 +20,7 @@
 //! made); `o_samples` counts samples in.
 
 use super::{lane, RfConfig, Role};
+use crate::blocks::arbiter::{any, lowest, one_hot};
 use crate::blocks::delay::delay_line;
 use crate::blocks::fixed::{saturate, sum_pipelined, sum_stages, sum_width};
 use crate::rtl::{Bits, DrcErrors, MemStyle, Module, ModuleBuilder, ReadDuringWrite, RedOp, Sig};
@@ -254,30 +255,20 @@ pub fn generate(cfg: &RfConfig) -> Result<Rc<Module>, DrcErrors> {
         b.mem_write(mem, waddr, shifted, we);
         // Fixed priority: the first requesting reader (each asks once per R samples); the
         // address is the granted reader's, an AND-OR over one-hot grants.
-        let mut addr_terms = Vec::new();
-        for (k, &p) in readers.iter().enumerate() {
-            let earlier: Vec<Sig> = readers[..k].iter().map(|&q| reqs[q]).collect();
-            let g = if earlier.is_empty() {
-                reqs[p]
-            } else {
-                let e = b.cat(&earlier);
-                let taken = b.reduce(RedOp::Or, e);
-                let free = b.not(taken);
-                b.and(reqs[p], free)
-            };
+        let req: Vec<Sig> = readers.iter().map(|&p| reqs[p]).collect();
+        let granted = lowest(&mut b, &req);
+        let mut addrs = Vec::new();
+        for (&p, &g) in readers.iter().zip(&granted) {
             b.assign(grants[p], g);
-            let row_p = b.slice(rows[p], ab - 1, 0);
-            let zero = b.zero(ab);
-            addr_terms.push(b.mux(g, row_p, zero));
+            addrs.push(b.slice(rows[p], ab - 1, 0));
         }
-        let addr = addr_terms
-            .into_iter()
-            .reduce(|a, t| b.or(a, t))
-            .unwrap_or_else(|| b.zero(ab));
-        let all: Vec<Sig> = readers.iter().map(|&p| reqs[p]).collect();
-        let all = b.cat(&all);
-        let any = b.reduce(RedOp::Or, all);
-        let data = b.mem_read(mem, addr, Some(any));
+        let addr = if readers.is_empty() {
+            b.zero(ab)
+        } else {
+            one_hot(&mut b, &granted, &addrs)
+        };
+        let asked = any(&mut b, &req);
+        let data = b.mem_read(mem, addr, Some(asked));
         b.assign(rd_wire, data);
     }
     b.finish()
