@@ -875,6 +875,10 @@ fn fred_cases() -> Vec<Case> {
             &["--bytes", "1MiB", "--svg", "nodir/h.svg"],
             "directory nodir does not exist",
         ),
+        (
+            &["--bytes", "1MiB", "--et", "/proc/et"],
+            "/proc is not writable",
+        ),
     ] {
         let mut args = sim.to_vec();
         args.extend_from_slice(flags);
