@@ -110,6 +110,7 @@ impl Design for Fir {
                 data_out: "o_y",
                 valid_in: Some("i_valid"),
                 latency: FIR_LATENCY,
+                valid_out: None,
                 params: vec![("i_coef", words)],
             },
             &map,

@@ -121,6 +121,7 @@ impl Design for FredNet {
                 data_out: "o_data",
                 valid_in: Some("i_valid"),
                 latency: net.columns as u64,
+                valid_out: None,
                 params: vec![("i_cfg", words)],
             },
             &map,

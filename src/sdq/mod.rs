@@ -3,6 +3,9 @@
 //! reports what each method keeps of it. (The datapath design comes with issue 14's next
 //! steps; the family has no registered design yet.)
 
+pub mod design;
+pub mod run;
+
 use crate::error::{bad, Result};
 use crate::output::{dir_target, write_dir};
 use crate::registry::{Entry, Family};
@@ -68,6 +71,10 @@ enum SdqCmd {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// A random GEMM (heavy-tailed weights, INT8 activations) through the generated SDQ
+    /// engine (or, with --dense, the INT8 baseline): bit-exact against the golden model,
+    /// cycles, throughput and accuracy.
+    Run(run::RunArgs),
 }
 
 pub fn command() -> Command {
@@ -76,6 +83,24 @@ pub fn command() -> Command {
             .about("SDQ: sparse-decomposed quantization of a model's linear layers (formats, N:M outlier/inlier decomposition, packed storage, quality report).")
             .subcommand_required(true),
     )
+}
+
+/// `n` heavy-tailed values (Student's t with 3 degrees of freedom, times `scale`), the shape
+/// of real transformer weights: the workload of `plume sdq run` and of unit tests.
+pub fn heavy_tailed(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut rng = XorShift::new(seed);
+    let mut u = move || ((rng.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let mut normal = move || {
+        let (a, b) = (u(), u());
+        (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+    };
+    (0..n)
+        .map(|_| {
+            let z = normal();
+            let chi2: f64 = (0..3).map(|_| normal().powi(2)).sum();
+            scale * z / (chi2 / 3.0).sqrt()
+        })
+        .collect()
 }
 
 /// Largest safetensors file read (a few hundred million weights).
@@ -309,6 +334,7 @@ fn run(m: &ArgMatches) -> Result<()> {
             let cfg = p.config()?;
             quantize(&safetensors, &cfg, &tensor, &out)
         }
+        SdqCmd::Run(a) => run::run(&a),
     }
 }
 
@@ -322,7 +348,7 @@ impl Family for SdqFamily {
     }
 
     fn designs(&self) -> Vec<&'static dyn Entry> {
-        Vec::new()
+        vec![&design::SDQ_ENGINE, &design::DENSE_ENGINE]
     }
 
     fn commands(&self) -> Vec<Command> {

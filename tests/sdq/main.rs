@@ -2,6 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod engine;
 
 use plume_hw::sdq::formats::{Format, Overflow};
 use plume_sim::rng::XorShift;
@@ -162,19 +163,7 @@ use plume_hw::sdq::decompose::{decompose, sqnr_db, SdqConfig};
 
 /// Heavy-tailed weights (Student's t with 3 degrees of freedom), as LLM weight matrices have.
 fn heavy_tailed(n: usize, seed: u64) -> Vec<f64> {
-    let mut rng = XorShift::new(seed);
-    let mut u = move || ((rng.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    let mut normal = move || {
-        let (a, b) = (u(), u());
-        (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
-    };
-    (0..n)
-        .map(|_| {
-            let z = normal();
-            let chi2: f64 = (0..3).map(|_| normal().powi(2)).sum();
-            0.02 * z / (chi2 / 3.0).sqrt()
-        })
-        .collect()
+    plume::sdq::heavy_tailed(n, seed, 0.02)
 }
 
 /// Every group keeps exactly N weights, the K most important as outliers; outlier and inlier

@@ -13,8 +13,9 @@
 //! `s_axis_tready` comes from registers. A core with state that must advance only on real
 //! beats (a filter's delay line) takes the admission strobe on its `valid_in` input; a
 //! stateless core (BIRRD) sees whatever `s_axis_tdata` holds on idle cycles and its results
-//! are dropped. CTRL's done rises when a beat with `tlast` leaves on `m_axis`; BEATS counts
-//! beats out. Parameters are static while a stream runs (written before it).
+//! are dropped. A core that answers only some beats says which on its `valid_out` output
+//! (credits are still held for every beat in flight, so admission stays conservative).
+//! CTRL's done rises when a beat with `tlast` leaves on `m_axis`; BEATS counts beats out. Parameters are static while a stream runs (written before it).
 
 use super::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
 use super::axis::{fifo, fifo_to_m_axis};
@@ -34,6 +35,10 @@ pub struct Pipeline<'a> {
     /// A core input raised in the cycle a beat enters, if the core has one.
     pub valid_in: Option<&'a str>,
     pub latency: u64,
+    /// A core output, raised `latency` cycles after a beat entered, saying whether that beat
+    /// has a result (a core that answers only some beats, like a dot-product engine that
+    /// answers a row's last chunk); without one, every beat has.
+    pub valid_out: Option<&'a str>,
     /// Core inputs driven by parameters: (core input, its parameters, least significant first).
     pub params: Vec<(&'a str, Vec<String>)>,
 }
@@ -103,10 +108,17 @@ pub fn axi_pipeline(p: &Pipeline, map: &RegMap) -> Result<Rc<Module>, DrcErrors>
     }
     let refs: Vec<(&str, Sig)> = conns.iter().map(|(n, s)| (n.as_str(), *s)).collect();
     let c = b.instance("core", p.core, &refs);
+    let push = match p.valid_out {
+        Some(v) => {
+            let v = c.get(v);
+            b.and(adm.arrive, v)
+        }
+        None => adm.arrive,
+    };
     let (m_valid, m_last) = fifo_to_m_axis(
         &mut b,
         &out_fifo,
-        (c.get(p.data_out), adm.arrive_tag, adm.arrive),
+        (c.get(p.data_out), adm.arrive_tag, push),
         m_ready,
         fifo_count,
     );

@@ -51,6 +51,7 @@ pub fn axi_birrd(cfg: &BirrdConfig) -> Result<Rc<Module>, WrapError> {
         data_out: "o_data",
         valid_in: None,
         latency: cfg.stages() as u64,
+        valid_out: None,
         params: vec![("i_cmd", words)],
     };
     Ok(axi_pipeline(&pipe, &map)?)

@@ -106,7 +106,14 @@ impl SdqConfig {
         let data = k * self.outlier_format.bits() as f64 + i * self.inlier_format.bits() as f64;
         // Positions of every kept weight; with nothing pruned, only the outliers' (the rest
         // are the inliers, in order).
-        let placed = if self.n == self.m { k } else { k + i };
+        // With every weight an outlier, not even those.
+        let placed = if self.outliers == self.m {
+            0.0
+        } else if self.n == self.m {
+            k
+        } else {
+            k + i
+        };
         let index = placed * self.index_bits() as f64;
         let parts = (self.outliers > 0) as u32 + (self.n > self.outliers) as u32;
         (data + index) / m + parts as f64 * 8.0 / self.block as f64

@@ -9,8 +9,13 @@
 //! * `decompose`: N:M pruning by magnitude or Wanda score, outlier/inlier split, both parts
 //!   MX-quantized, exact bits per weight, SQNR.
 //! * `pack`: the packed bit streams (positions, codes, scales) and reading them back.
+//! * `dot`: the dot-product unit (metadata muxes, two precision lanes, block-scale shifts, exact
+//!   accumulation, one FP32 rounding); `golden`: its golden model.
 
 pub mod decompose;
+pub mod dot;
+pub mod engine;
 pub mod formats;
+pub mod golden;
 pub mod mx;
 pub mod pack;

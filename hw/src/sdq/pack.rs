@@ -87,8 +87,10 @@ pub fn pack(cfg: &SdqConfig, d: &Decomposed) -> Packed {
             let at = |k: usize| r * d.cols + g + k;
             let outs: Vec<usize> = (0..m).filter(|&k| d.role[at(k)] == 2).collect();
             let ins: Vec<usize> = (0..m).filter(|&k| d.role[at(k)] == 1).collect();
-            for &k in &outs {
-                w.put(k as u32, ib);
+            if cfg.outliers < cfg.m {
+                for &k in &outs {
+                    w.put(k as u32, ib);
+                }
             }
             for &k in &outs {
                 w.put(code(&d.outlier_blocks, r, g + k), cfg.outlier_format.bits());
@@ -187,7 +189,12 @@ pub fn unpack(cfg: &SdqConfig, p: &Packed) -> Result<Unpacked, String> {
         for g in (0..p.cols).step_by(m) {
             let at = |k: usize| r * p.cols + g + k;
             let scale_of = |v: &[i32], k: usize| v[r * per_row + (g + k) / block];
-            let outs = positions(&mut wr, cfg.outliers, ib, m, &[], (r, g))?;
+            // Every weight an outlier: the positions are implicit.
+            let outs = if cfg.outliers < cfg.m {
+                positions(&mut wr, cfg.outliers, ib, m, &[], (r, g))?
+            } else {
+                (0..m).collect()
+            };
             let mut out_codes = Vec::new();
             for _ in &outs {
                 out_codes.push(wr.get(cfg.outlier_format.bits()).ok_or_else(short)?);

@@ -1,0 +1,263 @@
+//! `plume sdq run`: a GEMM Y = X·Ŵᵀ through the generated engine, checked bit for bit against
+//! the golden model. W (N × K, heavy-tailed) is decomposed with the SDQ configuration — or,
+//! with `--dense`, quantized to MX INT8 for the dense baseline engine — X (M × K) is random
+//! INT8; output channels go through in tiles of R (the engine's units): each tile's weights
+//! are loaded, then every activation row streams past them. `--engine verilator` replays the
+//! recorded run on the emitted Verilog in Verilator, every output of every cycle compared.
+
+use super::design::{dense_int8, EngineArgs};
+use super::{heavy_tailed, SdqArgs};
+use crate::error::{bad, Result};
+use plume_hw::rtl::Bits;
+use plume_hw::sdq::decompose::{decompose, sqnr_db};
+use plume_hw::sdq::dot::Chunk;
+use plume_hw::sdq::engine::{chunks_of, generate_engine, EngineConfig, ENGINE_LATENCY};
+use plume_hw::sdq::golden::{dot, DotResult};
+use plume_sim::cosim::{self, Tool};
+use plume_sim::harness::{self, HarnessError, StreamBench, StreamCycle, StreamModel};
+use plume_sim::rng::XorShift;
+use std::collections::VecDeque;
+
+/// Largest M·K·N a run takes (the golden model and the simulator both do every MAC).
+pub const MAX_MACS: u64 = 1 << 28;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub sdq: SdqArgs,
+    #[command(flatten)]
+    pub engine_args: EngineArgs,
+    /// The GEMM: M (activation rows), K (reduction), N (output channels).
+    #[arg(long, default_value = "16,256,32")]
+    pub gemm: String,
+    /// sim (plume's simulator) or verilator (sim, then the recorded run replayed in
+    /// Verilator).
+    #[arg(long, default_value = "sim")]
+    pub engine: String,
+    /// Run the dense INT8 baseline engine (the SDQ flags are ignored).
+    #[arg(long)]
+    pub dense: bool,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+fn parse_gemm(s: &str) -> Result<(usize, usize, usize)> {
+    let v: Vec<&str> = s.split(',').collect();
+    let parsed: Option<Vec<usize>> = v.iter().map(|x| x.trim().parse().ok()).collect();
+    match parsed.as_deref() {
+        Some(&[m, k, n]) if m > 0 && k > 0 && n > 0 => Ok((m, k, n)),
+        _ => Err(bad(format!(
+            "--gemm {s:?}: expected M,K,N, three positive integers"
+        ))),
+    }
+}
+
+/// Every beat of a GEMM and what each row must answer.
+struct Plan {
+    queue: VecDeque<(Bits, Option<Bits>)>,
+    width: u32,
+}
+
+impl StreamModel for Plan {
+    fn inputs(&self) -> Vec<String> {
+        vec!["i_valid".into(), "i_data".into()]
+    }
+    fn outputs(&self) -> Vec<String> {
+        vec!["o_valid".into(), "o_data".into()]
+    }
+    fn latency(&self) -> u64 {
+        ENGINE_LATENCY
+    }
+    fn unit(&self) -> String {
+        "rows".into()
+    }
+    fn next(&mut self) -> StreamCycle {
+        match self.queue.pop_front() {
+            Some((beat, expect)) => StreamCycle {
+                inputs: vec![Bits::from_u64(1, 1), beat],
+                expect: vec![Some(Bits::from_u64(1, expect.is_some() as u64)), expect],
+            },
+            None => StreamCycle {
+                inputs: vec![Bits::zero(1), Bits::zero(self.width)],
+                expect: vec![Some(Bits::zero(1)), None],
+            },
+        }
+    }
+}
+
+pub fn run(a: &RunArgs) -> Result<()> {
+    let (m, k, n) = parse_gemm(&a.gemm)?;
+    let sdq = if a.dense {
+        dense_int8(a.sdq.block)
+    } else {
+        a.sdq.config()?
+    };
+    let cfg: EngineConfig = a.engine_args.config(sdq)?;
+    let verilator = match a.engine.as_str() {
+        "sim" => false,
+        "verilator" => true,
+        e => {
+            return Err(bad(format!(
+                "unknown engine {e:?} (expected sim or verilator)"
+            )))
+        }
+    };
+    let c = cfg.dot.chunk() as usize;
+    if !k.is_multiple_of(c) {
+        return Err(bad(format!(
+            "K = {k} is not a whole number of {c}-position chunks (groups × M); pad the rows with zero weights"
+        )));
+    }
+    if k / c > cfg.depth as usize {
+        return Err(bad(format!(
+            "K = {k} needs {} chunks per row; the weight buffers hold {} (--depth)",
+            k / c,
+            cfg.depth
+        )));
+    }
+    let macs = (m as u64).saturating_mul(k as u64).saturating_mul(n as u64);
+    if macs > MAX_MACS {
+        return Err(bad(format!(
+            "--gemm {m},{k},{n} is {macs} MACs; plume sdq run takes up to {MAX_MACS}"
+        )));
+    }
+    if verilator && !cosim::available(Tool::Verilator) {
+        return Err(crate::error::failed(
+            "verilator is not installed (run `make deps`)",
+        ));
+    }
+    let w = heavy_tailed(n * k, a.seed, 0.02);
+    let d = decompose(&cfg.dot.sdq, &w, n, k, None).map_err(bad)?;
+    let rows = chunks_of(&cfg.dot, &d).map_err(bad)?;
+    let mut rng = XorShift::new(a.seed ^ 0xa5a5);
+    let x: Vec<Vec<i8>> = (0..m)
+        .map(|_| (0..k).map(|_| rng.next() as u8 as i8).collect())
+        .collect();
+    let x_chunks: Vec<Vec<Vec<i8>>> = x
+        .iter()
+        .map(|r| r.chunks(c).map(|ch| ch.to_vec()).collect())
+        .collect();
+
+    // The plan: per tile of R channels, load, then stream every row.
+    let units = cfg.units as usize;
+    let beat = cfg.beat();
+    let zero_row: Vec<Chunk> = rows[0]
+        .iter()
+        .map(|ch| Chunk {
+            groups: ch.groups.clone(),
+            scales: [0, 0],
+        })
+        .map(|mut ch| {
+            for g in &mut ch.groups {
+                for lane in g.iter_mut() {
+                    for e in lane.iter_mut() {
+                        e.1 = 0;
+                    }
+                }
+            }
+            ch
+        })
+        .collect();
+    let mut queue = VecDeque::new();
+    let mut results: Vec<Vec<DotResult>> = vec![Vec::new(); m];
+    let (mut load_cycles, mut stream_cycles) = (0u64, 0u64);
+    for t in (0..n).step_by(units) {
+        let tile: Vec<Vec<Chunk>> = (t..t + units)
+            .map(|r| rows.get(r).cloned().unwrap_or_else(|| zero_row.clone()))
+            .collect();
+        for b in cfg.weight_beats(&tile) {
+            queue.push_back((b, None));
+            load_cycles += 1;
+        }
+        for (i, xr) in x_chunks.iter().enumerate() {
+            let res: Vec<DotResult> = tile.iter().map(|r| dot(&cfg.dot, r, xr)).collect();
+            for (j, ch) in xr.iter().enumerate() {
+                let last = j + 1 == xr.len();
+                let expect = last.then(|| super::design::out_word(&cfg, &res));
+                queue.push_back((beat.activations(ch, last), expect));
+                stream_cycles += 1;
+            }
+            results[i].extend(res.into_iter().take((n - t).min(units)));
+        }
+    }
+    let beats = queue.len() as u64;
+    let top = generate_engine(&cfg)?;
+    eprintln!(
+        "plume: {} beats through {} ({} units × {} positions per cycle)",
+        beats,
+        cfg.module_name(),
+        units,
+        c
+    );
+    let mut tb = StreamBench {
+        model: Plan {
+            queue,
+            width: beat.bits(),
+        },
+        cycles: 1 + beats + ENGINE_LATENCY,
+    };
+    let progress = crate::verbs::Progress::start(tb.cycles);
+    let r = harness::simulate_watched(&top, &mut tb, None, verilator, Some(progress.counter()));
+    progress.stop();
+    let report = r.map_err(|e| match e {
+        HarnessError::Mismatch(m) => crate::error::failed(m),
+        other => other.into(),
+    })?;
+    let mut line = format!(
+        "engine ≡ golden: {} rows × {n} channels bit-exact ({} cycles, {:.0} cycles/s)",
+        m,
+        report.cycles,
+        report.cycles as f64 / report.seconds.max(1e-9)
+    );
+    if verilator {
+        let rec = report
+            .recording
+            .as_ref()
+            .ok_or_else(|| bad("the simulator kept no recording"))?;
+        let dir = crate::output::TempDir::new("sdq-verilator")?;
+        let cycles = harness::replay(Tool::Verilator, &top, rec, dir.path())
+            .map_err(|e| crate::error::failed(e.to_string()))?;
+        line.push_str(&format!("; verilator ≡ sim over {cycles} cycles"));
+    }
+    crate::outln!("{line}");
+
+    // What the numbers mean: against X·Wᵀ in f64 (the unquantized weights) and X·Ŵᵀ (the
+    // quantized ones, exactly).
+    let wq = d.reconstructed();
+    let (mut exact, mut approx, mut fp32) = (Vec::new(), Vec::new(), Vec::new());
+    let mut flagged = 0;
+    let mut rounded_right = 0;
+    for (i, xr) in x.iter().enumerate() {
+        for (j, r) in results[i].iter().enumerate() {
+            let row = &w[j * k..(j + 1) * k];
+            let rowq = &wq[j * k..(j + 1) * k];
+            let y: f64 = row.iter().zip(xr).map(|(a, b)| a * *b as f64).sum();
+            let yq: f64 = rowq.iter().zip(xr).map(|(a, b)| a * *b as f64).sum();
+            exact.push(y);
+            approx.push(yq);
+            let got = f32::from_bits(r.y);
+            fp32.push(got as f64);
+            if r.flags() != 0 {
+                flagged += 1;
+            } else if got == yq as f32 {
+                rounded_right += 1;
+            }
+        }
+    }
+    let total_cycles = load_cycles + stream_cycles;
+    let ideal = macs as f64 / cfg.macs_per_cycle() as f64;
+    crate::outln!(
+        "GEMM {m}×{k}×{n}: {total_cycles} cycles ({load_cycles} loading weights, {stream_cycles} streaming), {} dense-equivalent MACs per cycle of {} peak ({:.1} % of the streaming peak overall)",
+        format_args!("{:.1}", macs as f64 / total_cycles as f64),
+        cfg.macs_per_cycle(),
+        100.0 * ideal / total_cycles as f64
+    );
+    crate::outln!(
+        "accuracy: SQNR of the engine's FP32 results vs X·Wᵀ {:.2} dB ({:.3} bits per weight); {rounded_right} of {} results are X·Ŵᵀ rounded to FP32 exactly, {flagged} flagged",
+        sqnr_db(&exact, &fp32),
+        cfg.dot.sdq.bits_per_weight(),
+        fp32.len()
+    );
+    let _ = approx;
+    Ok(())
+}
