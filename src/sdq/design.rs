@@ -41,6 +41,9 @@ pub struct EngineArgs {
     /// Exponent of the accumulator's least significant bit.
     #[arg(long, default_value_t = -24, allow_hyphen_values = true)]
     pub acc_lsb: i32,
+    /// Build every product from LUTs, none on DSPs.
+    #[arg(long)]
+    pub no_dsp: bool,
 }
 
 impl EngineArgs {
@@ -51,6 +54,7 @@ impl EngineArgs {
                 groups: self.groups,
                 acc_bits: self.acc_bits,
                 acc_lsb: self.acc_lsb,
+                dsp: !self.no_dsp,
             },
             units: self.units,
             depth: self.depth,

@@ -215,6 +215,43 @@ const DESIGNS: &[(&str, &[(&[&str], &str)])] = &[
         ],
     ),
     (
+        "sdq",
+        &[
+            (
+                &["--n", "9"],
+                "N (kept per group) must be from 1 to M = 8, got 9",
+            ),
+            (
+                &["--groups", "3"],
+                "a chunk of 24 positions (groups × M) must divide the MX block of 32",
+            ),
+            (
+                &["--acc-bits", "20"],
+                "accumulator width must be from 27 to 64 bits, got 20",
+            ),
+            (
+                &["--acc-lsb", "-127"],
+                "accumulator LSB exponent must be from -126",
+            ),
+            (&["--units", "0"], "units must be from 1 to 64, got 0"),
+            (
+                &["--depth", "0"],
+                "weight buffer depth must be from 1 to 65536 chunks, got 0",
+            ),
+            (&["--inlier-format", "fp3"], "unknown number format"),
+        ],
+    ),
+    (
+        "sdq_dense",
+        &[
+            (
+                &["--block", "12"],
+                "a chunk of 8 positions (groups × M) must divide the MX block of 12",
+            ),
+            (&["--units", "65"], "units must be from 1 to 64, got 65"),
+        ],
+    ),
+    (
         "rfemu",
         &[
             (&["--scenario", "missing.toml"], "cannot read scenario"),
@@ -250,7 +287,7 @@ fn usage_cases() -> Vec<Case> {
     vec![
         case(&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
         case(&["gen"], 2, "requires a subcommand"),
-        case(&["gen", "sdq", "-o", "x"], 2, "'sdq'"),
+        case(&["gen", "sdqq", "-o", "x"], 2, "'sdqq'"),
         case(&["fpga", "vcu118", "feather", "-o", "x"], 2, "'vcu118'"),
         case(
             &["sim", "birrd", "--cycles", "0"],
@@ -1262,6 +1299,35 @@ fn sdq_cases(work: &Path) -> Vec<Case> {
         2,
         "/proc is not writable",
     ));
+    for (flags, needle) in [
+        (
+            &["--gemm", "4,64"][..],
+            "expected M,K,N, three positive integers",
+        ),
+        (&["--gemm", "4,0,8"], "expected M,K,N"),
+        (
+            &["--gemm", "4,60,8"],
+            "is not a whole number of 8-position chunks",
+        ),
+        (
+            &["--gemm", "4,8192,8"],
+            "the weight buffers hold 128 (--depth)",
+        ),
+        (
+            &["--gemm", "4096,65536,4096", "--depth", "65536"],
+            "MACs; plume sdq run takes up to",
+        ),
+        (&["--engine", "fpga"], "unknown engine \"fpga\""),
+        (&["--acc-bits", "99"], "accumulator width must be from"),
+        (
+            &["--m", "8", "--n", "0"],
+            "N (kept per group) must be from 1",
+        ),
+    ] {
+        let mut args = vec!["sdq", "run"];
+        args.extend_from_slice(flags);
+        cases.push(case(&args, 2, needle));
+    }
     cases
 }
 
@@ -1365,7 +1431,7 @@ fn every_command_refuses_hostile_input_cleanly() {
     cases.extend(board_cases());
     let n = check_all(&cases, &work, &tmp);
     eprintln!("{n} hostile invocations refused cleanly");
-    assert!(n >= 520, "{n} cases");
+    assert!(n >= 600, "{n} cases");
 }
 
 /// A closed standard output ends a command quietly; a full one is one line and exit 1.

@@ -21,6 +21,7 @@ fn engine(sdq: SdqConfig, groups: u32, units: u32, acc: (u32, i32)) -> EngineCon
             groups,
             acc_bits: acc.0,
             acc_lsb: acc.1,
+            dsp: true,
         },
         units,
         depth: 16,
@@ -47,6 +48,13 @@ fn configs() -> Vec<EngineConfig> {
         engine(sdq(4, 2, 0, E4M3, Int4), 2, 2, (32, -8)),
         engine(sdq(16, 12, 2, E4M3, E2M1), 2, 1, (40, 0)),
         engine(dense_int8(32), 4, 2, (48, -24)),
+        EngineConfig {
+            dot: DotConfig {
+                dsp: false,
+                ..engine(dense_int8(32), 1, 1, (48, -24)).dot
+            },
+            ..engine(dense_int8(32), 1, 1, (48, -24))
+        },
     ]
 }
 

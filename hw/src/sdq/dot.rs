@@ -56,6 +56,14 @@ pub struct DotConfig {
     pub acc_bits: u32,
     /// Weight of the accumulator's least significant bit: 2^acc_lsb.
     pub acc_lsb: i32,
+    /// Products wider than `LUT_PRODUCT_BITS` on DSPs (the `mul` primitive); false builds
+    /// every product from LUTs (for comparisons at an equal LUT budget).
+    #[serde(default = "yes")]
+    pub dsp: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for DotConfig {
@@ -65,6 +73,7 @@ impl Default for DotConfig {
             groups: 1,
             acc_bits: 48,
             acc_lsb: -24,
+            dsp: true,
         }
     }
 }
@@ -197,13 +206,14 @@ impl DotConfig {
     pub fn module_name(&self) -> String {
         let s = &self.sdq;
         format!(
-            "sdq_dot_{}of{}_k{}_{}_{}_g{}",
+            "sdq_dot_{}of{}_k{}_{}_{}_g{}{}",
             s.n,
             s.m,
             s.outliers,
             s.outlier_format.name(),
             s.inlier_format.name(),
-            self.groups
+            self.groups,
+            if self.dsp { "" } else { "_lut" }
         )
     }
 }
@@ -434,7 +444,7 @@ fn dot_body(
         let p = if is_integer(lanes[s.lane].0) {
             // Integers multiply as they are stored (two's complement), like any INT8 MAC.
             let cs = b.as_signed(code);
-            if s.code_bits <= LUT_PRODUCT_BITS {
+            if s.code_bits <= LUT_PRODUCT_BITS || !cfg.dsp {
                 lut_mul(b, a, cs, pw)
             } else {
                 let p = b.mul(a, cs);
@@ -471,7 +481,7 @@ fn dot_body(
             let sig_s = b.extend(sig, sb + 1);
             let sig_s = b.as_signed(sig_s);
             let nw = ACT_BITS + sb + 1;
-            let p = if sb <= LUT_PRODUCT_BITS {
+            let p = if sb <= LUT_PRODUCT_BITS || !cfg.dsp {
                 lut_mul(b, a, sig_s, nw)
             } else {
                 let p = b.mul(a, sig_s);
