@@ -786,3 +786,54 @@ fn fred_runner_drives_the_simulated_hardware() {
         "{text}"
     );
 }
+
+/// The SDQ runner plays a GEMM package (`plume sdq run --export`, itself checked through AXI
+/// first) on the simulated board build and finds every result equal to the golden model; a
+/// corrupted golden result is reported with its row and channel.
+#[test]
+fn sdq_runner_drives_the_simulated_hardware() {
+    if !common::have("python3") {
+        return;
+    }
+    let t = common::TempDir::new("fpga-sdq-runner").unwrap();
+    let build = t.path().join("build");
+    let pkg = t.path().join("run");
+    let hw = ["--units", "2", "--depth", "16"];
+    let mut args = vec!["fpga", "zcu104", "sdq"];
+    args.extend_from_slice(&hw);
+    args.extend_from_slice(&["-o", build.to_str().unwrap()]);
+    let o = plume(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut args = vec!["sdq", "run", "--gemm", "3,32,5"];
+    args.extend_from_slice(&hw);
+    args.extend_from_slice(&["--export", pkg.to_str().unwrap()]);
+    let o = plume(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Three tiles of 2 channels: 3 × (2 × 4 weight chunks + 3 rows × 4 chunks) in, 3 × 3 out.
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(text.contains("60 beats in, 9 out"), "{text}");
+    let script = build.join("sw/run_sdq.py");
+    let mut server = vec!["sdq"];
+    server.extend_from_slice(&hw);
+    let (code, text) = run_board(&script, &pkg, &server);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("GEMM 3x32x5: 60 beats in, 9 out, BEATS counted 9"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(pkg.join("results.f32")).unwrap().len(),
+        15 * 4
+    );
+    // Tile 1 (channels 2-3), row 2: beat 5; channel 3 is unit 1, bytes 4-7.
+    let mut golden = std::fs::read(pkg.join("golden.bin")).unwrap();
+    let ob = golden.len() / 9;
+    golden[5 * ob + 5] ^= 1;
+    std::fs::write(pkg.join("golden.bin"), &golden).unwrap();
+    let (code, text) = run_board(&script, &pkg, &server);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("1 of 15 results differ from the golden model (first: row 2, channel 3)"),
+        "{text}"
+    );
+}

@@ -9,7 +9,7 @@
 
 use super::SdqArgs;
 use crate::error::{bad, Result};
-use crate::registry::{Board, Design};
+use crate::registry::{Board, Design, Runner};
 use clap::Args;
 use plume_hw::blocks::axi_pipe::{axi_pipeline, pipeline_map, Pipeline};
 use plume_hw::rtl::{Bits, Module};
@@ -153,16 +153,22 @@ fn board(cfg: &EngineConfig) -> Result<Board> {
              unit, addr, payload). Load a tile of {} output channels, then stream activation \
              rows, `last` on each row's final chunk and `tlast` on the stream's final beat; each \
              row answers with one `m_axis` beat of {} bits: {} FP32 results and their flags. \
-             `sw/run_sdq.py` runs a whole GEMM.\n",
+             `sw/run_sdq.py` plays a GEMM package from `plume sdq run --export`.\n",
             beat.bits(),
             cfg.dot.chunk(),
             cfg.units,
             cfg.out_bits(),
             cfg.units
         ),
-        runner: None,
+        runner: Some(Runner {
+            file: "run_sdq.py",
+            template: RUN_SDQ,
+            doc: "`sw/run_sdq.py run/` plays a GEMM package (`plume sdq run --gemm M,K,N --export run/`) and checks every result against the golden model.",
+        }),
     })
 }
+
+const RUN_SDQ: &str = include_str!("../../fpga/zcu104/run_sdq.py");
 
 impl Design for SdqEngine {
     type Args = SdqEngineParams;

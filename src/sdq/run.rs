@@ -17,6 +17,7 @@ use plume_sim::cosim::{self, Tool};
 use plume_sim::harness::{self, HarnessError, StreamBench, StreamCycle, StreamModel};
 use plume_sim::rng::XorShift;
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 
 /// Largest M·K·N a run takes (the golden model and the simulator both do every MAC).
 pub const MAX_MACS: u64 = 1 << 28;
@@ -39,6 +40,10 @@ pub struct RunArgs {
     pub dense: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also check the GEMM through the AXI-wrapped engine (30 % stalls on every bus) and
+    /// write it as a package for the board build's `sw/run_sdq.py`.
+    #[arg(long)]
+    pub export: Option<PathBuf>,
 }
 
 fn parse_gemm(s: &str) -> Result<(usize, usize, usize)> {
@@ -121,6 +126,14 @@ pub fn run(a: &RunArgs) -> Result<()> {
             "--gemm {m},{k},{n} is {macs} MACs; plume sdq run takes up to {MAX_MACS}"
         )));
     }
+    // A package is checked for the board before anything runs.
+    let wrapped = match &a.export {
+        Some(out) => {
+            crate::output::dir_target(out, |_| false)?;
+            Some(wrap(a, &cfg)?)
+        }
+        None => None,
+    };
     if verilator && !cosim::available(Tool::Verilator) {
         return Err(crate::error::failed(
             "verilator is not installed (run `make deps`)",
@@ -181,6 +194,11 @@ pub fn run(a: &RunArgs) -> Result<()> {
         }
     }
     let beats = queue.len() as u64;
+    let stream: Vec<(Bits, Option<Bits>)> = if a.export.is_some() {
+        queue.iter().cloned().collect()
+    } else {
+        Vec::new()
+    };
     let top = generate_engine(&cfg)?;
     eprintln!(
         "plume: {} beats through {} ({} units × {} positions per cycle)",
@@ -259,5 +277,100 @@ pub fn run(a: &RunArgs) -> Result<()> {
         fp32.len()
     );
     let _ = approx;
+    if let (Some(out), Some(d)) = (&a.export, &wrapped) {
+        export(a, d, &cfg, (m, k, n), &stream, out)?;
+    }
+    Ok(())
+}
+
+/// Bytes of `b`, `n` of them, least significant first.
+fn bytes_of(b: &Bits, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| {
+            let lo = 8 * i as u32;
+            if lo >= b.width() {
+                0
+            } else {
+                b.slice(lo, (b.width() - lo).min(8)).to_u64() as u8
+            }
+        })
+        .collect()
+}
+
+/// The engine behind AXI, its streams checked against the DMA's.
+fn wrap(a: &RunArgs, cfg: &EngineConfig) -> Result<crate::board::Wrapped> {
+    use crate::registry::instance;
+    let inst = if a.dense {
+        instance(&super::design::DENSE_ENGINE, *cfg)
+    } else {
+        instance(&super::design::SDQ_ENGINE, *cfg)
+    };
+    let d = crate::board::Wrapped::of(&*inst)?;
+    crate::board::check_streams(&d).map_err(bad)?;
+    Ok(d)
+}
+
+/// The GEMM through the AXI-wrapped engine under stalls, then written as a board package.
+fn export(
+    a: &RunArgs,
+    d: &crate::board::Wrapped,
+    cfg: &EngineConfig,
+    (m, k, n): (usize, usize, usize),
+    stream: &[(Bits, Option<Bits>)],
+    out: &Path,
+) -> Result<()> {
+    use plume_sim::bfm::{Host, Stalls};
+    let (di, d_o) = d.dma_bytes();
+    let (wi, wo) = d.stream_widths();
+    let (nb, ob) = (wi.div_ceil(8) as usize, wo.div_ceil(8) as usize);
+    let beats: Vec<&Bits> = stream.iter().map(|(b, _)| b).collect();
+    let want: Vec<&Bits> = stream.iter().filter_map(|(_, e)| e.as_ref()).collect();
+    let input: Vec<u8> = beats.iter().flat_map(|b| bytes_of(b, nb)).collect();
+    let mut h = Host::new(
+        d.board.top.clone(),
+        d.board.map.clone(),
+        Stalls {
+            lite: 30,
+            stream_in: 30,
+            stream_out: 30,
+            seed: a.seed,
+        },
+        false,
+    )?;
+    let got = h.transfer(&input, want.len())?;
+    let expect: Vec<u8> = want.iter().flat_map(|w| bytes_of(w, ob)).collect();
+    if got != expect || h.read("beats")? != want.len() as u64 {
+        return Err(crate::error::failed(
+            "the AXI-wrapped engine's results differ from the golden model",
+        ));
+    }
+    let manifest = serde_json::json!({
+        "design": d.name,
+        "hardware": d.params,
+        "gemm": [m, k, n],
+        "units": cfg.units,
+        "beats_in": beats.len(),
+        "beats_out": want.len(),
+        "beat_bytes_in": di,
+        "beat_bytes_out": d_o,
+        "seed": a.seed,
+    });
+    let in_image: Vec<u8> = beats.iter().flat_map(|b| bytes_of(b, di)).collect();
+    let golden: Vec<u8> = want.iter().flat_map(|w| bytes_of(w, d_o)).collect();
+    crate::output::write_dir(
+        out,
+        &[
+            ("sdq.json".into(), serde_json::to_vec_pretty(&manifest)?),
+            ("in.bin".into(), in_image),
+            ("golden.bin".into(), golden),
+        ],
+    )?;
+    crate::outln!(
+        "wrote {}: {} beats in, {} out, for {} (checked through AXI on plume's simulator)",
+        out.display(),
+        beats.len(),
+        want.len(),
+        d.name
+    );
     Ok(())
 }

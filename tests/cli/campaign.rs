@@ -1323,6 +1323,11 @@ fn sdq_cases(work: &Path) -> Vec<Case> {
             &["--m", "8", "--n", "0"],
             "N (kept per group) must be from 1",
         ),
+        (&["--export", "/proc/sdq"], "/proc is not writable"),
+        (
+            &["--units", "64", "--export", "x"],
+            "the output stream is 2240 bits; the AXI DMA takes at most 1024",
+        ),
     ] {
         let mut args = vec!["sdq", "run"];
         args.extend_from_slice(flags);
