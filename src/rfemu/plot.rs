@@ -22,7 +22,8 @@ const FONTS: [&str; 3] = [
     "/usr/share/fonts/truetype/lato/Lato-Regular.ttf",
 ];
 
-fn font() -> Result<()> {
+/// Registers a TrueType font for plotters' labels (once).
+pub(crate) fn font() -> Result<()> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE.get_or_init(|| {
         FONTS.iter().any(|p| match std::fs::read(p) {

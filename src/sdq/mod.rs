@@ -4,6 +4,9 @@
 //! steps; the family has no registered design yet.)
 
 pub mod design;
+pub mod minilm;
+pub mod plot;
+pub mod report;
 pub mod run;
 
 use crate::error::{bad, Result};
@@ -75,6 +78,20 @@ enum SdqCmd {
     /// engine (or, with --dense, the INT8 baseline): bit-exact against the golden model,
     /// cycles, throughput and accuracy.
     Run(run::RunArgs),
+    /// The quality report on a real encoder: SDQ and baselines on every linear layer of a
+    /// sentence-transformers BERT (all-MiniLM-L6-v2 from `make minilm`), judged by weight and
+    /// layer-output SQNR and end to end by the sentence embeddings; report.json and
+    /// quality.svg.
+    Report(report::ReportArgs),
+    /// Sentence embeddings from a sentence-transformers BERT directory (FP32): token ids and
+    /// the normalised embedding of each text, as JSON (the report's sentences by default).
+    Embed {
+        #[arg(long)]
+        model: PathBuf,
+        /// A text to embed (repeatable).
+        #[arg(long)]
+        text: Vec<String>,
+    },
 }
 
 pub fn command() -> Command {
@@ -335,6 +352,23 @@ fn run(m: &ArgMatches) -> Result<()> {
             quantize(&safetensors, &cfg, &tensor, &out)
         }
         SdqCmd::Run(a) => run::run(&a),
+        SdqCmd::Report(a) => report::run(&a),
+        SdqCmd::Embed { model, text } => {
+            let (bert, tok) = minilm::load(&model)?;
+            let texts: Vec<String> = if text.is_empty() {
+                report::SENTENCES.iter().map(|s| s.to_string()).collect()
+            } else {
+                text
+            };
+            let mut out = Vec::new();
+            for t in &texts {
+                let ids = tok.encode(t);
+                let e = bert.embed(&ids, &mut |_, _| {})?;
+                out.push(serde_json::json!({"text": t, "ids": ids, "embedding": e}));
+            }
+            crate::outln!("{}", serde_json::to_string(&out)?);
+            Ok(())
+        }
     }
 }
 

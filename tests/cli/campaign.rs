@@ -1333,6 +1333,46 @@ fn sdq_cases(work: &Path) -> Vec<Case> {
         args.extend_from_slice(flags);
         cases.push(case(&args, 2, needle));
     }
+    // The encoder report and embeddings: a model directory that is not one.
+    std::fs::create_dir_all(work.join("bert")).unwrap();
+    std::fs::copy(
+        work.join("ok.safetensors"),
+        work.join("bert/model.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("bert/tokenizer.json"),
+        "{\"model\": {\"type\": \"BPE\"}}",
+    )
+    .unwrap();
+    for (args, needle) in [
+        (
+            &["sdq", "report", "--model", "nowhere", "-o", "r"][..],
+            "cannot read nowhere/model.safetensors",
+        ),
+        (
+            &["sdq", "report", "--model", "bert", "-o", "r"],
+            "plume reads WordPiece (BERT) tokenizers",
+        ),
+        (
+            &["sdq", "report", "--model", "bert", "--n", "9", "-o", "r"],
+            "N (kept per group) must be from 1 to M = 8",
+        ),
+        (
+            &["sdq", "report", "--model", "bert", "-o", "/proc/r"],
+            "/proc is not writable",
+        ),
+        (
+            &["sdq", "embed", "--model", "nowhere"],
+            "cannot read nowhere/model.safetensors",
+        ),
+        (
+            &["sdq", "embed", "--model", "bert"],
+            "plume reads WordPiece (BERT) tokenizers",
+        ),
+    ] {
+        cases.push(case(args, 2, needle));
+    }
     cases
 }
 

@@ -1,5 +1,6 @@
 //! SDQ: the number formats against their definitions and against ml_dtypes.
 
+mod bert;
 #[path = "../common/mod.rs"]
 mod common;
 mod engine;
