@@ -25,7 +25,8 @@ pub fn quality_svg(rows: &[serde_json::Value]) -> Result<String> {
         root.fill(&WHITE)
             .map_err(|e| failed(format!("plotting: {e}")))?;
         let (left, right) = root.split_horizontally(650);
-        let xmax = pts.iter().map(|p| p.1).fold(0.0, f64::max) + 1.0;
+        // Room on the right for the labels.
+        let xmax = pts.iter().map(|p| p.1).fold(0.0, f64::max) + 2.5;
         let draw = || -> std::result::Result<(), Box<dyn std::error::Error + '_>> {
             let ymin = pts.iter().map(|p| p.2).fold(f64::INFINITY, f64::min) - 3.0;
             let ymax = pts.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max) + 3.0;

@@ -189,16 +189,66 @@ fn output_sqnr(x: &[f32], inp: usize, w: &[f32], wq: &[f32], out: usize) -> f64 
         for o in 0..out {
             let wr = &w[o * inp..(o + 1) * inp];
             let qr = &wq[o * inp..(o + 1) * inp];
-            let (mut y, mut yq) = (0f32, 0f32);
-            for k in 0..inp {
-                y += row[k] * wr[k];
-                yq += row[k] * qr[k];
-            }
+            let (y, yq) = (minilm::dot(row, wr), minilm::dot(row, qr));
             sig += (y as f64).powi(2);
             err += (y as f64 - yq as f64).powi(2);
         }
     }
     10.0 * (sig / err.max(1e-300)).log10()
+}
+
+/// What every method is judged against: the FP32 model, its captured inputs and results.
+struct Ctx<'a> {
+    bert: &'a Bert,
+    ids: &'a [Vec<u32>],
+    inputs: &'a [Vec<f32>],
+    norms: &'a [Vec<f64>],
+    reference: &'a [Vec<f32>],
+    ref_sims: &'a [f64],
+    ref_nn: &'a [usize],
+}
+
+/// One method applied to every linear layer and run end to end.
+fn judge(c: &Ctx, me: &Method) -> Result<serde_json::Value> {
+    let bert = c.bert;
+    let mut model = bert.clone();
+    let (mut wsq, mut osq) = (Vec::new(), Vec::new());
+    for (i, l) in bert.linears.iter().enumerate() {
+        let w: Vec<f64> = l.w.iter().map(|v| *v as f64).collect();
+        let act = me.wanda.then(|| c.norms[i].as_slice());
+        let d = decompose(&me.cfg, &w, l.out, l.inp, act).map_err(crate::error::bad)?;
+        let q = d.reconstructed();
+        wsq.push(sqnr_db(&w, &q));
+        let qf: Vec<f32> = q.iter().map(|v| *v as f32).collect();
+        osq.push(output_sqnr(&c.inputs[i], l.inp, &l.w, &qf, l.out));
+        model.linears[i].w = qf;
+    }
+    let emb = embed_all(&model, c.ids, |_, _| {})?;
+    let cos: Vec<f64> = emb
+        .iter()
+        .zip(c.reference)
+        .map(|(a, b)| cosine(a, b))
+        .collect();
+    let (sims, nn) = neighbourhood(&emb);
+    let rho = spearman(c.ref_sims, &sims);
+    let same_nn = nn.iter().zip(c.ref_nn).filter(|(a, b)| a == b).count();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    Ok(serde_json::json!({
+        "method": me.name,
+        "config": me.cfg,
+        "importance": if me.wanda { "wanda" } else { "magnitude" },
+        "bits_per_weight": me.cfg.bits_per_weight(),
+        "weight_sqnr_db": mean(&wsq),
+        "output_sqnr_db": mean(&osq),
+        "output_sqnr_db_min": osq.iter().cloned().fold(f64::INFINITY, f64::min),
+        "embedding_cosine_mean": mean(&cos),
+        "embedding_cosine_min": cos.iter().cloned().fold(f64::INFINITY, f64::min),
+        "pair_similarity_spearman": rho,
+        "nearest_neighbour_kept": same_nn,
+        "layers": bert.linears.iter().zip(wsq.iter().zip(&osq)).map(|(l, (w, o))| serde_json::json!({
+            "tensor": l.name, "weight_sqnr_db": w, "output_sqnr_db": o,
+        })).collect::<Vec<_>>(),
+    }))
 }
 
 pub fn run(a: &ReportArgs) -> Result<()> {
@@ -245,49 +295,49 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         .collect();
 
     let all = methods(sdq);
-    let mut rows = Vec::new();
-    let mut model = bert.clone();
-    for (mi, me) in all.iter().enumerate() {
-        eprintln!("plume: method {} of {}: {}", mi + 1, all.len(), me.name);
+    for me in &all {
         me.cfg.validate().map_err(crate::error::bad)?;
-        let (mut wsq, mut osq) = (Vec::new(), Vec::new());
-        for (i, l) in bert.linears.iter().enumerate() {
-            let w: Vec<f64> = l.w.iter().map(|v| *v as f64).collect();
-            let act = me.wanda.then(|| norms[i].as_slice());
-            let d = decompose(&me.cfg, &w, l.out, l.inp, act).map_err(crate::error::bad)?;
-            let q = d.reconstructed();
-            wsq.push(sqnr_db(&w, &q));
-            let qf: Vec<f32> = q.iter().map(|v| *v as f32).collect();
-            osq.push(output_sqnr(&inputs[i], l.inp, &l.w, &qf, l.out));
-            model.linears[i].w = qf;
-        }
-        let emb = embed_all(&model, &ids, |_, _| {})?;
-        let cos: Vec<f64> = emb
-            .iter()
-            .zip(&reference)
-            .map(|(a, b)| cosine(a, b))
-            .collect();
-        let (sims, nn) = neighbourhood(&emb);
-        let rho = spearman(&ref_sims, &sims);
-        let same_nn = nn.iter().zip(&ref_nn).filter(|(a, b)| a == b).count();
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        rows.push(serde_json::json!({
-            "method": me.name,
-            "config": me.cfg,
-            "importance": if me.wanda { "wanda" } else { "magnitude" },
-            "bits_per_weight": me.cfg.bits_per_weight(),
-            "weight_sqnr_db": mean(&wsq),
-            "output_sqnr_db": mean(&osq),
-            "output_sqnr_db_min": osq.iter().cloned().fold(f64::INFINITY, f64::min),
-            "embedding_cosine_mean": mean(&cos),
-            "embedding_cosine_min": cos.iter().cloned().fold(f64::INFINITY, f64::min),
-            "pair_similarity_spearman": rho,
-            "nearest_neighbour_kept": same_nn,
-            "layers": bert.linears.iter().zip(wsq.iter().zip(&osq)).map(|(l, (w, o))| serde_json::json!({
-                "tensor": l.name, "weight_sqnr_db": w, "output_sqnr_db": o,
-            })).collect::<Vec<_>>(),
-        }));
     }
+    // Methods are independent: one thread per core takes every n-th.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(all.len());
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let ctx = Ctx {
+        bert: &bert,
+        ids: &ids,
+        inputs: &inputs,
+        norms: &norms,
+        reference: &reference,
+        ref_sims: &ref_sims,
+        ref_nn: &ref_nn,
+    };
+    let mut rows: Vec<(usize, serde_json::Value)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (all, ctx, done) = (&all, &ctx, &done);
+                sc.spawn(move || -> Result<Vec<(usize, serde_json::Value)>> {
+                    let mut out = Vec::new();
+                    for (mi, me) in all.iter().enumerate().skip(t).step_by(threads) {
+                        out.push((mi, judge(ctx, me)?));
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        eprintln!("plume: method {n} of {} done: {}", all.len(), me.name);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let mut rows = Vec::new();
+        for h in handles {
+            rows.extend(
+                h.join()
+                    .map_err(|_| crate::error::failed("a report thread panicked"))??,
+            );
+        }
+        Ok::<_, crate::error::Error>(rows)
+    })?;
+    rows.sort_by_key(|r| r.0);
+    let rows: Vec<serde_json::Value> = rows.into_iter().map(|r| r.1).collect();
     crate::outln!(
         "{:<44} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6}",
         "method",
