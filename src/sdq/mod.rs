@@ -3,6 +3,7 @@
 //! reports what each method keeps of it. (The datapath design comes with issue 14's next
 //! steps; the family has no registered design yet.)
 
+pub mod demo;
 pub mod design;
 pub mod minilm;
 pub mod plot;
@@ -391,5 +392,9 @@ impl Family for SdqFamily {
 
     fn run(&self, _name: &str, m: &ArgMatches) -> Result<()> {
         run(m)
+    }
+
+    fn demo(&self, out: &Path) -> Result<()> {
+        demo::demo(out)
     }
 }

@@ -44,6 +44,9 @@ pub struct RunArgs {
     /// write it as a package for the board build's `sw/run_sdq.py`.
     #[arg(long)]
     pub export: Option<PathBuf>,
+    /// Write the run's waveform (VCD).
+    #[arg(long)]
+    pub vcd: Option<PathBuf>,
 }
 
 fn parse_gemm(s: &str) -> Result<(usize, usize, usize)> {
@@ -126,6 +129,11 @@ pub fn run(a: &RunArgs) -> Result<()> {
             "--gemm {m},{k},{n} is {macs} MACs; plume sdq run takes up to {MAX_MACS}"
         )));
     }
+    let vcd_target = a
+        .vcd
+        .as_deref()
+        .map(|p| crate::output::file_target(p, "waveform"))
+        .transpose()?;
     // A package is checked for the board before anything runs.
     let wrapped = match &a.export {
         Some(out) => {
@@ -214,8 +222,18 @@ pub fn run(a: &RunArgs) -> Result<()> {
         },
         cycles: 1 + beats + ENGINE_LATENCY,
     };
+    let staged = vcd_target
+        .as_ref()
+        .map(crate::output::StagedFile::create)
+        .transpose()?;
     let progress = crate::verbs::Progress::start(tb.cycles);
-    let r = harness::simulate_watched(&top, &mut tb, None, verilator, Some(progress.counter()));
+    let r = harness::simulate_watched(
+        &top,
+        &mut tb,
+        staged.as_ref().map(|s| s.path()),
+        verilator,
+        Some(progress.counter()),
+    );
     progress.stop();
     let report = r.map_err(|e| match e {
         HarnessError::Mismatch(m) => crate::error::failed(m),
@@ -236,6 +254,13 @@ pub fn run(a: &RunArgs) -> Result<()> {
         let cycles = harness::replay(Tool::Verilator, &top, rec, dir.path())
             .map_err(|e| crate::error::failed(e.to_string()))?;
         line.push_str(&format!("; verilator ≡ sim over {cycles} cycles"));
+    }
+    if let Some(s) = staged {
+        s.commit()?;
+        line.push_str(&format!(
+            "; waveform {}",
+            a.vcd.as_deref().unwrap_or(Path::new("")).display()
+        ));
     }
     crate::outln!("{line}");
 

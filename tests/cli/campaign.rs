@@ -1324,6 +1324,7 @@ fn sdq_cases(work: &Path) -> Vec<Case> {
             "N (kept per group) must be from 1",
         ),
         (&["--export", "/proc/sdq"], "/proc is not writable"),
+        (&["--vcd", "/"], "it is a directory"),
         (
             &["--units", "64", "--export", "x"],
             "the output stream is 2240 bits; the AXI DMA takes at most 1024",
