@@ -266,7 +266,11 @@ fn bad_input_writes_nothing() {
         ],
         "the input stream is 2048 bits; the AXI DMA takes at most 1024",
     );
-    assert_bad_input(&["fpga", "zcu104", "sdq", "-o", o], "sdq");
+    assert_bad_input(&["fpga", "zcu104", "sdqq", "-o", o], "sdqq");
+    assert_bad_input(
+        &["fpga", "zcu104", "sdq", "--units", "64", "-o", o],
+        "the output stream is 2240 bits; the AXI DMA takes at most 1024",
+    );
     assert_bad_input(&["fpga", "vcu118", "feather", "-o", o], "vcu118");
     assert_bad_input(
         &[

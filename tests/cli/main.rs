@@ -630,7 +630,15 @@ fn lifecycle_verbs_refuse_bad_parameters_for_every_design() {
             "cannot read scenario",
         );
         assert_bad_input(&with(&["fred", "--m", "5"]), "must be 2 or 3");
-        assert_bad_input(&with(&["sdq"]), "sdq");
+        assert_bad_input(
+            &with(&["sdq", "--groups", "3"]),
+            "must divide the MX block of 32",
+        );
+        assert_bad_input(
+            &with(&["sdq_dense", "--units", "0"]),
+            "units must be from 1",
+        );
+        assert_bad_input(&with(&["sdqq"]), "sdqq");
     }
     assert_bad_input(
         &["check", "feather", "--array", "4x4", "--cycles", "0"],
