@@ -23,6 +23,8 @@ pub enum SimError {
     Width { name: String, want: u32, got: u32 },
     #[error("waveform: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Jit(#[from] crate::jit::JitError),
 }
 
 /// Inputs and outputs seen at every cycle, for replay on other simulators.
@@ -46,10 +48,23 @@ pub struct Sim {
     recording: Option<Recording>,
     /// Where `step` publishes the cycle count for another thread (progress reports).
     watcher: Option<Arc<AtomicU64>>,
+    /// The tape in native code (`None`: the interpreter runs it).
+    jit: Option<crate::jit::Jit>,
 }
 
 impl Sim {
+    /// The simulator of `top`, its tape in native code unless `PLUME_JIT=0`.
     pub fn new(top: &Rc<Module>) -> Result<Sim, SimError> {
+        Sim::build(top, crate::jit::Jit::enabled())
+    }
+
+    /// The simulator of `top` on the tape interpreter alone (the reference native code is
+    /// checked against).
+    pub fn new_interpreted(top: &Rc<Module>) -> Result<Sim, SimError> {
+        Sim::build(top, false)
+    }
+
+    fn build(top: &Rc<Module>, native: bool) -> Result<Sim, SimError> {
         let prog = compile(top)?;
         let mut v = vec![0u64; prog.slots];
         for (slot, words) in &prog.consts {
@@ -79,6 +94,11 @@ impl Sim {
             .map(|m| m.reads.len() * words_for(m.width))
             .sum();
         let ports = prog.mems.iter().map(|m| m.reads.len()).sum();
+        let jit = if native {
+            Some(crate::jit::Jit::compile(&prog)?)
+        } else {
+            None
+        };
         Ok(Sim {
             prog,
             v,
@@ -90,6 +110,7 @@ impl Sim {
             vcd: None,
             recording: None,
             watcher: None,
+            jit,
         })
     }
 
@@ -229,7 +250,10 @@ impl Sim {
         if self.settled {
             return;
         }
-        run_tape(&self.prog, &mut self.v);
+        match &self.jit {
+            Some(j) => j.run(&self.prog, &mut self.v),
+            None => run_tape(&self.prog, &mut self.v),
+        }
         self.settled = true;
     }
 
@@ -352,6 +376,15 @@ impl Drop for Sim {
 
 /// One settle: every instruction once, in order.
 pub fn run_tape(p: &Program, v: &mut [u64]) {
+    for ins in &p.tape {
+        exec(p, ins, v);
+    }
+}
+
+/// One tape instruction (the interpreter's step; native code calls it for instructions it
+/// does not compile).
+#[inline(always)]
+pub(crate) fn exec(p: &Program, ins: &Instr, v: &mut [u64]) {
     // SAFETY: compile() asserts that every slot an instruction names, and every table entry,
     // lies inside the value array, and Sim allocates exactly `p.slots` words.
     macro_rules! r {
@@ -365,91 +398,89 @@ pub fn run_tape(p: &Program, v: &mut [u64]) {
             unsafe { *v.get_unchecked_mut($i as usize) = x }
         }};
     }
-    for ins in &p.tape {
-        match *ins {
-            Instr::Not { d, a, m } => w!(d, !r!(a) & m),
-            Instr::Add { d, a, b, m } => w!(d, r!(a).wrapping_add(r!(b)) & m),
-            Instr::Sub { d, a, b, m } => w!(d, r!(a).wrapping_sub(r!(b)) & m),
-            Instr::And { d, a, b } => w!(d, r!(a) & r!(b)),
-            Instr::Or { d, a, b } => w!(d, r!(a) | r!(b)),
-            Instr::Xor { d, a, b } => w!(d, r!(a) ^ r!(b)),
-            Instr::MulU { d, a, b, m } => w!(d, r!(a).wrapping_mul(r!(b)) & m),
-            Instr::MulS { d, a, b, sa, sb, m } => {
-                let x = ((r!(a) << sa) as i64) >> sa;
-                let y = ((r!(b) << sb) as i64) >> sb;
-                w!(d, (x.wrapping_mul(y) as u64) & m);
-            }
-            Instr::Eq { d, a, b } => w!(d, (r!(a) == r!(b)) as u64),
-            Instr::Ne { d, a, b } => w!(d, (r!(a) != r!(b)) as u64),
-            Instr::LtU { d, a, b } => w!(d, (r!(a) < r!(b)) as u64),
-            Instr::LeU { d, a, b } => w!(d, (r!(a) <= r!(b)) as u64),
-            Instr::LtS { d, a, b, sh } => {
-                w!(d, (((r!(a) << sh) as i64) < ((r!(b) << sh) as i64)) as u64)
-            }
-            Instr::LeS { d, a, b, sh } => {
-                w!(d, (((r!(a) << sh) as i64) <= ((r!(b) << sh) as i64)) as u64)
-            }
-            Instr::Shl { d, a, b, w, m } => {
-                let n = r!(b);
-                w!(d, if n >= w as u64 { 0 } else { (r!(a) << n) & m });
-            }
-            Instr::Shr { d, a, b, w } => {
-                let n = r!(b);
-                w!(d, if n >= w as u64 { 0 } else { r!(a) >> n });
-            }
-            Instr::Sra { d, a, b, sh, m } => {
-                let n = r!(b).min(63);
-                let x = ((r!(a) << sh) as i64) >> sh;
-                w!(d, ((x >> n) as u64) & m);
-            }
-            Instr::RedAnd { d, a, m } => w!(d, (r!(a) == m) as u64),
-            Instr::RedOr { d, a } => w!(d, (r!(a) != 0) as u64),
-            Instr::RedXor { d, a } => w!(d, (r!(a).count_ones() & 1) as u64),
-            Instr::Mux { d, s, a, b } => w!(d, if r!(s) & 1 == 1 { r!(a) } else { r!(b) }),
-            Instr::Select { d, s, start } => {
-                // The selector is below 2^width and the table has 2^width entries (IR check).
-                let src = p.sel_table[start as usize + r!(s) as usize];
-                w!(d, r!(src));
-            }
-            Instr::Slice1 { d, a, sh, m } => w!(d, (r!(a) >> sh) & m),
-            Instr::Slice2 { d, a, sh, m } => w!(d, ((r!(a) >> sh) | (r!(a + 1) << (64 - sh))) & m),
-            Instr::Sext { d, a, sh, m } => w!(d, ((((r!(a) << sh) as i64) >> sh) as u64) & m),
-            Instr::Cat { d, start, len } => {
-                let mut acc = 0u64;
-                for &(slot, shift) in &p.cat_table[start as usize..(start + len) as usize] {
-                    acc |= r!(slot) << shift;
-                }
-                w!(d, acc);
-            }
-            Instr::CatWide {
-                d,
-                words,
-                start,
-                len,
-            } => {
-                v[d as usize..(d + words) as usize].fill(0);
-                for &(slot, lo, w) in &p.deposit_table[start as usize..(start + len) as usize] {
-                    let x = r!(slot);
-                    let (wi, b) = ((d + lo / 64) as usize, lo % 64);
-                    v[wi] |= x << b;
-                    if b != 0 && b + w > 64 {
-                        v[wi + 1] |= x >> (64 - b);
-                    }
-                }
-            }
-            Instr::Copy { d, a, n } => {
-                if n == 1 {
-                    w!(d, r!(a));
-                } else {
-                    v.copy_within(a as usize..(a + n) as usize, d as usize);
-                }
-            }
-            Instr::Gather { start, len } => {
-                for &(d, a) in &p.gather_table[start as usize..(start + len) as usize] {
-                    w!(d, r!(a));
-                }
-            }
-            Instr::Generic(ref g) => eval_generic(g, v),
+    match *ins {
+        Instr::Not { d, a, m } => w!(d, !r!(a) & m),
+        Instr::Add { d, a, b, m } => w!(d, r!(a).wrapping_add(r!(b)) & m),
+        Instr::Sub { d, a, b, m } => w!(d, r!(a).wrapping_sub(r!(b)) & m),
+        Instr::And { d, a, b } => w!(d, r!(a) & r!(b)),
+        Instr::Or { d, a, b } => w!(d, r!(a) | r!(b)),
+        Instr::Xor { d, a, b } => w!(d, r!(a) ^ r!(b)),
+        Instr::MulU { d, a, b, m } => w!(d, r!(a).wrapping_mul(r!(b)) & m),
+        Instr::MulS { d, a, b, sa, sb, m } => {
+            let x = ((r!(a) << sa) as i64) >> sa;
+            let y = ((r!(b) << sb) as i64) >> sb;
+            w!(d, (x.wrapping_mul(y) as u64) & m);
         }
+        Instr::Eq { d, a, b } => w!(d, (r!(a) == r!(b)) as u64),
+        Instr::Ne { d, a, b } => w!(d, (r!(a) != r!(b)) as u64),
+        Instr::LtU { d, a, b } => w!(d, (r!(a) < r!(b)) as u64),
+        Instr::LeU { d, a, b } => w!(d, (r!(a) <= r!(b)) as u64),
+        Instr::LtS { d, a, b, sh } => {
+            w!(d, (((r!(a) << sh) as i64) < ((r!(b) << sh) as i64)) as u64)
+        }
+        Instr::LeS { d, a, b, sh } => {
+            w!(d, (((r!(a) << sh) as i64) <= ((r!(b) << sh) as i64)) as u64)
+        }
+        Instr::Shl { d, a, b, w, m } => {
+            let n = r!(b);
+            w!(d, if n >= w as u64 { 0 } else { (r!(a) << n) & m });
+        }
+        Instr::Shr { d, a, b, w } => {
+            let n = r!(b);
+            w!(d, if n >= w as u64 { 0 } else { r!(a) >> n });
+        }
+        Instr::Sra { d, a, b, sh, m } => {
+            let n = r!(b).min(63);
+            let x = ((r!(a) << sh) as i64) >> sh;
+            w!(d, ((x >> n) as u64) & m);
+        }
+        Instr::RedAnd { d, a, m } => w!(d, (r!(a) == m) as u64),
+        Instr::RedOr { d, a } => w!(d, (r!(a) != 0) as u64),
+        Instr::RedXor { d, a } => w!(d, (r!(a).count_ones() & 1) as u64),
+        Instr::Mux { d, s, a, b } => w!(d, if r!(s) & 1 == 1 { r!(a) } else { r!(b) }),
+        Instr::Select { d, s, start } => {
+            // The selector is below 2^width and the table has 2^width entries (IR check).
+            let src = p.sel_table[start as usize + r!(s) as usize];
+            w!(d, r!(src));
+        }
+        Instr::Slice1 { d, a, sh, m } => w!(d, (r!(a) >> sh) & m),
+        Instr::Slice2 { d, a, sh, m } => w!(d, ((r!(a) >> sh) | (r!(a + 1) << (64 - sh))) & m),
+        Instr::Sext { d, a, sh, m } => w!(d, ((((r!(a) << sh) as i64) >> sh) as u64) & m),
+        Instr::Cat { d, start, len } => {
+            let mut acc = 0u64;
+            for &(slot, shift) in &p.cat_table[start as usize..(start + len) as usize] {
+                acc |= r!(slot) << shift;
+            }
+            w!(d, acc);
+        }
+        Instr::CatWide {
+            d,
+            words,
+            start,
+            len,
+        } => {
+            v[d as usize..(d + words) as usize].fill(0);
+            for &(slot, lo, w) in &p.deposit_table[start as usize..(start + len) as usize] {
+                let x = r!(slot);
+                let (wi, b) = ((d + lo / 64) as usize, lo % 64);
+                v[wi] |= x << b;
+                if b != 0 && b + w > 64 {
+                    v[wi + 1] |= x >> (64 - b);
+                }
+            }
+        }
+        Instr::Copy { d, a, n } => {
+            if n == 1 {
+                w!(d, r!(a));
+            } else {
+                v.copy_within(a as usize..(a + n) as usize, d as usize);
+            }
+        }
+        Instr::Gather { start, len } => {
+            for &(d, a) in &p.gather_table[start as usize..(start + len) as usize] {
+                w!(d, r!(a));
+            }
+        }
+        Instr::Generic(ref g) => eval_generic(g, v),
     }
 }

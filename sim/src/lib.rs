@@ -10,6 +10,7 @@ pub mod compile;
 pub mod cosim;
 pub mod engine;
 pub mod harness;
+pub mod jit;
 pub mod rng;
 pub mod vcd;
 pub mod wide;
