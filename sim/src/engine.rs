@@ -299,12 +299,22 @@ impl Sim {
                 self.staged_en[port] = enabled;
                 if enabled {
                     let a = v[addr as usize] as usize;
-                    let out = &mut self.staged[k..k + ww];
-                    if a < st.depth as usize {
-                        out.copy_from_slice(&self.mems[m][a * ww..(a + 1) * ww]);
+                    if ww == 1 {
+                        // One word: a plain move (a slice copy calls memmove).
+                        self.staged[k] = if a < st.depth as usize {
+                            self.mems[m][a]
+                        } else {
+                            0
+                        };
                     } else {
-                        out.fill(0);
+                        let out = &mut self.staged[k..k + ww];
+                        if a < st.depth as usize {
+                            out.copy_from_slice(&self.mems[m][a * ww..(a + 1) * ww]);
+                        } else {
+                            out.fill(0);
+                        }
                     }
+                    let out = &mut self.staged[k..k + ww];
                     if st.read_during_write == ReadDuringWrite::WriteFirst {
                         for &(wa, wd, we) in &st.writes {
                             if v[we as usize] & 1 == 1 && v[wa as usize] as usize == a {
@@ -324,8 +334,12 @@ impl Sim {
             for &(wa, wd, we) in &st.writes {
                 let a = v[wa as usize] as usize;
                 if v[we as usize] & 1 == 1 && a < st.depth as usize {
-                    self.mems[m][a * ww..(a + 1) * ww]
-                        .copy_from_slice(&v[wd as usize..wd as usize + ww]);
+                    if ww == 1 {
+                        self.mems[m][a] = v[wd as usize];
+                    } else {
+                        self.mems[m][a * ww..(a + 1) * ww]
+                            .copy_from_slice(&v[wd as usize..wd as usize + ww]);
+                    }
                 }
             }
         }
@@ -359,7 +373,11 @@ impl Sim {
             let ww = words_for(st.width);
             for &(_, _, rd) in &st.reads {
                 if self.staged_en[port] {
-                    v[rd as usize..rd as usize + ww].copy_from_slice(&self.staged[k..k + ww]);
+                    if ww == 1 {
+                        v[rd as usize] = self.staged[k];
+                    } else {
+                        v[rd as usize..rd as usize + ww].copy_from_slice(&self.staged[k..k + ww]);
+                    }
                 }
                 k += ww;
                 port += 1;

@@ -65,6 +65,8 @@ impl Jit {
         let mut flags = settings::builder();
         flags.set("opt_level", "speed").map_err(err)?;
         flags.set("is_pic", "false").map_err(err)?;
+        // The generated code is checked against the interpreter by tests, not at every build.
+        flags.set("enable_verifier", "false").map_err(err)?;
         let isa = cranelift_native::builder()
             .map_err(err)?
             .finish(settings::Flags::new(flags))
