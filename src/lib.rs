@@ -18,6 +18,7 @@ pub mod fir;
 pub mod fred;
 pub mod input;
 pub mod output;
+pub mod plot;
 pub mod registry;
 pub mod rfemu;
 pub mod sdq;

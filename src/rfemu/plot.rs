@@ -13,36 +13,6 @@ use plume_hw::rfemu::plan::{amplitude, distance, Plan};
 use plume_hw::rfemu::scenario::{Role, C};
 use rustfft::num_complex::Complex;
 use std::path::Path;
-use std::sync::OnceLock;
-
-/// Fonts a fresh Debian machine has once `make deps` ran (fonts-dejavu-core).
-const FONTS: [&str; 3] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/truetype/lato/Lato-Regular.ttf",
-];
-
-/// Registers a TrueType font for plotters' labels (once).
-pub(crate) fn font() -> Result<()> {
-    static DONE: OnceLock<bool> = OnceLock::new();
-    let ok = *DONE.get_or_init(|| {
-        FONTS.iter().any(|p| match std::fs::read(p) {
-            Ok(bytes) => {
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
-            }
-            Err(_) => false,
-        })
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(failed(format!(
-            "no TrueType font for the plot's labels (looked for {}); `make deps` installs fonts-dejavu-core",
-            FONTS[0]
-        )))
-    }
-}
 
 /// One expected line: a route's name, its frequency (Hz), delay (µs) and power (dB).
 struct Line {
@@ -218,7 +188,7 @@ fn draw<DB: DrawingBackend>(
 
 /// The plot's bytes: SVG for a name ending in `.svg`, else PNG.
 pub fn render(plan: &Plan, res: &Emulated, name: &Path) -> Result<Vec<u8>> {
-    font()?;
+    crate::plot::font()?;
     let size = (1100, 760);
     let svg = name.extension().is_some_and(|e| e == "svg");
     if svg {

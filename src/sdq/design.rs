@@ -247,16 +247,17 @@ impl Design for DenseEngine {
         }
     }
 
+    // Everything past the configuration is the SDQ engine's own.
     fn instance_name(&self, cfg: &EngineConfig) -> String {
-        cfg.module_name()
+        SDQ_ENGINE.instance_name(cfg)
     }
 
     fn top(&self, cfg: &EngineConfig) -> Result<Rc<Module>> {
-        Ok(generate_engine(cfg)?)
+        SDQ_ENGINE.top(cfg)
     }
 
     fn manifest(&self, cfg: &EngineConfig) -> Result<serde_json::Value> {
-        Ok(manifest(cfg))
+        SDQ_ENGINE.manifest(cfg)
     }
 
     fn summary(&self, cfg: &EngineConfig) -> String {
@@ -268,7 +269,7 @@ impl Design for DenseEngine {
     }
 
     fn board(&self, cfg: &EngineConfig) -> Result<Board> {
-        board(cfg)
+        SDQ_ENGINE.board(cfg)
     }
 }
 
@@ -348,7 +349,10 @@ pub fn out_word(cfg: &EngineConfig, results: &[DotResult]) -> Bits {
 pub struct GemmStream {
     cfg: EngineConfig,
     rng: XorShift,
+    /// Beats still to send, each with the `o_data` its cycle must answer (a row's last chunk).
     queue: VecDeque<(Bits, Option<Bits>)>,
+    /// Random tiles and idle cycles without end; otherwise the queue as given, then idle.
+    random: bool,
 }
 
 impl GemmStream {
@@ -357,6 +361,17 @@ impl GemmStream {
             cfg: *cfg,
             rng: XorShift::new(seed),
             queue: VecDeque::new(),
+            random: true,
+        }
+    }
+
+    /// Exactly `beats`, one per cycle, then idle cycles (`plume sdq run`'s GEMM).
+    pub fn fixed(cfg: &EngineConfig, beats: VecDeque<(Bits, Option<Bits>)>) -> GemmStream {
+        GemmStream {
+            cfg: *cfg,
+            rng: XorShift::new(1),
+            queue: beats,
+            random: false,
         }
     }
 
@@ -407,21 +422,19 @@ impl StreamModel for GemmStream {
     }
 
     fn next(&mut self) -> StreamCycle {
-        let idle = self.rng.next().is_multiple_of(5);
-        if self.queue.is_empty() {
+        let idle = self.random && self.rng.next().is_multiple_of(5);
+        if self.random && self.queue.is_empty() {
             self.refill();
         }
-        let width = self.cfg.beat().bits();
-        if idle {
-            return StreamCycle {
-                inputs: vec![Bits::zero(1), Bits::zero(width)],
+        match (!idle).then(|| self.queue.pop_front()).flatten() {
+            Some((beat, expect)) => StreamCycle {
+                inputs: vec![Bits::from_u64(1, 1), beat],
+                expect: vec![Some(Bits::from_u64(1, expect.is_some() as u64)), expect],
+            },
+            None => StreamCycle {
+                inputs: vec![Bits::zero(1), Bits::zero(self.cfg.beat().bits())],
                 expect: vec![Some(Bits::zero(1)), None],
-            };
-        }
-        let (beat, expect) = self.queue.pop_front().unwrap_or((Bits::zero(width), None));
-        StreamCycle {
-            inputs: vec![Bits::from_u64(1, 1), beat],
-            expect: vec![Some(Bits::from_u64(1, expect.is_some() as u64)), expect],
+            },
         }
     }
 }

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 /// Two panels side by side; each point labelled with its method.
 pub fn quality_svg(rows: &[serde_json::Value]) -> Result<String> {
-    crate::rfemu::plot::font()?;
+    crate::plot::font()?;
     let pts: Vec<(String, f64, f64, f64)> = rows
         .iter()
         .map(|r| {

@@ -5,7 +5,7 @@
 //! are loaded, then every activation row streams past them. `--engine verilator` replays the
 //! recorded run on the emitted Verilog in Verilator, every output of every cycle compared.
 
-use super::design::{dense_int8, EngineArgs};
+use super::design::{dense_int8, EngineArgs, GemmStream};
 use super::{heavy_tailed, SdqArgs};
 use crate::error::{bad, Result};
 use plume_hw::rtl::Bits;
@@ -14,7 +14,7 @@ use plume_hw::sdq::dot::Chunk;
 use plume_hw::sdq::engine::{chunks_of, generate_engine, EngineConfig, ENGINE_LATENCY};
 use plume_hw::sdq::golden::{dot, DotResult};
 use plume_sim::cosim::{self, Tool};
-use plume_sim::harness::{self, HarnessError, StreamBench, StreamCycle, StreamModel};
+use plume_sim::harness::{self, HarnessError, StreamBench};
 use plume_sim::rng::XorShift;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -57,39 +57,6 @@ fn parse_gemm(s: &str) -> Result<(usize, usize, usize)> {
         _ => Err(bad(format!(
             "--gemm {s:?}: expected M,K,N, three positive integers"
         ))),
-    }
-}
-
-/// Every beat of a GEMM and what each row must answer.
-struct Plan {
-    queue: VecDeque<(Bits, Option<Bits>)>,
-    width: u32,
-}
-
-impl StreamModel for Plan {
-    fn inputs(&self) -> Vec<String> {
-        vec!["i_valid".into(), "i_data".into()]
-    }
-    fn outputs(&self) -> Vec<String> {
-        vec!["o_valid".into(), "o_data".into()]
-    }
-    fn latency(&self) -> u64 {
-        ENGINE_LATENCY
-    }
-    fn unit(&self) -> String {
-        "rows".into()
-    }
-    fn next(&mut self) -> StreamCycle {
-        match self.queue.pop_front() {
-            Some((beat, expect)) => StreamCycle {
-                inputs: vec![Bits::from_u64(1, 1), beat],
-                expect: vec![Some(Bits::from_u64(1, expect.is_some() as u64)), expect],
-            },
-            None => StreamCycle {
-                inputs: vec![Bits::zero(1), Bits::zero(self.width)],
-                expect: vec![Some(Bits::zero(1)), None],
-            },
-        }
     }
 }
 
@@ -162,23 +129,17 @@ pub fn run(a: &RunArgs) -> Result<()> {
     // The plan: per tile of R channels, load, then stream every row.
     let units = cfg.units as usize;
     let beat = cfg.beat();
-    let zero_row: Vec<Chunk> = rows[0]
-        .iter()
-        .map(|ch| Chunk {
-            groups: ch.groups.clone(),
-            scales: [0, 0],
-        })
-        .map(|mut ch| {
-            for g in &mut ch.groups {
-                for lane in g.iter_mut() {
-                    for e in lane.iter_mut() {
-                        e.1 = 0;
-                    }
-                }
-            }
-            ch
-        })
-        .collect();
+    // Units past the last channel get a row of zero codes (their results are not used).
+    let mut zero_row = rows[0].clone();
+    for e in zero_row
+        .iter_mut()
+        .flat_map(|ch| ch.groups.iter_mut().flatten().flatten())
+    {
+        e.1 = 0;
+    }
+    for ch in &mut zero_row {
+        ch.scales = [0, 0];
+    }
     let mut queue = VecDeque::new();
     let mut results: Vec<Vec<DotResult>> = vec![Vec::new(); m];
     let (mut load_cycles, mut stream_cycles) = (0u64, 0u64);
@@ -216,10 +177,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         c
     );
     let mut tb = StreamBench {
-        model: Plan {
-            queue,
-            width: beat.bits(),
-        },
+        model: GemmStream::fixed(&cfg, queue),
         cycles: 1 + beats + ENGINE_LATENCY,
     };
     let staged = vcd_target
