@@ -300,6 +300,10 @@ struct Compiler {
     slot: Vec<u32>,
     next_slot: u32,
     prog: Program,
+    /// Node → the equal node that stands for it (`NONE`: itself); see `merge_equivalents`.
+    merged: Vec<u32>,
+    /// Slots already copied to a fresh slot at the end of the tape (`copy_to_fresh`).
+    fresh: std::collections::HashMap<u32, u32>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -322,8 +326,20 @@ impl Compiler {
         path
     }
 
-    /// Follows aliases to the node that really holds the value.
+    /// The node that really holds the value: aliases followed, then merges (see
+    /// `merge_equivalents`).
     fn resolve(&self, mut g: usize) -> usize {
+        loop {
+            g = self.resolve_alias(g);
+            match self.merged.get(g) {
+                Some(&m) if m != NONE => g = m as usize,
+                _ => return g,
+            }
+        }
+    }
+
+    /// Follows aliases to the node that really holds the value.
+    fn resolve_alias(&self, mut g: usize) -> usize {
         loop {
             let (i, id) = self.owner[g];
             let inst = &self.insts[i];
@@ -686,6 +702,8 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
         owner: Vec::new(),
         slot: Vec::new(),
         next_slot: 0,
+        merged: Vec::new(),
+        fresh: Default::default(),
         prog: Program {
             top: top.name.clone(),
             slots: 0,
@@ -710,6 +728,8 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
     };
     c.flatten(top, vec![top.name.clone()], None);
     c.slot = vec![NONE; c.owner.len()];
+    c.merged = vec![NONE; c.owner.len()];
+    c.merge_equivalents()?;
 
     if top.clocked {
         let s = c.next_slot;
@@ -907,6 +927,40 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
 }
 
 impl Program {
+    /// One line on the tape's size, for benches: instructions (and how many are wide
+    /// `Generic` ones), registers, memories, value words.
+    pub fn summary(&self) -> String {
+        let mut wide: BTreeMap<&str, usize> = BTreeMap::new();
+        for i in &self.tape {
+            if let Instr::Generic(g) = i {
+                *wide.entry(op_name(&g.op)).or_default() += 1;
+            }
+        }
+        let generic = wide.values().sum::<usize>();
+        let wide: Vec<String> = wide.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let copies: usize = self
+            .tape
+            .iter()
+            .map(|i| match i {
+                Instr::Copy { .. } => 1,
+                Instr::Gather { len, .. } => *len as usize,
+                _ => 0,
+            })
+            .sum();
+        format!(
+            "{} tape instructions ({} wide{}{}, {} copies), {} registers ({} with enable or wide), {} memories, {} value words",
+            self.tape.len(),
+            generic,
+            if wide.is_empty() { "" } else { ": " },
+            wide.join(", "),
+            copies,
+            self.fast_init.len() + self.regs.len(),
+            self.regs.len(),
+            self.mems.len(),
+            self.slots
+        )
+    }
+
     /// Every slot the tape and the edge touch lies inside the value array; the engine relies
     /// on this to read and write slots without bounds checks.
     fn assert_in_bounds(&self) {
@@ -969,8 +1023,13 @@ impl Program {
 }
 
 impl Compiler {
+    /// A copy of `src` made at the end of the tape (one per source slot).
     fn copy_to_fresh(&mut self, src: Loc) -> Loc {
+        if let Some(&slot) = self.fresh.get(&src.slot) {
+            return Loc { slot, ..src };
+        }
         let slot = self.next_slot;
+        self.fresh.insert(src.slot, slot);
         self.next_slot += src.words() as u32;
         self.prog.tape.push(Instr::Copy {
             d: slot,
@@ -1083,4 +1142,109 @@ pub fn eval_generic(g: &Generic, v: &mut [u64]) {
 /// Value at a location, as `Bits`.
 pub fn read_loc(v: &[u64], l: Loc) -> Bits {
     Bits::from_words(l.width, &v[l.slot as usize..l.slot as usize + l.words()])
+}
+
+/// What makes two nodes equal for `merge_equivalents`: the operation and its parameters, the
+/// node's width and signedness, and each operand as the node that holds it with the width and
+/// signedness this node reads it at. `None`: never merged (inputs, memory reads, aliases).
+fn merge_key(c: &Compiler, g: usize) -> Option<Vec<u64>> {
+    let (i, id) = c.owner[g];
+    let n = c.insts[i].module.node(id);
+    let tag: u64 = match &n.op {
+        Op::Const(_) => 1,
+        Op::Not(_) => 2,
+        Op::Bin(op, ..) => 10 + *op as u64,
+        Op::Mul(..) => 20,
+        Op::Cmp(op, ..) => 30 + *op as u64,
+        Op::Shift(op, ..) => 40 + *op as u64,
+        Op::Reduce(op, _) => 50 + *op as u64,
+        Op::Mux { .. } => 60,
+        Op::Select { .. } => 61,
+        Op::Cat(_) => 62,
+        Op::Slice { .. } => 63,
+        Op::Extend(_) => 64,
+        Op::Reg { .. } => 65,
+        _ => return None,
+    };
+    let mut key = vec![tag, n.width as u64, n.signed as u64];
+    match &n.op {
+        Op::Const(v) => key.extend_from_slice(v.words()),
+        Op::Slice { lo, .. } => key.push(*lo as u64),
+        Op::Reg { init, en, .. } => {
+            key.extend_from_slice(init.words());
+            let en = en.map_or(u64::MAX, |e| c.resolve(c.global(i, e)) as u64);
+            key.push(en);
+        }
+        _ => {}
+    }
+    let mut args: Vec<[u64; 3]> = match &n.op {
+        Op::Reg { d, .. } => vec![d[0]],
+        op => operands(op),
+    }
+    .into_iter()
+    .map(|a| {
+        let an = c.insts[i].module.node(a);
+        [
+            c.resolve(c.global(i, a)) as u64,
+            an.width as u64,
+            an.signed as u64,
+        ]
+    })
+    .collect();
+    let commutes = matches!(
+        n.op,
+        Op::Bin(BinOp::Add | BinOp::And | BinOp::Or | BinOp::Xor, ..)
+            | Op::Cmp(CmpOp::Eq | CmpOp::Ne, ..)
+    );
+    if commutes {
+        args.sort_unstable();
+    }
+    key.extend(args.iter().flatten());
+    Some(key)
+}
+
+impl Compiler {
+    /// Merges nodes that always hold the same value, so the tape computes each value once:
+    /// equal constants; combinational nodes with the same operation on the same operands
+    /// (common subexpressions — across instances too, e.g. a zero point's extension that every
+    /// PE of an array computes); registers with the same next value, enable and reset value
+    /// (equal from reset on, by induction over cycles: e.g. the per-PE copies of a row's
+    /// pipelined control). Repeated until nothing more merges, since merged registers make
+    /// more logic equal and equal logic makes more registers equal.
+    fn merge_equivalents(&mut self) -> Result<(), CompileError> {
+        let n = self.owner.len();
+        loop {
+            let mut seen: std::collections::HashMap<Vec<u64>, usize> = Default::default();
+            let mut merged = 0usize;
+            let mut visit = |c: &mut Compiler, g: usize| {
+                if let Some(key) = merge_key(c, g) {
+                    match seen.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(e) => {
+                            c.merged[g] = *e.get() as u32;
+                            merged += 1;
+                        }
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(g);
+                        }
+                    }
+                }
+            };
+            // Leaves first (constants, registers: their keys name the previous round's
+            // representatives), then the logic in dependence order.
+            for g in 0..n {
+                if self.resolve(g) == g && matches!(self.node(g).op, Op::Const(_) | Op::Reg { .. })
+                {
+                    visit(self, g);
+                }
+            }
+            for g in self.order()? {
+                if self.resolve(g) == g {
+                    visit(self, g);
+                }
+            }
+            if merged == 0 {
+                return Ok(());
+            }
+        }
+    }
 }

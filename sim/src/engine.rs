@@ -88,17 +88,25 @@ impl Sim {
                 v
             })
             .collect();
-        let staged_len = prog
+        let staged_len: usize = prog
             .mems
             .iter()
             .map(|m| m.reads.len() * words_for(m.width))
             .sum();
         let ports = prog.mems.iter().map(|m| m.reads.len()).sum();
+        if std::env::var_os("PLUME_SIM_SUMMARY").is_some() {
+            eprintln!("plume: {}: {}", prog.top, prog.summary());
+        }
+        let mut mems: Vec<Vec<u64>> = mems;
+        // The memories' buffers never move after this (never resized), so native code may
+        // address them directly.
+        let bases: Vec<*mut u64> = mems.iter_mut().map(|m| m.as_mut_ptr()).collect();
         let jit = if native {
-            Some(crate::jit::Jit::compile(&prog)?)
+            Some(crate::jit::Jit::compile(&prog, &bases)?)
         } else {
             None
         };
+        let staged_len = staged_len.max(jit.as_ref().map_or(0, |j| j.staged_words));
         Ok(Sim {
             prog,
             v,
@@ -288,6 +296,19 @@ impl Sim {
     }
 
     fn edge(&mut self) {
+        if let Some(j) = &self.jit {
+            let p = &self.prog;
+            let rst = p.rst.is_some_and(|r| self.v[r as usize] & 1 == 1);
+            j.edge(p, &mut self.v, &mut self.staged, rst, |v| {
+                commit_fast(p, v, rst);
+                if rst {
+                    for r in &p.regs {
+                        v[r.q as usize..r.q as usize + r.init.len()].copy_from_slice(&r.init);
+                    }
+                }
+            });
+            return;
+        }
         let v = &mut self.v;
         // 1. Memory reads see the contents before this edge's writes; enables are sampled now,
         //    before any register changes.
@@ -345,16 +366,7 @@ impl Sim {
         }
         // 3. Registers (their d and enable never alias state: see compile.rs).
         let rst = self.prog.rst.is_some_and(|r| v[r as usize] & 1 == 1);
-        let (q, d, count) = (
-            self.prog.fast_q as usize,
-            self.prog.fast_d as usize,
-            self.prog.fast_init.len(),
-        );
-        if rst {
-            v[q..q + count].copy_from_slice(&self.prog.fast_init);
-        } else {
-            v.copy_within(d..d + count, q);
-        }
+        commit_fast(&self.prog, v, rst);
         for r in &self.prog.regs {
             let q = r.q as usize;
             if rst {
@@ -383,6 +395,16 @@ impl Sim {
                 port += 1;
             }
         }
+    }
+}
+
+/// The one-word registers without enable: one block copy (or their reset values).
+fn commit_fast(p: &Program, v: &mut [u64], rst: bool) {
+    let (q, d, count) = (p.fast_q as usize, p.fast_d as usize, p.fast_init.len());
+    if rst {
+        v[q..q + count].copy_from_slice(&p.fast_init);
+    } else {
+        v.copy_within(d..d + count, q);
     }
 }
 

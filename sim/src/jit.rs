@@ -6,24 +6,44 @@
 //! instruction, so every design runs natively from the start and the interpreter stays the
 //! reference (`PLUME_JIT=0` runs it alone).
 
-use crate::compile::{Instr, Program};
+use crate::compile::{Generic, Instr, Loc, Program, RegCommit};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Signature, Value};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use plume_hw::rtl::bits::top_mask;
+use plume_hw::rtl::bits::words_for;
+use plume_hw::rtl::ir::{BinOp, CmpOp, Op};
+use plume_hw::rtl::ReadDuringWrite;
 use std::collections::HashMap;
 
 /// Tape instructions per native function.
 const CHUNK: usize = 2048;
+/// Memory ports or registers per native function of the clock edge.
+const EDGE_CHUNK: usize = 512;
 
-type Chunk = unsafe extern "C" fn(*mut u64, *const Program);
+/// Every native function takes the value array and one more pointer (the program for the
+/// tape's interpreter callback, the staging words for the clock edge).
+type Chunk = unsafe extern "C" fn(*mut u64, *const u8);
 
-/// The compiled tape: call `run` where the interpreter would run the tape.
+/// The compiled tape and clock edge: call `run` where the interpreter would run the tape and
+/// `edge` where it would commit the state.
 pub struct Jit {
     module: Option<JITModule>,
     chunks: Vec<Chunk>,
+    /// Edge, memories: every read port's next read data into the staging words (its old value
+    /// when disabled), then the writes.
+    mem_fns: Vec<Chunk>,
+    /// Edge, registers with an enable or wider than a word (the others are one block copy).
+    reg_fns: Vec<Chunk>,
+    /// Edge, last: staged read data into the read-data slots.
+    rd_fns: Vec<Chunk>,
+    /// Staging words the edge needs.
+    pub staged_words: usize,
+    /// Slot tables of wide selects, addressed by the native code.
+    _tables: Vec<Box<[u32]>>,
     /// Instructions executed natively, and through the interpreter callback.
     pub native: usize,
     pub fallback: usize,
@@ -61,7 +81,11 @@ impl Jit {
         std::env::var("PLUME_JIT").map_or(true, |v| v != "0")
     }
 
-    pub fn compile(p: &Program) -> Result<Jit, JitError> {
+    /// Compiles the tape of `p`, and its clock edge for memories whose contents start at
+    /// `mem_base` (one pointer per memory of `p.mems`, to `depth × words` words each, valid
+    /// and never moved for as long as the returned code runs).
+    pub fn compile(p: &Program, mem_base: &[*mut u64]) -> Result<Jit, JitError> {
+        assert_eq!(mem_base.len(), p.mems.len());
         let mut flags = settings::builder();
         flags.set("opt_level", "speed").map_err(err)?;
         flags.set("is_pic", "false").map_err(err)?;
@@ -73,37 +97,34 @@ impl Jit {
             .map_err(err)?;
         let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
         jb.symbol("plume_exec_one", exec_one as *const u8);
-        let mut module = JITModule::new(jb);
+        let module = JITModule::new(jb);
         let ptr = module.target_config().pointer_type();
-        let mut helper_sig = module.make_signature();
+        let mut w = Writer {
+            module,
+            ctx: None,
+            fctx: FunctionBuilderContext::new(),
+            count: 0,
+        };
+        w.ctx = Some(w.module.make_context());
+        let mut helper_sig = w.module.make_signature();
         helper_sig.params.extend([
             AbiParam::new(ptr),
             AbiParam::new(ptr),
             AbiParam::new(types::I64),
         ]);
-        let helper = module
+        let helper = w
+            .module
             .declare_function("plume_exec_one", Linkage::Import, &helper_sig)
             .map_err(err)?;
-        let mut sig: Signature = module.make_signature();
-        sig.params.extend([AbiParam::new(ptr), AbiParam::new(ptr)]);
-        let mut ids: Vec<FuncId> = Vec::new();
-        let mut ctx = module.make_context();
-        let mut fctx = FunctionBuilderContext::new();
         let (mut native, mut fallback) = (0, 0);
+        let mut tape = Vec::new();
+        let mut tables = Vec::new();
         for (k, part) in p.tape.chunks(CHUNK).enumerate() {
-            ctx.func.signature = sig.clone();
-            {
-                let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-                let entry = b.create_block();
-                b.append_block_params_for_function_params(entry);
-                b.switch_to_block(entry);
-                b.seal_block(entry);
-                let vp = b.block_params(entry)[0];
-                let pp = b.block_params(entry)[1];
+            tape.push(w.define(|b, module, vp, pp| {
                 let href = module.declare_func_in_func(helper, b.func);
                 let mut known = HashMap::new();
                 for (i, ins) in part.iter().enumerate() {
-                    if emit(&mut b, p, ins, vp, &mut known) {
+                    if emit(b, p, ins, vp, &mut known, &mut tables) {
                         native += 1;
                     } else {
                         fallback += 1;
@@ -113,28 +134,53 @@ impl Jit {
                         known.clear();
                     }
                 }
-                b.ins().return_(&[]);
-                b.finalize();
-            }
-            let id = module
-                .declare_function(&format!("tape{k}"), Linkage::Local, &sig)
-                .map_err(err)?;
-            module.define_function(id, &mut ctx).map_err(err)?;
-            module.clear_context(&mut ctx);
-            ids.push(id);
+            })?);
         }
-        module.finalize_definitions().map_err(err)?;
-        let chunks = ids
-            .iter()
-            .map(|&id| {
-                let f = module.get_finalized_function(id);
-                // SAFETY: defined above with the `Chunk` signature.
-                unsafe { std::mem::transmute::<*const u8, Chunk>(f) }
-            })
-            .collect();
+        let edge = Edge::plan(p, mem_base);
+        let mut mem_fns = Vec::new();
+        for part in edge.ports.chunks(EDGE_CHUNK) {
+            mem_fns.push(w.define(|b, _, vp, sp| {
+                for port in part {
+                    port.emit(b, vp, sp);
+                }
+            })?);
+        }
+        let mut reg_fns = Vec::new();
+        for part in p.regs.chunks(EDGE_CHUNK) {
+            reg_fns.push(w.define(|b, _, vp, _| {
+                for r in part {
+                    emit_reg(b, r, vp);
+                }
+            })?);
+        }
+        let mut rd_fns = Vec::new();
+        for part in edge.read_data.chunks(EDGE_CHUNK * 4) {
+            rd_fns.push(w.define(|b, _, vp, sp| {
+                let fl = MemFlags::trusted();
+                for &(rd, k) in part {
+                    let x = b.ins().load(types::I64, fl, sp, (k * 8) as i32);
+                    b.ins().store(fl, x, vp, (rd * 8) as i32);
+                }
+            })?);
+        }
+        w.module.finalize_definitions().map_err(err)?;
+        let get = |m: &JITModule, ids: &[FuncId]| -> Vec<Chunk> {
+            ids.iter()
+                .map(|&id| {
+                    let f = m.get_finalized_function(id);
+                    // SAFETY: defined by `Writer::define` with the `Chunk` signature.
+                    unsafe { std::mem::transmute::<*const u8, Chunk>(f) }
+                })
+                .collect()
+        };
         Ok(Jit {
-            module: Some(module),
-            chunks,
+            chunks: get(&w.module, &tape),
+            mem_fns: get(&w.module, &mem_fns),
+            reg_fns: get(&w.module, &reg_fns),
+            rd_fns: get(&w.module, &rd_fns),
+            staged_words: edge.staged_words,
+            _tables: tables,
+            module: Some(w.module),
             native,
             fallback,
         })
@@ -145,8 +191,239 @@ impl Jit {
         assert_eq!(v.len(), p.slots);
         for f in &self.chunks {
             // SAFETY: compiled for `p`, whose slots all lie inside `v` (compile() checks).
-            unsafe { f(v.as_mut_ptr(), p) };
+            unsafe { f(v.as_mut_ptr(), p as *const Program as *const u8) };
         }
+    }
+
+    /// The clock edge of `p` on `v` (after the tape has settled it): memory reads and writes,
+    /// then registers (all but the one-word registers without enable, which the caller copies
+    /// as a block, and none while `rst` is high, when the caller loads reset values), then the
+    /// read data. Same order and results as the interpreter's edge.
+    pub fn edge(
+        &self,
+        p: &Program,
+        v: &mut [u64],
+        staged: &mut [u64],
+        rst: bool,
+        fast: impl FnOnce(&mut [u64]),
+    ) {
+        assert_eq!(v.len(), p.slots);
+        assert!(staged.len() >= self.staged_words);
+        let sp = staged.as_mut_ptr() as *const u8;
+        // SAFETY: compiled for `p` (slots inside `v`, memories at the addresses given to
+        // `compile`), staging words inside `staged` (checked above).
+        unsafe {
+            for f in &self.mem_fns {
+                f(v.as_mut_ptr(), sp);
+            }
+        }
+        fast(v);
+        if !rst {
+            for f in &self.reg_fns {
+                // SAFETY: as above.
+                unsafe { f(v.as_mut_ptr(), sp) };
+            }
+        }
+        for f in &self.rd_fns {
+            // SAFETY: as above.
+            unsafe { f(v.as_mut_ptr(), sp) };
+        }
+    }
+}
+
+/// Builds native functions one at a time into one module.
+struct Writer {
+    module: JITModule,
+    ctx: Option<cranelift_codegen::Context>,
+    fctx: FunctionBuilderContext,
+    count: usize,
+}
+
+impl Writer {
+    /// Defines a function `(v, extra)` whose body `body` writes given the builder, the module,
+    /// and the two parameters.
+    fn define(
+        &mut self,
+        body: impl FnOnce(&mut FunctionBuilder, &mut JITModule, Value, Value),
+    ) -> Result<FuncId, JitError> {
+        let ptr = self.module.target_config().pointer_type();
+        let mut sig: Signature = self.module.make_signature();
+        sig.params.extend([AbiParam::new(ptr), AbiParam::new(ptr)]);
+        let mut ctx = self.ctx.take().expect("context");
+        ctx.func.signature = sig.clone();
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            b.seal_block(entry);
+            let (vp, xp) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+            body(&mut b, &mut self.module, vp, xp);
+            b.ins().return_(&[]);
+            b.seal_all_blocks();
+            b.finalize();
+        }
+        let id = self
+            .module
+            .declare_function(&format!("f{}", self.count), Linkage::Local, &sig)
+            .map_err(err)?;
+        self.count += 1;
+        let r = self.module.define_function(id, &mut ctx).map_err(err);
+        self.module.clear_context(&mut ctx);
+        self.ctx = Some(ctx);
+        r?;
+        Ok(id)
+    }
+}
+
+/// One memory's share of the clock edge.
+struct MemEdge {
+    base: i64,
+    depth: u32,
+    words: u32,
+    write_first: bool,
+    /// (address slot, enable slot, read-data slot, first staging word)
+    reads: Vec<(u32, Option<u32>, u32, u32)>,
+    /// (address, data, enable) slots
+    writes: Vec<(u32, u32, u32)>,
+}
+
+/// The clock edge's memory work, laid out for code generation.
+struct Edge {
+    ports: Vec<MemEdge>,
+    /// (read-data slot word, staging word) pairs, one per word.
+    read_data: Vec<(u32, u32)>,
+    staged_words: usize,
+}
+
+impl Edge {
+    fn plan(p: &Program, mem_base: &[*mut u64]) -> Edge {
+        let mut k = 0u32;
+        let mut read_data = Vec::new();
+        let ports = p
+            .mems
+            .iter()
+            .zip(mem_base)
+            .map(|(m, &base)| {
+                let ww = words_for(m.width) as u32;
+                let reads = m
+                    .reads
+                    .iter()
+                    .map(|&(a, en, rd)| {
+                        let first = k;
+                        for w in 0..ww {
+                            read_data.push((rd + w, k + w));
+                        }
+                        k += ww;
+                        (a, en, rd, first)
+                    })
+                    .collect();
+                MemEdge {
+                    base: base as i64,
+                    depth: m.depth,
+                    words: ww,
+                    write_first: m.read_during_write == ReadDuringWrite::WriteFirst,
+                    reads,
+                    writes: m.writes.clone(),
+                }
+            })
+            .collect();
+        Edge {
+            ports,
+            read_data,
+            staged_words: k as usize,
+        }
+    }
+}
+
+impl MemEdge {
+    /// Reads (each port's next read data, or its present one when disabled, into the staging
+    /// words at `sp`), then writes in port order, as the interpreter's edge.
+    fn emit(&self, b: &mut FunctionBuilder, vp: Value, sp: Value) {
+        let fl = MemFlags::trusted();
+        let ld = |b: &mut FunctionBuilder, s: u32| b.ins().load(types::I64, fl, vp, (s as i32) * 8);
+        let bytes = 8 * self.words as i64;
+        for &(addr, en, rd, first) in &self.reads {
+            let a = ld(b, addr);
+            let inside = b
+                .ins()
+                .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
+            let zero = b.ins().iconst(types::I64, 0);
+            let idx = b.ins().select(inside, a, zero);
+            let off = b.ins().imul_imm(idx, bytes);
+            let base = b.ins().iconst(types::I64, self.base);
+            let at = b.ins().iadd(base, off);
+            let hit: Vec<Value> = self
+                .writes
+                .iter()
+                .filter(|_| self.write_first)
+                .map(|&(wa, _, we)| {
+                    let (wav, wev) = (ld(b, wa), ld(b, we));
+                    let same = b.ins().icmp(IntCC::Equal, wav, a);
+                    let on = b.ins().band_imm(wev, 1);
+                    let on = b.ins().icmp_imm(IntCC::NotEqual, on, 0);
+                    b.ins().band(same, on)
+                })
+                .collect();
+            let enabled = en.map(|e| {
+                let x = ld(b, e);
+                b.ins().band_imm(x, 1)
+            });
+            for w in 0..self.words {
+                let x = b.ins().load(types::I64, fl, at, (w * 8) as i32);
+                let mut x = b.ins().select(inside, x, zero);
+                for (h, &(_, wd, _)) in hit.iter().zip(&self.writes) {
+                    let y = ld(b, wd + w);
+                    x = b.ins().select(*h, y, x);
+                }
+                if let Some(e) = enabled {
+                    let old = ld(b, rd + w);
+                    x = b.ins().select(e, x, old);
+                }
+                b.ins().store(fl, x, sp, ((first + w) * 8) as i32);
+            }
+        }
+        for &(wa, wd, we) in &self.writes {
+            let a = ld(b, wa);
+            let e = ld(b, we);
+            let e = b.ins().band_imm(e, 1);
+            let inside = b
+                .ins()
+                .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
+            let e = b.ins().icmp_imm(IntCC::NotEqual, e, 0);
+            let go = b.ins().band(inside, e);
+            let write = b.create_block();
+            let next = b.create_block();
+            b.ins().brif(go, write, &[], next, &[]);
+            b.switch_to_block(write);
+            let off = b.ins().imul_imm(a, bytes);
+            let base = b.ins().iconst(types::I64, self.base);
+            let at = b.ins().iadd(base, off);
+            for w in 0..self.words {
+                let x = ld(b, wd + w);
+                b.ins().store(fl, x, at, (w * 8) as i32);
+            }
+            b.ins().jump(next, &[]);
+            b.switch_to_block(next);
+        }
+    }
+}
+
+/// A register's commit: `q = en ? d : q` word by word (its d and enable never alias state).
+fn emit_reg(b: &mut FunctionBuilder, r: &RegCommit, vp: Value) {
+    let fl = MemFlags::trusted();
+    let ld = |b: &mut FunctionBuilder, s: u32| b.ins().load(types::I64, fl, vp, (s as i32) * 8);
+    let en = r.en.map(|e| {
+        let x = ld(b, e);
+        b.ins().band_imm(x, 1)
+    });
+    for w in 0..r.words {
+        let mut x = ld(b, r.d + w);
+        if let Some(e) = en {
+            let old = ld(b, r.q + w);
+            x = b.ins().select(e, x, old);
+        }
+        b.ins().store(fl, x, vp, ((r.q + w) * 8) as i32);
     }
 }
 
@@ -160,6 +437,7 @@ fn emit(
     ins: &Instr,
     vp: Value,
     known: &mut HashMap<u32, Value>,
+    tables: &mut Vec<Box<[u32]>>,
 ) -> bool {
     let fl = MemFlags::trusted();
     let known = std::cell::RefCell::new(known);
@@ -433,6 +711,218 @@ fn emit(
             for &(d, a) in &p.gather_table[start as usize..(start + len) as usize] {
                 let x = ld(b, a);
                 st(b, d, x);
+            }
+        }
+        Instr::Generic(ref g) => return emit_wide(b, g, vp, &ld, &st, tables),
+    }
+    true
+}
+
+type Load<'a> = dyn Fn(&mut FunctionBuilder, u32) -> Value + 'a;
+type Store<'a> = dyn Fn(&mut FunctionBuilder, u32, Value) + 'a;
+
+/// Native forms of the wide (`Generic`) operations that are plain word-by-word work: not,
+/// and/or/xor, add/sub (carry chain), equality, mux, select, slice, extension,
+/// concatenation. Multiplication, shifts, ordering comparisons and reductions of wide values
+/// stay with the interpreter (false).
+fn emit_wide(
+    b: &mut FunctionBuilder,
+    g: &Generic,
+    vp: Value,
+    ld: &Load,
+    st: &Store,
+    tables: &mut Vec<Box<[u32]>>,
+) -> bool {
+    let d = g.d;
+    let wd = d.words() as u32;
+    let top = top_mask(d.width);
+    // Stores word k of the result, masking the top word to the width.
+    let put = |b: &mut FunctionBuilder, k: u32, x: Value| {
+        let x = if k + 1 == wd && top != u64::MAX {
+            b.ins().band_imm(x, top as i64)
+        } else {
+            x
+        };
+        st(b, d.slot + k, x);
+    };
+    // Word k of argument `a`, zero past its words.
+    let word = |b: &mut FunctionBuilder, a: &Loc, k: u32| {
+        if (k as usize) < a.words() {
+            ld(b, a.slot + k)
+        } else {
+            b.ins().iconst(types::I64, 0)
+        }
+    };
+    match &g.op {
+        Op::Not(_) => {
+            for k in 0..wd {
+                let x = word(b, &g.args[0], k);
+                let x = b.ins().bnot(x);
+                put(b, k, x);
+            }
+        }
+        Op::Bin(op @ (BinOp::And | BinOp::Or | BinOp::Xor), ..) => {
+            for k in 0..wd {
+                let (x, y) = (word(b, &g.args[0], k), word(b, &g.args[1], k));
+                let r = match op {
+                    BinOp::And => b.ins().band(x, y),
+                    BinOp::Or => b.ins().bor(x, y),
+                    _ => b.ins().bxor(x, y),
+                };
+                put(b, k, r);
+            }
+        }
+        Op::Bin(op @ (BinOp::Add | BinOp::Sub), ..) => {
+            // Two's complement: x − y = x + !y + 1, the carry chain starting at one.
+            let sub = matches!(op, BinOp::Sub);
+            let mut carry = b.ins().iconst(types::I64, sub as i64);
+            for k in 0..wd {
+                let x = word(b, &g.args[0], k);
+                let y = word(b, &g.args[1], k);
+                let y = if sub { b.ins().bnot(y) } else { y };
+                let t = b.ins().iadd(x, y);
+                let c1 = b.ins().icmp(IntCC::UnsignedLessThan, t, x);
+                let s = b.ins().iadd(t, carry);
+                let c2 = b.ins().icmp(IntCC::UnsignedLessThan, s, t);
+                let c = b.ins().bor(c1, c2);
+                carry = b.ins().uextend(types::I64, c);
+                put(b, k, s);
+            }
+        }
+        Op::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), ..) => {
+            let n = g.args[0].words().max(g.args[1].words()) as u32;
+            let mut diff = b.ins().iconst(types::I64, 0);
+            for k in 0..n {
+                let (x, y) = (word(b, &g.args[0], k), word(b, &g.args[1], k));
+                let z = b.ins().bxor(x, y);
+                diff = b.ins().bor(diff, z);
+            }
+            let cc = if matches!(op, CmpOp::Eq) {
+                IntCC::Equal
+            } else {
+                IntCC::NotEqual
+            };
+            let f = b.ins().icmp_imm(cc, diff, 0);
+            let r = b.ins().uextend(types::I64, f);
+            st(b, d.slot, r);
+        }
+        Op::Mux { .. } => {
+            let s = ld(b, g.args[0].slot);
+            let bit = b.ins().band_imm(s, 1);
+            for k in 0..wd {
+                let (x, y) = (word(b, &g.args[1], k), word(b, &g.args[2], k));
+                let r = b.ins().select(bit, x, y);
+                put(b, k, r);
+            }
+        }
+        Op::Select { .. } => {
+            if g.args[1..].iter().any(|a| a.words() != d.words()) {
+                return false;
+            }
+            let table: Box<[u32]> = g.args[1..].iter().map(|a| a.slot).collect();
+            let s = ld(b, g.args[0].slot);
+            let base = b.ins().iconst(types::I64, table.as_ptr() as i64);
+            tables.push(table);
+            let off = b.ins().ishl_imm(s, 2);
+            let at = b.ins().iadd(base, off);
+            let slot = b.ins().uload32(MemFlags::trusted(), at, 0);
+            let off = b.ins().ishl_imm(slot, 3);
+            let at = b.ins().iadd(vp, off);
+            for k in 0..wd {
+                let x = b
+                    .ins()
+                    .load(types::I64, MemFlags::trusted(), at, (8 * k) as i32);
+                put(b, k, x);
+            }
+        }
+        Op::Slice { lo, .. } => {
+            let a = &g.args[0];
+            for k in 0..wd {
+                let bit = lo + 64 * k;
+                let (wi, sh) = (bit / 64, bit % 64);
+                let x = word(b, a, wi);
+                let x = if sh == 0 {
+                    x
+                } else {
+                    let low = b.ins().ushr_imm(x, sh as i64);
+                    let y = word(b, a, wi + 1);
+                    let high = b.ins().ishl_imm(y, (64 - sh) as i64);
+                    b.ins().bor(low, high)
+                };
+                put(b, k, x);
+            }
+        }
+        Op::Extend(_) => {
+            let a = &g.args[0];
+            let wa = a.words() as u32;
+            let fill = a.width % 64;
+            let mut sign = None;
+            for k in 0..wd {
+                let x = if k < wa {
+                    let x = ld(b, a.slot + k);
+                    if a.signed && k + 1 == wa {
+                        // Copies of the sign bit above the argument's width.
+                        let x = if fill == 0 {
+                            x
+                        } else {
+                            let l = b.ins().ishl_imm(x, (64 - fill) as i64);
+                            b.ins().sshr_imm(l, (64 - fill) as i64)
+                        };
+                        sign = Some(b.ins().sshr_imm(x, 63));
+                        x
+                    } else {
+                        x
+                    }
+                } else {
+                    match sign {
+                        Some(s) => s,
+                        None => b.ins().iconst(types::I64, 0),
+                    }
+                };
+                put(b, k, x);
+            }
+        }
+        Op::Cat(_) => {
+            let mut acc: Vec<Option<Value>> = vec![None; wd as usize];
+            let mut or_in = |b: &mut FunctionBuilder, k: u32, x: Value| {
+                if let Some(slot) = acc.get_mut(k as usize) {
+                    *slot = Some(match *slot {
+                        Some(y) => b.ins().bor(y, x),
+                        None => x,
+                    });
+                }
+            };
+            let mut lo = d.width;
+            for a in &g.args {
+                lo -= a.width;
+                for i in 0..a.words() as u32 {
+                    let chunk = (a.width - 64 * i).min(64);
+                    let x = ld(b, a.slot + i);
+                    let x = if chunk < 64 {
+                        b.ins().band_imm(x, ((1u64 << chunk) - 1) as i64)
+                    } else {
+                        x
+                    };
+                    let bit = lo + 64 * i;
+                    let (w, sh) = (bit / 64, bit % 64);
+                    let low = if sh == 0 {
+                        x
+                    } else {
+                        b.ins().ishl_imm(x, sh as i64)
+                    };
+                    or_in(b, w, low);
+                    if sh != 0 && sh + chunk > 64 {
+                        let high = b.ins().ushr_imm(x, (64 - sh) as i64);
+                        or_in(b, w + 1, high);
+                    }
+                }
+            }
+            for (k, a) in acc.into_iter().enumerate() {
+                let x = match a {
+                    Some(x) => x,
+                    None => b.ins().iconst(types::I64, 0),
+                };
+                st(b, d.slot + k as u32, x);
             }
         }
         _ => return false,
