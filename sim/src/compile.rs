@@ -262,6 +262,8 @@ pub struct Program {
     pub slots: usize,
     pub tape: Vec<Instr>,
     pub sel_table: Vec<u32>,
+    /// Number of table entries of the narrow select starting at each index of `sel_table`.
+    pub select_len: std::collections::HashMap<u32, u32>,
     pub cat_table: Vec<(u32, u32)>,
     /// (destination, source) slots of `Gather`.
     pub gather_table: Vec<(u32, u32)>,
@@ -631,6 +633,7 @@ impl Compiler {
             (Op::Select { .. }, true) => {
                 let start = self.prog.sel_table.len() as u32;
                 self.prog.sel_table.extend(args[1..].iter().map(|a| a.slot));
+                self.prog.select_len.insert(start, args.len() as u32 - 1);
                 Instr::Select {
                     d: ds,
                     s: a0,
@@ -709,6 +712,7 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             slots: 0,
             tape: Vec::new(),
             sel_table: Vec::new(),
+            select_len: Default::default(),
             cat_table: Vec::new(),
             gather_table: Vec::new(),
             deposit_table: Vec::new(),
@@ -927,6 +931,147 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
 }
 
 impl Program {
+    /// Calls `f` with every slot `ins` reads (table-driven operands included; a select reads
+    /// all its choices, since which one is known only at run time).
+    pub fn reads(&self, ins: &Instr, mut f: impl FnMut(u32)) {
+        match *ins {
+            Instr::Not { a, .. }
+            | Instr::RedAnd { a, .. }
+            | Instr::RedOr { a, .. }
+            | Instr::RedXor { a, .. }
+            | Instr::Slice1 { a, .. }
+            | Instr::Sext { a, .. } => f(a),
+            Instr::Slice2 { a, .. } => {
+                f(a);
+                f(a + 1)
+            }
+            Instr::Add { a, b, .. }
+            | Instr::Sub { a, b, .. }
+            | Instr::And { a, b, .. }
+            | Instr::Or { a, b, .. }
+            | Instr::Xor { a, b, .. }
+            | Instr::MulU { a, b, .. }
+            | Instr::MulS { a, b, .. }
+            | Instr::Eq { a, b, .. }
+            | Instr::Ne { a, b, .. }
+            | Instr::LtU { a, b, .. }
+            | Instr::LeU { a, b, .. }
+            | Instr::LtS { a, b, .. }
+            | Instr::LeS { a, b, .. }
+            | Instr::Shl { a, b, .. }
+            | Instr::Shr { a, b, .. }
+            | Instr::Sra { a, b, .. } => {
+                f(a);
+                f(b)
+            }
+            Instr::Mux { s, a, b, .. } => {
+                f(s);
+                f(a);
+                f(b)
+            }
+            Instr::Select { s, start, .. } => {
+                f(s);
+                let w = self.tape_select_len(start);
+                self.sel_table[start as usize..start as usize + w]
+                    .iter()
+                    .for_each(|&x| f(x));
+            }
+            Instr::Cat { start, len, .. } => self.cat_table[start as usize..(start + len) as usize]
+                .iter()
+                .for_each(|&(x, _)| f(x)),
+            Instr::CatWide { start, len, .. } => self.deposit_table
+                [start as usize..(start + len) as usize]
+                .iter()
+                .for_each(|&(x, _, _)| f(x)),
+            Instr::Copy { a, n, .. } => (a..a + n).for_each(f),
+            Instr::Gather { start, len } => self.gather_table
+                [start as usize..(start + len) as usize]
+                .iter()
+                .for_each(|&(_, a)| f(a)),
+            Instr::Generic(ref g) => g
+                .args
+                .iter()
+                .for_each(|l| (l.slot..l.slot + l.words() as u32).for_each(&mut f)),
+        }
+    }
+
+    /// Calls `f` with every slot `ins` writes.
+    pub fn writes(&self, ins: &Instr, mut f: impl FnMut(u32)) {
+        match *ins {
+            Instr::Not { d, .. }
+            | Instr::RedAnd { d, .. }
+            | Instr::RedOr { d, .. }
+            | Instr::RedXor { d, .. }
+            | Instr::Slice1 { d, .. }
+            | Instr::Slice2 { d, .. }
+            | Instr::Sext { d, .. }
+            | Instr::Add { d, .. }
+            | Instr::Sub { d, .. }
+            | Instr::And { d, .. }
+            | Instr::Or { d, .. }
+            | Instr::Xor { d, .. }
+            | Instr::MulU { d, .. }
+            | Instr::MulS { d, .. }
+            | Instr::Eq { d, .. }
+            | Instr::Ne { d, .. }
+            | Instr::LtU { d, .. }
+            | Instr::LeU { d, .. }
+            | Instr::LtS { d, .. }
+            | Instr::LeS { d, .. }
+            | Instr::Shl { d, .. }
+            | Instr::Shr { d, .. }
+            | Instr::Sra { d, .. }
+            | Instr::Mux { d, .. }
+            | Instr::Select { d, .. }
+            | Instr::Cat { d, .. } => f(d),
+            Instr::CatWide { d, words, .. } => (d..d + words).for_each(f),
+            Instr::Copy { d, n, .. } => (d..d + n).for_each(f),
+            Instr::Gather { start, len } => self.gather_table
+                [start as usize..(start + len) as usize]
+                .iter()
+                .for_each(|&(d, _)| f(d)),
+            Instr::Generic(ref g) => (g.d.slot..g.d.slot + g.d.words() as u32).for_each(f),
+        }
+    }
+
+    /// Entries of the select table from `start` belonging to one select: 2^(selector width).
+    fn tape_select_len(&self, start: u32) -> usize {
+        self.select_len.get(&start).copied().unwrap_or(0) as usize
+    }
+
+    /// Slots whose values are seen outside the tape, so the tape must leave them in the value
+    /// array: outputs, the registers' next values and enables, the memory ports' operands.
+    /// (Waveforms and `peek_path` see every signal; see `Jit`'s store-everything mode.)
+    pub fn observed(&self) -> Vec<bool> {
+        let mut o = vec![false; self.slots];
+        let mut mark = |s: u32, n: usize| o[s as usize..s as usize + n].fill(true);
+        for l in self.outputs.values() {
+            mark(l.slot, l.words());
+        }
+        mark(self.fast_d, self.fast_init.len());
+        for r in &self.regs {
+            mark(r.d, r.words as usize);
+            if let Some(e) = r.en {
+                mark(e, 1);
+            }
+        }
+        for m in &self.mems {
+            let ww = words_for(m.width);
+            for &(a, en, _) in &m.reads {
+                mark(a, 1);
+                if let Some(e) = en {
+                    mark(e, 1);
+                }
+            }
+            for &(a, d, e) in &m.writes {
+                mark(a, 1);
+                mark(d, ww);
+                mark(e, 1);
+            }
+        }
+        o
+    }
+
     /// One line on the tape's size, for benches: instructions (and how many are wide
     /// `Generic` ones), registers, memories, value words.
     pub fn summary(&self) -> String {
@@ -1037,6 +1182,17 @@ impl Compiler {
             n: src.words() as u32,
         });
         Loc { slot, ..src }
+    }
+}
+
+/// Bytes per line of a memory `width` bits wide in the simulator: the narrowest of 1, 2, 4
+/// or 8 bytes for one-word lines, whole words above.
+pub fn line_bytes(width: u32) -> usize {
+    match width {
+        0..=8 => 1,
+        9..=16 => 2,
+        17..=32 => 4,
+        _ => 8 * words_for(width),
     }
 }
 

@@ -39,7 +39,7 @@ pub struct Recording {
 pub struct Sim {
     prog: Program,
     v: Vec<u64>,
-    mems: Vec<Vec<u64>>,
+    mems: Vec<MemBuf>,
     staged: Vec<u64>,
     staged_en: Vec<bool>,
     cycle: u64,
@@ -76,18 +76,7 @@ impl Sim {
         for r in &prog.regs {
             v[r.q as usize..r.q as usize + r.init.len()].copy_from_slice(&r.init);
         }
-        let mems = prog
-            .mems
-            .iter()
-            .map(|m| {
-                let mut v = vec![0u64; m.depth as usize * words_for(m.width)];
-                if let Some(init) = &m.init {
-                    let n = init.len().min(v.len());
-                    v[..n].copy_from_slice(&init[..n]);
-                }
-                v
-            })
-            .collect();
+        let mems: Vec<MemBuf> = prog.mems.iter().map(MemBuf::new).collect();
         let staged_len: usize = prog
             .mems
             .iter()
@@ -97,12 +86,12 @@ impl Sim {
         if std::env::var_os("PLUME_SIM_SUMMARY").is_some() {
             eprintln!("plume: {}: {}", prog.top, prog.summary());
         }
-        let mut mems: Vec<Vec<u64>> = mems;
+        let mut mems = mems;
         // The memories' buffers never move after this (never resized), so native code may
         // address them directly.
-        let bases: Vec<*mut u64> = mems.iter_mut().map(|m| m.as_mut_ptr()).collect();
+        let bases: Vec<*mut u64> = mems.iter_mut().map(|m| m.words.as_mut_ptr()).collect();
         let jit = if native {
-            Some(crate::jit::Jit::compile(&prog, &bases)?)
+            Some(crate::jit::Jit::compile(&prog, &bases, false)?)
         } else {
             None
         };
@@ -131,8 +120,16 @@ impl Sim {
     }
 
     /// Writes a VCD waveform of every port and named signal, one time step per cycle.
+    ///
+    /// Native code keeps values nobody outside the tape reads in machine registers only; while
+    /// a waveform is written it stores every signal, so opening one recompiles the tape.
     pub fn trace_vcd(&mut self, path: &std::path::Path) -> Result<(), SimError> {
         self.vcd = Some(VcdTrace::create(path, &self.prog)?);
+        if self.jit.as_ref().is_some_and(|j| !j.store_all) {
+            let bases: Vec<*mut u64> = self.mems.iter_mut().map(|m| m.words.as_mut_ptr()).collect();
+            self.jit = Some(crate::jit::Jit::compile(&self.prog, &bases, true)?);
+            self.settled = false;
+        }
         Ok(())
     }
 
@@ -235,6 +232,11 @@ impl Sim {
     /// Any traced signal by hierarchical name (`top.inst.sig`), after settling.
     pub fn peek_path(&mut self, path: &str) -> Option<Bits> {
         self.settle();
+        if self.jit.as_ref().is_some_and(|j| !j.store_all) {
+            // Native code may not have stored this signal: the interpreter computes every
+            // signal (the same values) from the same inputs and state.
+            run_tape(&self.prog, &mut self.v);
+        }
         let t = self
             .prog
             .traces
@@ -323,14 +325,14 @@ impl Sim {
                     if ww == 1 {
                         // One word: a plain move (a slice copy calls memmove).
                         self.staged[k] = if a < st.depth as usize {
-                            self.mems[m][a]
+                            self.mems[m].get(a)
                         } else {
                             0
                         };
                     } else {
                         let out = &mut self.staged[k..k + ww];
                         if a < st.depth as usize {
-                            out.copy_from_slice(&self.mems[m][a * ww..(a + 1) * ww]);
+                            out.copy_from_slice(&self.mems[m].words[a * ww..(a + 1) * ww]);
                         } else {
                             out.fill(0);
                         }
@@ -356,9 +358,9 @@ impl Sim {
                 let a = v[wa as usize] as usize;
                 if v[we as usize] & 1 == 1 && a < st.depth as usize {
                     if ww == 1 {
-                        self.mems[m][a] = v[wd as usize];
+                        self.mems[m].set(a, v[wd as usize]);
                     } else {
-                        self.mems[m][a * ww..(a + 1) * ww]
+                        self.mems[m].words[a * ww..(a + 1) * ww]
                             .copy_from_slice(&v[wd as usize..wd as usize + ww]);
                     }
                 }
@@ -394,6 +396,69 @@ impl Sim {
                 k += ww;
                 port += 1;
             }
+        }
+    }
+}
+
+/// A memory's contents. Lines of one word are packed at the narrowest of 1, 2, 4 or 8 bytes
+/// that holds their width (an array of small memories — a weight file per PE — then stays in
+/// the data cache); wider lines take whole words.
+struct MemBuf {
+    words: Vec<u64>,
+    /// Bytes per line.
+    line: usize,
+}
+
+impl MemBuf {
+    fn new(m: &crate::compile::MemState) -> MemBuf {
+        let line = crate::compile::line_bytes(m.width);
+        let mut b = MemBuf {
+            words: vec![0u64; (m.depth as usize * line).div_ceil(8)],
+            line,
+        };
+        if let Some(init) = &m.init {
+            if line >= 8 {
+                let n = init.len().min(b.words.len());
+                b.words[..n].copy_from_slice(&init[..n]);
+            } else {
+                for (a, &x) in init.iter().enumerate().take(m.depth as usize) {
+                    b.set(a, x);
+                }
+            }
+        }
+        b
+    }
+
+    /// Line `a` of a memory of one-word lines (`a` below the depth).
+    fn get(&self, a: usize) -> u64 {
+        let at = a * self.line;
+        let bytes = self.bytes();
+        match self.line {
+            1 => bytes[at] as u64,
+            2 => u16::from_le_bytes([bytes[at], bytes[at + 1]]) as u64,
+            4 => u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as u64,
+            _ => self.words[a],
+        }
+    }
+
+    fn set(&mut self, a: usize, x: u64) {
+        let at = a * self.line;
+        let line = self.line;
+        if line >= 8 {
+            self.words[a] = x;
+            return;
+        }
+        // SAFETY: the byte view covers exactly the words' storage.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(self.words.as_mut_ptr() as *mut u8, self.words.len() * 8)
+        };
+        bytes[at..at + line].copy_from_slice(&x.to_le_bytes()[..line]);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: as in `set`.
+        unsafe {
+            std::slice::from_raw_parts(self.words.as_ptr() as *const u8, self.words.len() * 8)
         }
     }
 }

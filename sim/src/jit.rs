@@ -42,6 +42,10 @@ pub struct Jit {
     rd_fns: Vec<Chunk>,
     /// Staging words the edge needs.
     pub staged_words: usize,
+    /// Whether every value the tape computes is stored (see `compile`).
+    pub store_all: bool,
+    /// Where the edge's native code sends memory writes that do not happen.
+    _sink: Vec<u64>,
     /// Slot tables of wide selects, addressed by the native code.
     _tables: Vec<Box<[u32]>>,
     /// Instructions executed natively, and through the interpreter callback.
@@ -82,10 +86,20 @@ impl Jit {
     }
 
     /// Compiles the tape of `p`, and its clock edge for memories whose contents start at
-    /// `mem_base` (one pointer per memory of `p.mems`, to `depth × words` words each, valid
-    /// and never moved for as long as the returned code runs).
-    pub fn compile(p: &Program, mem_base: &[*mut u64]) -> Result<Jit, JitError> {
+    /// `mem_base` (one pointer per memory of `p.mems`, to `depth` lines of
+    /// `compile::line_bytes(width)` bytes each, valid and never moved for as long as the
+    /// returned code runs).
+    ///
+    /// With `store_all` every value the tape computes is left in the value array (for
+    /// waveforms); otherwise only those seen outside the tape or in another native function,
+    /// the rest living in machine registers only.
+    pub fn compile(p: &Program, mem_base: &[*mut u64], store_all: bool) -> Result<Jit, JitError> {
         assert_eq!(mem_base.len(), p.mems.len());
+        let keep = if store_all {
+            vec![true; p.slots]
+        } else {
+            stored_slots(p)
+        };
         let mut flags = settings::builder();
         flags.set("opt_level", "speed").map_err(err)?;
         flags.set("is_pic", "false").map_err(err)?;
@@ -120,11 +134,11 @@ impl Jit {
         let mut tape = Vec::new();
         let mut tables = Vec::new();
         for (k, part) in p.tape.chunks(CHUNK).enumerate() {
-            tape.push(w.define(|b, module, vp, pp| {
+            tape.push(w.define("plume_tape".into(), |b, module, vp, pp| {
                 let href = module.declare_func_in_func(helper, b.func);
                 let mut known = HashMap::new();
                 for (i, ins) in part.iter().enumerate() {
-                    if emit(b, p, ins, vp, &mut known, &mut tables) {
+                    if emit(b, p, ins, vp, &mut known, &mut tables, &keep) {
                         native += 1;
                     } else {
                         fallback += 1;
@@ -136,18 +150,20 @@ impl Jit {
                 }
             })?);
         }
-        let edge = Edge::plan(p, mem_base);
+        let sink = vec![0u64; p.mems.iter().map(|m| words_for(m.width)).max().unwrap_or(1)];
+        let edge = Edge::plan(p, mem_base, sink.as_ptr() as i64);
         let mut mem_fns = Vec::new();
         for part in edge.ports.chunks(EDGE_CHUNK) {
-            mem_fns.push(w.define(|b, _, vp, sp| {
+            mem_fns.push(w.define("plume_edge_memories".into(), |b, _, vp, sp| {
                 for port in part {
-                    port.emit(b, vp, sp);
+                    port.emit_reads(b, vp, sp);
+                    port.emit_writes(b, vp);
                 }
             })?);
         }
         let mut reg_fns = Vec::new();
         for part in p.regs.chunks(EDGE_CHUNK) {
-            reg_fns.push(w.define(|b, _, vp, _| {
+            reg_fns.push(w.define("plume_edge_registers".into(), |b, _, vp, _| {
                 for r in part {
                     emit_reg(b, r, vp);
                 }
@@ -155,7 +171,7 @@ impl Jit {
         }
         let mut rd_fns = Vec::new();
         for part in edge.read_data.chunks(EDGE_CHUNK * 4) {
-            rd_fns.push(w.define(|b, _, vp, sp| {
+            rd_fns.push(w.define("plume_edge_read_data".into(), |b, _, vp, sp| {
                 let fl = MemFlags::trusted();
                 for &(rd, k) in part {
                     let x = b.ins().load(types::I64, fl, sp, (k * 8) as i32);
@@ -179,6 +195,8 @@ impl Jit {
             reg_fns: get(&w.module, &reg_fns),
             rd_fns: get(&w.module, &rd_fns),
             staged_words: edge.staged_words,
+            store_all,
+            _sink: sink,
             _tables: tables,
             module: Some(w.module),
             native,
@@ -231,6 +249,73 @@ impl Jit {
     }
 }
 
+/// Whether an instruction may call back into the interpreter (which reads and writes the
+/// value array, not the native code's registers).
+fn may_fall_back(ins: &Instr) -> bool {
+    matches!(
+        ins,
+        Instr::Generic(_) | Instr::Slice2 { .. } | Instr::Cat { .. }
+    )
+}
+
+/// The slots the tape's native code must store: those seen outside the tape
+/// (`Program::observed`), those read by an instruction in another function, those read
+/// through memory (select choices, wide operations' operands), and everything written in a
+/// function that may call the interpreter.
+fn stored_slots(p: &Program) -> Vec<bool> {
+    let mut keep = p.observed();
+    let mut writer = vec![usize::MAX; p.slots];
+    for (i, ins) in p.tape.iter().enumerate() {
+        p.writes(ins, |s| writer[s as usize] = i / CHUNK);
+    }
+    let calls: Vec<bool> = p
+        .tape
+        .chunks(CHUNK)
+        .map(|c| c.iter().any(|i| may_fall_back(i) && !native_narrow(p, i)))
+        .collect();
+    for (i, ins) in p.tape.iter().enumerate() {
+        let c = i / CHUNK;
+        let through_memory = matches!(ins, Instr::Select { .. } | Instr::Generic(_));
+        p.reads(ins, |s| {
+            let w = writer[s as usize];
+            if w != usize::MAX && (w != c || through_memory || calls[c]) {
+                keep[s as usize] = true;
+            }
+        });
+        if calls[c] {
+            p.writes(ins, |s| keep[s as usize] = true);
+        }
+    }
+    keep
+}
+
+/// Narrow instructions `emit` always compiles (the cheap exceptions of `may_fall_back`).
+fn native_narrow(p: &Program, ins: &Instr) -> bool {
+    match *ins {
+        Instr::Slice2 { sh, .. } => sh != 0 && sh < 64,
+        Instr::Cat { start, len, .. } => p.cat_table[start as usize..(start + len) as usize]
+            .iter()
+            .all(|&(_, sh)| sh < 64),
+        Instr::Generic(ref g) => wide_native(g),
+        _ => false,
+    }
+}
+
+/// Whether `emit_wide` compiles a wide operation.
+fn wide_native(g: &Generic) -> bool {
+    match &g.op {
+        Op::Not(_)
+        | Op::Bin(..)
+        | Op::Mux { .. }
+        | Op::Slice { .. }
+        | Op::Extend(_)
+        | Op::Cat(_) => true,
+        Op::Cmp(op, ..) => matches!(op, CmpOp::Eq | CmpOp::Ne),
+        Op::Select { .. } => g.args[1..].iter().all(|a| a.words() == g.d.words()),
+        _ => false,
+    }
+}
+
 /// Builds native functions one at a time into one module.
 struct Writer {
     module: JITModule,
@@ -244,6 +329,7 @@ impl Writer {
     /// and the two parameters.
     fn define(
         &mut self,
+        name: String,
         body: impl FnOnce(&mut FunctionBuilder, &mut JITModule, Value, Value),
     ) -> Result<FuncId, JitError> {
         let ptr = self.module.target_config().pointer_type();
@@ -265,7 +351,7 @@ impl Writer {
         }
         let id = self
             .module
-            .declare_function(&format!("f{}", self.count), Linkage::Local, &sig)
+            .declare_function(&format!("{name}_{}", self.count), Linkage::Local, &sig)
             .map_err(err)?;
         self.count += 1;
         let r = self.module.define_function(id, &mut ctx).map_err(err);
@@ -279,11 +365,16 @@ impl Writer {
 /// One memory's share of the clock edge.
 struct MemEdge {
     base: i64,
+    /// Bytes per line (`compile::line_bytes`).
+    line: u32,
+    /// Where writes that do not happen go (shared by every memory).
+    sink: i64,
     depth: u32,
     words: u32,
     write_first: bool,
-    /// (address slot, enable slot, read-data slot, first staging word)
-    reads: Vec<(u32, Option<u32>, u32, u32)>,
+    /// (address slot, enable slot, read-data slot, first staging word: `None` when the
+    /// read data goes straight to its slot, as no memory port of this edge reads that slot)
+    reads: Vec<(u32, Option<u32>, u32, Option<u32>)>,
     /// (address, data, enable) slots
     writes: Vec<(u32, u32, u32)>,
 }
@@ -297,7 +388,21 @@ struct Edge {
 }
 
 impl Edge {
-    fn plan(p: &Program, mem_base: &[*mut u64]) -> Edge {
+    fn plan(p: &Program, mem_base: &[*mut u64], sink: i64) -> Edge {
+        // Slots the memory ports read at the edge: a read-data slot among them is staged, so
+        // every port sees the value from before the edge.
+        let mut operand = std::collections::HashSet::new();
+        for m in &p.mems {
+            let ww = words_for(m.width) as u32;
+            for &(a, en, _) in &m.reads {
+                operand.insert(a);
+                operand.extend(en);
+            }
+            for &(a, d, e) in &m.writes {
+                operand.extend([a, e]);
+                operand.extend(d..d + ww);
+            }
+        }
         let mut k = 0u32;
         let mut read_data = Vec::new();
         let ports = p
@@ -310,16 +415,21 @@ impl Edge {
                     .reads
                     .iter()
                     .map(|&(a, en, rd)| {
+                        if (rd..rd + ww).all(|s| !operand.contains(&s)) {
+                            return (a, en, rd, None);
+                        }
                         let first = k;
                         for w in 0..ww {
                             read_data.push((rd + w, k + w));
                         }
                         k += ww;
-                        (a, en, rd, first)
+                        (a, en, rd, Some(first))
                     })
                     .collect();
                 MemEdge {
                     base: base as i64,
+                    line: crate::compile::line_bytes(m.width) as u32,
+                    sink,
                     depth: m.depth,
                     words: ww,
                     write_first: m.read_during_write == ReadDuringWrite::WriteFirst,
@@ -337,12 +447,12 @@ impl Edge {
 }
 
 impl MemEdge {
-    /// Reads (each port's next read data, or its present one when disabled, into the staging
-    /// words at `sp`), then writes in port order, as the interpreter's edge.
-    fn emit(&self, b: &mut FunctionBuilder, vp: Value, sp: Value) {
+    /// Reads: each port's next read data, or its present one when disabled, into its
+    /// read-data slot or the staging words at `sp`.
+    fn emit_reads(&self, b: &mut FunctionBuilder, vp: Value, sp: Value) {
         let fl = MemFlags::trusted();
         let ld = |b: &mut FunctionBuilder, s: u32| b.ins().load(types::I64, fl, vp, (s as i32) * 8);
-        let bytes = 8 * self.words as i64;
+        let bytes = self.line as i64;
         for &(addr, en, rd, first) in &self.reads {
             let a = ld(b, addr);
             let inside = b
@@ -370,7 +480,12 @@ impl MemEdge {
                 b.ins().band_imm(x, 1)
             });
             for w in 0..self.words {
-                let x = b.ins().load(types::I64, fl, at, (w * 8) as i32);
+                let x = match self.line {
+                    1 => b.ins().uload8(types::I64, fl, at, 0),
+                    2 => b.ins().uload16(types::I64, fl, at, 0),
+                    4 => b.ins().uload32(fl, at, 0),
+                    _ => b.ins().load(types::I64, fl, at, (w * 8) as i32),
+                };
                 let mut x = b.ins().select(inside, x, zero);
                 for (h, &(_, wd, _)) in hit.iter().zip(&self.writes) {
                     let y = ld(b, wd + w);
@@ -380,10 +495,23 @@ impl MemEdge {
                     let old = ld(b, rd + w);
                     x = b.ins().select(e, x, old);
                 }
-                b.ins().store(fl, x, sp, ((first + w) * 8) as i32);
+                match first {
+                    Some(k) => b.ins().store(fl, x, sp, ((k + w) * 8) as i32),
+                    None => b.ins().store(fl, x, vp, ((rd + w) * 8) as i32),
+                };
             }
         }
+    }
+
+    /// Writes, in port order (a later port wins on the same address), as the interpreter's
+    /// edge.
+    fn emit_writes(&self, b: &mut FunctionBuilder, vp: Value) {
+        let fl = MemFlags::trusted();
+        let ld = |b: &mut FunctionBuilder, s: u32| b.ins().load(types::I64, fl, vp, (s as i32) * 8);
+        let bytes = self.line as i64;
         for &(wa, wd, we) in &self.writes {
+            // Without a branch: a write that does not happen goes to the memory's spare line
+            // past its end (see `Sim`), which nothing reads.
             let a = ld(b, wa);
             let e = ld(b, we);
             let e = b.ins().band_imm(e, 1);
@@ -392,19 +520,20 @@ impl MemEdge {
                 .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
             let e = b.ins().icmp_imm(IntCC::NotEqual, e, 0);
             let go = b.ins().band(inside, e);
-            let write = b.create_block();
-            let next = b.create_block();
-            b.ins().brif(go, write, &[], next, &[]);
-            b.switch_to_block(write);
             let off = b.ins().imul_imm(a, bytes);
             let base = b.ins().iconst(types::I64, self.base);
             let at = b.ins().iadd(base, off);
+            let sink = b.ins().iconst(types::I64, self.sink);
+            let at = b.ins().select(go, at, sink);
             for w in 0..self.words {
                 let x = ld(b, wd + w);
-                b.ins().store(fl, x, at, (w * 8) as i32);
+                match self.line {
+                    1 => b.ins().istore8(fl, x, at, 0),
+                    2 => b.ins().istore16(fl, x, at, 0),
+                    4 => b.ins().istore32(fl, x, at, 0),
+                    _ => b.ins().store(fl, x, at, (w * 8) as i32),
+                };
             }
-            b.ins().jump(next, &[]);
-            b.switch_to_block(next);
         }
     }
 }
@@ -438,6 +567,7 @@ fn emit(
     vp: Value,
     known: &mut HashMap<u32, Value>,
     tables: &mut Vec<Box<[u32]>>,
+    keep: &[bool],
 ) -> bool {
     let fl = MemFlags::trusted();
     let known = std::cell::RefCell::new(known);
@@ -450,7 +580,9 @@ fn emit(
         x
     };
     let st = |b: &mut FunctionBuilder, d: u32, x: Value| {
-        b.ins().store(fl, x, vp, (d as i32) * 8);
+        if keep[d as usize] {
+            b.ins().store(fl, x, vp, (d as i32) * 8);
+        }
         known.borrow_mut().insert(d, x);
     };
     let mask = |b: &mut FunctionBuilder, x: Value, m: u64| {
@@ -733,6 +865,9 @@ fn emit_wide(
     st: &Store,
     tables: &mut Vec<Box<[u32]>>,
 ) -> bool {
+    if !wide_native(g) {
+        return false;
+    }
     let d = g.d;
     let wd = d.words() as u32;
     let top = top_mask(d.width);
@@ -816,9 +951,6 @@ fn emit_wide(
             }
         }
         Op::Select { .. } => {
-            if g.args[1..].iter().any(|a| a.words() != d.words()) {
-                return false;
-            }
             let table: Box<[u32]> = g.args[1..].iter().map(|a| a.slot).collect();
             let s = ld(b, g.args[0].slot);
             let base = b.ins().iconst(types::I64, table.as_ptr() as i64);
