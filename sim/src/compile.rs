@@ -274,6 +274,12 @@ pub struct Program {
     pub fast_q: u32,
     pub fast_d: u32,
     pub fast_init: Vec<u64>,
+    /// The other one-word registers without enable, committed at the edge by moves
+    /// `v[q] = v[src]` in this order (before the block copy and the other registers, after the
+    /// memories), which reads every source before it changes; `move_init` holds their reset
+    /// values.
+    pub moves: Vec<(u32, u32)>,
+    pub move_init: Vec<u64>,
     pub regs: Vec<RegCommit>,
     pub mems: Vec<MemState>,
     /// Constant slots and their values, written once.
@@ -719,6 +725,8 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             fast_q: 0,
             fast_d: 0,
             fast_init: Vec::new(),
+            moves: Vec::new(),
+            move_init: Vec::new(),
             regs: Vec::new(),
             mems: Vec::new(),
             consts: Vec::new(),
@@ -755,10 +763,11 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
         c.prog.input_order.push(name.clone());
     }
 
-    // Block layout of the one-word registers without enable (see `Program::fast_q`): the node
-    // computing a register's next value is placed in the d block when it is computed by the
-    // tape and not placed yet; otherwise (an input, a constant, state, a shared node) a copy
-    // into the d block ends the tape, which also keeps the edge reading pre-edge values only.
+    // One-word registers without enable. Where the node computing a register's next value is
+    // computed by the tape and not placed yet, it is placed in the d block (see
+    // `Program::fast_q`) and the edge commits the register with the block copy. The others
+    // (next value an input, a constant, state — shift chains — or a node another register
+    // placed already) are moves at the edge (see `Program::moves`).
     let n = c.owner.len();
     let fast: Vec<(usize, usize, u64)> = (0..n)
         .filter(|&g| c.resolve(g) == g)
@@ -772,36 +781,24 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             }
         })
         .collect();
+    let mut claimed = std::collections::HashSet::new();
+    let (block, moved): (Vec<_>, Vec<_>) = fast
+        .into_iter()
+        .partition(|&(_, dg, _)| c.is_computed(dg) && c.node(dg).width <= 64 && claimed.insert(dg));
     c.prog.fast_q = c.next_slot;
-    c.prog.fast_d = c.next_slot + fast.len() as u32;
-    c.next_slot += 2 * fast.len() as u32;
-    let mut copies = Vec::new();
-    for (k, &(g, dg, init)) in fast.iter().enumerate() {
+    c.prog.fast_d = c.next_slot + block.len() as u32;
+    c.next_slot += 2 * block.len() as u32;
+    for (k, &(g, dg, init)) in block.iter().enumerate() {
         c.slot[g] = c.prog.fast_q + k as u32;
         c.prog.fast_init.push(init);
-        if c.is_computed(dg) && c.slot[dg] == NONE && c.node(dg).width <= 64 {
-            c.slot[dg] = c.prog.fast_d + k as u32;
-        } else {
-            copies.push((k, dg));
-        }
+        c.slot[dg] = c.prog.fast_d + k as u32;
     }
 
     let order = c.order()?;
     for g in order {
         c.emit(g);
     }
-    if !copies.is_empty() {
-        let start = c.prog.gather_table.len() as u32;
-        for &(k, dg) in &copies {
-            let a = c.loc(dg).slot;
-            c.prog.gather_table.push((c.prog.fast_d + k as u32, a));
-        }
-        c.prog.tape.push(Instr::Gather {
-            start,
-            len: copies.len() as u32,
-        });
-    }
-
+    c.order_moves(&moved);
     // State, constants, and the copies that keep the edge order-independent.
     for g in 0..n {
         let r = c.resolve(g);
@@ -1049,6 +1046,9 @@ impl Program {
             mark(l.slot, l.words());
         }
         mark(self.fast_d, self.fast_init.len());
+        for &(_, src) in &self.moves {
+            mark(src, 1);
+        }
         for r in &self.regs {
             mark(r.d, r.words as usize);
             if let Some(e) = r.en {
@@ -1099,7 +1099,7 @@ impl Program {
             if wide.is_empty() { "" } else { ": " },
             wide.join(", "),
             copies,
-            self.fast_init.len() + self.regs.len(),
+            self.fast_init.len() + self.moves.len() + self.regs.len(),
             self.regs.len(),
             self.mems.len(),
             self.slots
@@ -1164,10 +1164,55 @@ impl Program {
         assert!(self.gather_table.iter().all(|(d, a)| one(*d) && one(*a)));
         let r = self.fast_init.len() as u64;
         assert!(ok(self.fast_q, r) && ok(self.fast_d, r));
+        assert!(self.moves.iter().all(|&(q, s)| one(q) && one(s)));
+        assert_eq!(self.moves.len(), self.move_init.len());
     }
 }
 
 impl Compiler {
+    /// The moves `q = v[src]` of the registers in `moved` (register, next-value node, reset
+    /// value), ordered so each reads the value from before the edge: a register is moved
+    /// before the registers whose values it reads (a shift chain moves from its end). Rings of
+    /// registers reading each other read copies made at the end of the tape instead.
+    fn order_moves(&mut self, moved: &[(usize, usize, u64)]) {
+        let index: std::collections::HashMap<usize, usize> =
+            moved.iter().enumerate().map(|(k, m)| (m.0, k)).collect();
+        // next[k]: the moved register that register k reads (it must move after k).
+        let next: Vec<Option<usize>> = moved.iter().map(|m| index.get(&m.1).copied()).collect();
+        let mut readers = vec![0usize; moved.len()];
+        for &j in next.iter().flatten() {
+            readers[j] += 1;
+        }
+        let mut ready: Vec<usize> = (0..moved.len()).filter(|&k| readers[k] == 0).collect();
+        let mut order = Vec::with_capacity(moved.len());
+        let mut done = vec![false; moved.len()];
+        while let Some(k) = ready.pop() {
+            order.push(k);
+            done[k] = true;
+            if let Some(j) = next[k] {
+                readers[j] -= 1;
+                if readers[j] == 0 {
+                    ready.push(j);
+                }
+            }
+        }
+        let rings: Vec<usize> = (0..moved.len()).filter(|&k| !done[k]).collect();
+        for k in order {
+            let (g, dg, init) = moved[k];
+            let (q, src) = (self.loc(g).slot, self.loc(dg).slot);
+            self.prog.moves.push((q, src));
+            self.prog.move_init.push(init);
+        }
+        for k in rings {
+            let (g, dg, init) = moved[k];
+            let q = self.loc(g).slot;
+            let src = self.loc(dg);
+            let src = self.copy_to_fresh(src).slot;
+            self.prog.moves.push((q, src));
+            self.prog.move_init.push(init);
+        }
+    }
+
     /// A copy of `src` made at the end of the tape (one per source slot).
     fn copy_to_fresh(&mut self, src: Loc) -> Loc {
         if let Some(&slot) = self.fresh.get(&src.slot) {

@@ -73,6 +73,9 @@ impl Sim {
         // Registers start at their reset values, memories at zero.
         let q = prog.fast_q as usize;
         v[q..q + prog.fast_init.len()].copy_from_slice(&prog.fast_init);
+        for (&(q, _), &init) in prog.moves.iter().zip(&prog.move_init) {
+            v[q as usize] = init;
+        }
         for r in &prog.regs {
             v[r.q as usize..r.q as usize + r.init.len()].copy_from_slice(&r.init);
         }
@@ -302,6 +305,9 @@ impl Sim {
             let p = &self.prog;
             let rst = p.rst.is_some_and(|r| self.v[r as usize] & 1 == 1);
             j.edge(p, &mut self.v, &mut self.staged, rst, |v| {
+                if rst {
+                    commit_moves(p, v, rst);
+                }
                 commit_fast(p, v, rst);
                 if rst {
                     for r in &p.regs {
@@ -368,6 +374,7 @@ impl Sim {
         }
         // 3. Registers (their d and enable never alias state: see compile.rs).
         let rst = self.prog.rst.is_some_and(|r| v[r as usize] & 1 == 1);
+        commit_moves(&self.prog, v, rst);
         commit_fast(&self.prog, v, rst);
         for r in &self.prog.regs {
             let q = r.q as usize;
@@ -460,6 +467,13 @@ impl MemBuf {
         unsafe {
             std::slice::from_raw_parts(self.words.as_ptr() as *const u8, self.words.len() * 8)
         }
+    }
+}
+
+/// The registers committed by moves, in their order (or their reset values).
+fn commit_moves(p: &Program, v: &mut [u64], rst: bool) {
+    for (&(q, src), &init) in p.moves.iter().zip(&p.move_init) {
+        v[q as usize] = if rst { init } else { v[src as usize] };
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Jit {
     /// Edge, memories: every read port's next read data into the staging words (its old value
     /// when disabled), then the writes.
     mem_fns: Vec<Chunk>,
+    /// Edge, the registers committed by moves (`Program::moves`), in order.
+    move_fns: Vec<Chunk>,
     /// Edge, registers with an enable or wider than a word (the others are one block copy).
     reg_fns: Vec<Chunk>,
     /// Edge, last: staged read data into the read-data slots.
@@ -161,6 +163,16 @@ impl Jit {
                 }
             })?);
         }
+        let mut move_fns = Vec::new();
+        for part in p.moves.chunks(EDGE_CHUNK * 4) {
+            move_fns.push(w.define("plume_edge_moves".into(), |b, _, vp, _| {
+                let fl = MemFlags::trusted();
+                for &(q, src) in part {
+                    let x = b.ins().load(types::I64, fl, vp, (src * 8) as i32);
+                    b.ins().store(fl, x, vp, (q * 8) as i32);
+                }
+            })?);
+        }
         let mut reg_fns = Vec::new();
         for part in p.regs.chunks(EDGE_CHUNK) {
             reg_fns.push(w.define("plume_edge_registers".into(), |b, _, vp, _| {
@@ -192,6 +204,7 @@ impl Jit {
         Ok(Jit {
             chunks: get(&w.module, &tape),
             mem_fns: get(&w.module, &mem_fns),
+            move_fns: get(&w.module, &move_fns),
             reg_fns: get(&w.module, &reg_fns),
             rd_fns: get(&w.module, &rd_fns),
             staged_words: edge.staged_words,
@@ -214,9 +227,9 @@ impl Jit {
     }
 
     /// The clock edge of `p` on `v` (after the tape has settled it): memory reads and writes,
-    /// then registers (all but the one-word registers without enable, which the caller copies
-    /// as a block, and none while `rst` is high, when the caller loads reset values), then the
-    /// read data. Same order and results as the interpreter's edge.
+    /// then the moved registers, the block of registers (`fast`, the caller's block copy),
+    /// the other registers (none of them while `rst` is high: `fast` loads reset values
+    /// then), then the read data. Same order and results as the interpreter's edge.
     pub fn edge(
         &self,
         p: &Program,
@@ -233,6 +246,12 @@ impl Jit {
         unsafe {
             for f in &self.mem_fns {
                 f(v.as_mut_ptr(), sp);
+            }
+        }
+        if !rst {
+            for f in &self.move_fns {
+                // SAFETY: as above.
+                unsafe { f(v.as_mut_ptr(), sp) };
             }
         }
         fast(v);
@@ -403,6 +422,8 @@ impl Edge {
                 operand.extend(d..d + ww);
             }
         }
+        // Moves come after the memories and read data from before the edge too.
+        operand.extend(p.moves.iter().map(|&(_, src)| src));
         let mut k = 0u32;
         let mut read_data = Vec::new();
         let ports = p

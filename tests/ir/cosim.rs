@@ -346,7 +346,8 @@ fn waveforms_and_internal_signals_are_complete_on_native_code() {
 /// register); two registers with the same next value but different reset values (never
 /// merged); a 100-bit write-first memory of depth 12 (writes past its end, two write ports,
 /// enabled and always-on read ports, an address held in a register) written with another
-/// memory's read data and with a wide register.
+/// memory's read data and with a wide register; registers the edge moves in order (a shift
+/// chain, a ring, one loading read data).
 fn edge_design() -> Rc<Module> {
     let cell = {
         let mut b = ModuleBuilder::new("pair_cell");
@@ -422,6 +423,25 @@ fn edge_design() -> Rc<Module> {
     let re2 = b.input("re2", 1);
     let rd2 = b.mem_read(m, ra2, Some(re2));
     b.output("rd2", rd2);
+    // Registers committed by moves at the edge: a shift chain from an input, a ring of two
+    // registers swapping their values, a register loading a memory's read data.
+    let mut chain = x;
+    for k in 0..3 {
+        chain = b.delay(&format!("chain{k}"), chain);
+    }
+    b.output("chain", chain);
+    let ra = b.reg("ring_a", Bits::from_u64(20, 1));
+    let rb = b.reg("ring_b", Bits::from_u64(20, 2));
+    b.next(ra, rb, None);
+    b.next(rb, ra, None);
+    b.output("ring", ra);
+    let tiny = b.memory("tiny", 8, 4, MemStyle::Distributed, ReadDuringWrite::ReadFirst);
+    let (ta, twe) = (b.input("ta", 2), b.input("twe", 1));
+    let xb = b.slice(x, 7, 0);
+    b.mem_write(tiny, ta, xb, twe);
+    let trd = b.mem_read(tiny, ta, None);
+    let held = b.delay("held", trd);
+    b.output("held", held);
     b.output("rd0", rd0);
     b.output("rd1", rd1);
     b.finish().unwrap()
