@@ -45,6 +45,8 @@ fn model_bytes(prog: &plume_sim::compile::Program) -> usize {
 pub struct PlumeRun {
     pub checksum: u64,
     pub seconds: f64,
+    /// Seconds from the design to a runnable model (compile, merge, native code).
+    pub build_seconds: f64,
     /// Bytes of simulation state and program (values, tape, tables, register list).
     pub model_bytes: usize,
 }
@@ -58,7 +60,9 @@ pub struct VerilatorRun {
 /// Replays a recorded stimulus (all inputs of every cycle, pre-decoded) and checksums every
 /// output of every cycle, as the `Preloaded` Verilator harness does.
 pub fn plume_replay(top: &Rc<Module>, rec: &Recording) -> Result<PlumeRun> {
+    let t = Instant::now();
     let mut sim = Sim::new(top)?;
+    let build_seconds = t.elapsed().as_secs_f64();
     let ins: Vec<_> = rec
         .inputs
         .iter()
@@ -87,6 +91,7 @@ pub fn plume_replay(top: &Rc<Module>, rec: &Recording) -> Result<PlumeRun> {
     Ok(PlumeRun {
         checksum: sum,
         seconds: t0.elapsed().as_secs_f64(),
+        build_seconds,
         model_bytes,
     })
 }

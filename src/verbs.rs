@@ -212,16 +212,20 @@ pub fn bench(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
         r.unit
     );
     crate::outln!(
-        "{:>14} {:>16} {:>8} {:>13} {:>17} {:>15}",
+        "{:>14} {:>16} {:>8} {:>11} {:>11} {:>12} {:>14} {:>11}",
         "plume cyc/s",
         "verilator cyc/s",
         "ratio",
-        "vl build (s)",
-        "plume model (KB)",
-        "peak RSS (MB)"
+        "build (s)",
+        "vl build",
+        "1M cold ×",
+        "model (KB)",
+        "RSS (MB)"
     );
     let model_kb = pl.model_bytes as f64 / 1024.0;
     let rss = crate::bench::peak_rss().unwrap_or(0) as f64 / 1e6;
+    // From a cold start: build the model, then run a million cycles at the measured rate.
+    let cold = |build: f64, seconds: f64| build + 1e6 * seconds / n;
     match crate::bench::verilator_replay(&top, &rec) {
         Ok(v) => {
             if v.checksum != pl.checksum {
@@ -231,19 +235,23 @@ pub fn bench(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
                 )));
             }
             crate::outln!(
-                "{:>14.0} {:>16.0} {:>8.2} {:>13.1} {:>17.0} {:>15.1}",
+                "{:>14.0} {:>16.0} {:>8.2} {:>11.2} {:>11.1} {:>12.1} {:>14.0} {:>11.1}",
                 n / pl.seconds,
                 n / v.seconds,
                 v.seconds / pl.seconds,
+                pl.build_seconds,
                 v.build_seconds,
+                cold(v.build_seconds, v.seconds) / cold(pl.build_seconds, pl.seconds),
                 model_kb,
                 rss
             );
         }
         Err(e) => crate::outln!(
-            "{:>14.0} {:>16} {:>8} {:>13} {:>17.0} {:>15.1}   (verilator: {e})",
+            "{:>14.0} {:>16} {:>8} {:>11.2} {:>11} {:>12} {:>14.0} {:>11.1}   (verilator: {e})",
             n / pl.seconds,
             "-",
+            "-",
+            pl.build_seconds,
             "-",
             "-",
             model_kb,

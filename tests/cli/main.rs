@@ -657,3 +657,31 @@ fn lifecycle_verbs_refuse_bad_parameters_for_every_design() {
     );
     assert!(!Path::new("/tmp/plume-never").exists());
 }
+
+/// `plume bench` replays one recorded stimulus on plume's simulator and on Verilator and fails
+/// unless their output checksums agree; its table has both speeds, both build times and the
+/// cold-start ratio.
+#[test]
+fn bench_compares_plume_with_verilator_on_one_stimulus() {
+    if !cosim::require(Tool::Verilator).unwrap() {
+        return;
+    }
+    let out = plume(&["bench", "fir", "--taps", "4", "--cycles", "3000"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    let row: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    // plume cyc/s, Verilator cyc/s, ratio, plume build, Verilator build, cold ×, KB, MB.
+    assert_eq!(row.len(), 8, "{text}");
+    assert!(row[0] > 0.0 && row[1] > 0.0 && row[3] > 0.0 && row[4] > 0.0);
+    // The ratio is printed to two decimals.
+    assert!(
+        (row[2] - row[0] / row[1]).abs() <= 0.006 + 0.01 * row[2],
+        "{text}"
+    );
+}

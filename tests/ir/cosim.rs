@@ -435,7 +435,13 @@ fn edge_design() -> Rc<Module> {
     b.next(ra, rb, None);
     b.next(rb, ra, None);
     b.output("ring", ra);
-    let tiny = b.memory("tiny", 8, 4, MemStyle::Distributed, ReadDuringWrite::ReadFirst);
+    let tiny = b.memory(
+        "tiny",
+        8,
+        4,
+        MemStyle::Distributed,
+        ReadDuringWrite::ReadFirst,
+    );
     let (ta, twe) = (b.input("ta", 2), b.input("twe", 1));
     let xb = b.slice(x, 7, 0);
     b.mem_write(tiny, ta, xb, twe);
