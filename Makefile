@@ -74,11 +74,13 @@ lint: deps
 bench: deps
 	$(CARGO) run -q --release -- bench birrd --ports 16 --cycles 300000
 	$(CARGO) run -q --release -- bench birrd --ports 64 --cycles 300000
-	$(CARGO) run -q --release -- bench feather --array 8x8 --cycles 20000
-	$(CARGO) run -q --release -- bench feather --array 16x16 --cycles 20000
+	$(CARGO) run -q --release -- bench feather --array 8x8 --cycles 100000
+	$(CARGO) run -q --release -- bench feather --array 16x16 --cycles 100000
 	$(CARGO) run -q --release -- bench fir --taps 16 --cycles 1000000
 	$(CARGO) run -q --release -- bench rfemu --cycles 30000
 	$(CARGO) run -q --release -- bench rfemu --scenario fpga/scenarios/zcu104_9node.toml --cycles 30000
+	$(CARGO) run -q --release -- bench sdq --cycles 50000
+	$(CARGO) run -q --release -- bench fred --cycles 50000
 	$(CARGO) run -q --release -- birrd bench
 
 verilog:
