@@ -235,7 +235,7 @@ pub fn bench(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
                 )));
             }
             crate::outln!(
-                "{:>14.0} {:>16.0} {:>8.2} {:>11.2} {:>11.1} {:>12.1} {:>14.0} {:>11.1}",
+                "{:>14.0} {:>16.0} {:>8.2} {:>11.3} {:>11.1} {:>12.1} {:>14.0} {:>11.1}",
                 n / pl.seconds,
                 n / v.seconds,
                 v.seconds / pl.seconds,
@@ -247,7 +247,7 @@ pub fn bench(inst: &dyn Instance, cycles: u64, seed: u64) -> Result<()> {
             );
         }
         Err(e) => crate::outln!(
-            "{:>14.0} {:>16} {:>8} {:>11.2} {:>11} {:>12} {:>14.0} {:>11.1}   (verilator: {e})",
+            "{:>14.0} {:>16} {:>8} {:>11.3} {:>11} {:>12} {:>14.0} {:>11.1}   (verilator: {e})",
             n / pl.seconds,
             "-",
             "-",

@@ -212,7 +212,12 @@ impl Sim {
     /// Writes an input by location (no lookup; the words must fit the width).
     pub fn poke_loc(&mut self, l: Loc, words: &[u64]) {
         let s = l.slot as usize;
-        self.v[s..s + l.words()].copy_from_slice(&words[..l.words()]);
+        if l.width <= 64 {
+            // One word: a plain store (a slice copy calls memmove).
+            self.v[s] = words[0];
+        } else {
+            self.v[s..s + l.words()].copy_from_slice(&words[..l.words()]);
+        }
         self.settled = false;
     }
 
