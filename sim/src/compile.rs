@@ -245,6 +245,9 @@ pub struct MemState {
     pub writes: Vec<(u32, u32, u32)>,
     /// Contents at time 0, `depth` words of `words_for(width)` each (`None`: zero).
     pub init: Option<Vec<u64>>,
+    /// Whether every port's address is narrower than the depth allows to exceed (addresses
+    /// of `log2 depth` bits): no bounds check needed.
+    pub always_inside: bool,
 }
 
 /// A signal visible in waveforms: where in the hierarchy, its name, and its value's location.
@@ -856,6 +859,7 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
                     .init
                     .as_ref()
                     .map(|words| words.iter().flat_map(|w| w.words().to_vec()).collect()),
+                always_inside: true,
             };
             for (p, rp) in mem.read_ports.iter().enumerate() {
                 let rd = module
@@ -866,12 +870,16 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
                     )
                     .unwrap();
                 let rdl = c.loc(c.global(fi, rd as NodeId));
-                let addr = c.loc(c.global(fi, rp.addr)).slot;
+                let addr = c.loc(c.global(fi, rp.addr));
+                st.always_inside &= addr.width < 64 && (1u64 << addr.width) <= mem.depth as u64;
+                let addr = addr.slot;
                 let en = rp.en.map(|e| c.loc(c.global(fi, e)).slot);
                 st.reads.push((addr, en, rdl.slot));
             }
             for wp in &mem.write_ports {
-                let a = c.loc(c.global(fi, wp.addr)).slot;
+                let a = c.loc(c.global(fi, wp.addr));
+                st.always_inside &= a.width < 64 && (1u64 << a.width) <= mem.depth as u64;
+                let a = a.slot;
                 let dd = c.loc(c.global(fi, wp.data)).slot;
                 let e = c.loc(c.global(fi, wp.en)).slot;
                 st.writes.push((a, dd, e));

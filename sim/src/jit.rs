@@ -384,6 +384,8 @@ impl Writer {
 /// One memory's share of the clock edge.
 struct MemEdge {
     base: i64,
+    /// No address can reach past the end (`MemState::always_inside`).
+    always_inside: bool,
     /// Bytes per line (`compile::line_bytes`).
     line: u32,
     /// Where writes that do not happen go (shared by every memory).
@@ -449,6 +451,7 @@ impl Edge {
                     .collect();
                 MemEdge {
                     base: base as i64,
+                    always_inside: m.always_inside,
                     line: crate::compile::line_bytes(m.width) as u32,
                     sink,
                     depth: m.depth,
@@ -476,11 +479,15 @@ impl MemEdge {
         let bytes = self.line as i64;
         for &(addr, en, rd, first) in &self.reads {
             let a = ld(b, addr);
-            let inside = b
-                .ins()
-                .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
             let zero = b.ins().iconst(types::I64, 0);
-            let idx = b.ins().select(inside, a, zero);
+            let inside = (!self.always_inside).then(|| {
+                b.ins()
+                    .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64)
+            });
+            let idx = match inside {
+                Some(i) => b.ins().select(i, a, zero),
+                None => a,
+            };
             let off = b.ins().imul_imm(idx, bytes);
             let base = b.ins().iconst(types::I64, self.base);
             let at = b.ins().iadd(base, off);
@@ -507,7 +514,10 @@ impl MemEdge {
                     4 => b.ins().uload32(fl, at, 0),
                     _ => b.ins().load(types::I64, fl, at, (w * 8) as i32),
                 };
-                let mut x = b.ins().select(inside, x, zero);
+                let mut x = match inside {
+                    Some(i) => b.ins().select(i, x, zero),
+                    None => x,
+                };
                 for (h, &(_, wd, _)) in hit.iter().zip(&self.writes) {
                     let y = ld(b, wd + w);
                     x = b.ins().select(*h, y, x);
@@ -536,11 +546,15 @@ impl MemEdge {
             let a = ld(b, wa);
             let e = ld(b, we);
             let e = b.ins().band_imm(e, 1);
-            let inside = b
-                .ins()
-                .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
             let e = b.ins().icmp_imm(IntCC::NotEqual, e, 0);
-            let go = b.ins().band(inside, e);
+            let go = if self.always_inside {
+                e
+            } else {
+                let inside = b
+                    .ins()
+                    .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
+                b.ins().band(inside, e)
+            };
             let off = b.ins().imul_imm(a, bytes);
             let base = b.ins().iconst(types::I64, self.base);
             let at = b.ins().iadd(base, off);
