@@ -79,7 +79,7 @@ impl Sim {
         for r in &prog.regs {
             v[r.q as usize..r.q as usize + r.init.len()].copy_from_slice(&r.init);
         }
-        let mems: Vec<MemBuf> = prog.mems.iter().map(MemBuf::new).collect();
+        let mut mems: Vec<MemBuf> = prog.mems.iter().map(MemBuf::new).collect();
         let staged_len: usize = prog
             .mems
             .iter()
@@ -89,7 +89,6 @@ impl Sim {
         if std::env::var_os("PLUME_SIM_SUMMARY").is_some() {
             eprintln!("plume: {}: {}", prog.top, prog.summary());
         }
-        let mut mems = mems;
         // The memories' buffers never move after this (never resized), so native code may
         // address them directly.
         let bases: Vec<*mut u64> = mems.iter_mut().map(|m| m.words.as_mut_ptr()).collect();
