@@ -35,11 +35,7 @@ fn model_bytes(prog: &plume_sim::compile::Program) -> usize {
             .iter()
             .map(|r| std::mem::size_of_val(r) + r.init.len() * 8)
             .sum::<usize>()
-        + (prog.sel_table.len()
-            + prog.cat_table.len() * 2
-            + prog.deposit_table.len() * 3
-            + prog.gather_table.len() * 2)
-            * 4
+        + (prog.sel_table.len() + prog.cat_table.len() * 2 + prog.deposit_table.len() * 3) * 4
 }
 
 pub struct PlumeRun {

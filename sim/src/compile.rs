@@ -7,10 +7,13 @@
 //! (no allocation, no loops); wider values span consecutive words, and the few operations on
 //! them (other than slicing and concatenation, which have fast forms) go through `Generic`.
 //!
+//! Equal logic is merged first (`merge_equivalents`), so the tape computes each value once.
 //! State is kept apart from the tape: registers, memories and their read ports are committed
-//! at the clock edge by the engine. A register whose data or enable comes straight from another
-//! register or memory read gets a copy at the end of the tape, so the edge can commit in any
-//! order and still read only pre-edge values.
+//! at the clock edge by the engine. One-word registers without enable are committed as one
+//! block copy or, when their next value is state, an input or a shared node, by moves in
+//! dependence order (`Program::moves`). Any other register whose data or enable comes straight
+//! from another register or memory read gets a copy at the end of the tape, so the edge can
+//! commit it in any order and still read only pre-edge values.
 
 use crate::wide;
 use plume_hw::rtl::bits::{top_mask, words_for};
@@ -193,12 +196,6 @@ pub enum Instr {
         a: u32,
         n: u32,
     },
-    /// One-word copies `v[d] = v[a]` over `gather_table[start..start+len]` (the next values of
-    /// registers fed by other state: shift chains), in one dispatch.
-    Gather {
-        start: u32,
-        len: u32,
-    },
     Generic(Box<Generic>),
 }
 
@@ -268,8 +265,6 @@ pub struct Program {
     /// Number of table entries of the narrow select starting at each index of `sel_table`.
     pub select_len: std::collections::HashMap<u32, u32>,
     pub cat_table: Vec<(u32, u32)>,
-    /// (destination, source) slots of `Gather`.
-    pub gather_table: Vec<(u32, u32)>,
     pub deposit_table: Vec<(u32, u32, u32)>,
     /// One-word registers without enable, the common case: their values sit in the block
     /// `fast_q .. fast_q + fast_init.len()` and their next values in the block at `fast_d`, in
@@ -723,7 +718,6 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             sel_table: Vec::new(),
             select_len: Default::default(),
             cat_table: Vec::new(),
-            gather_table: Vec::new(),
             deposit_table: Vec::new(),
             fast_q: 0,
             fast_d: 0,
@@ -989,10 +983,6 @@ impl Program {
                 .iter()
                 .for_each(|&(x, _, _)| f(x)),
             Instr::Copy { a, n, .. } => (a..a + n).for_each(f),
-            Instr::Gather { start, len } => self.gather_table
-                [start as usize..(start + len) as usize]
-                .iter()
-                .for_each(|&(_, a)| f(a)),
             Instr::Generic(ref g) => g
                 .args
                 .iter()
@@ -1031,10 +1021,6 @@ impl Program {
             | Instr::Cat { d, .. } => f(d),
             Instr::CatWide { d, words, .. } => (d..d + words).for_each(f),
             Instr::Copy { d, n, .. } => (d..d + n).for_each(f),
-            Instr::Gather { start, len } => self.gather_table
-                [start as usize..(start + len) as usize]
-                .iter()
-                .for_each(|&(d, _)| f(d)),
             Instr::Generic(ref g) => (g.d.slot..g.d.slot + g.d.words() as u32).for_each(f),
         }
     }
@@ -1091,15 +1077,11 @@ impl Program {
         }
         let generic = wide.values().sum::<usize>();
         let wide: Vec<String> = wide.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        let copies: usize = self
+        let copies = self
             .tape
             .iter()
-            .map(|i| match i {
-                Instr::Copy { .. } => 1,
-                Instr::Gather { len, .. } => *len as usize,
-                _ => 0,
-            })
-            .sum();
+            .filter(|i| matches!(i, Instr::Copy { .. }))
+            .count();
         format!(
             "{} tape instructions ({} wide{}{}, {} copies), {} registers ({} with enable or wide), {} memories, {} value words",
             self.tape.len(),
@@ -1161,7 +1143,6 @@ impl Program {
                     len,
                 } => ok(d, words as u64) && (start + len) as usize <= self.deposit_table.len(),
                 Instr::Copy { d, a, n: w } => ok(d, w as u64) && ok(a, w as u64),
-                Instr::Gather { start, len } => (start + len) as usize <= self.gather_table.len(),
                 Instr::Generic(_) => true,
             };
             assert!(fine, "internal: instruction {ins:?} reaches past {n} slots");
@@ -1169,7 +1150,6 @@ impl Program {
         assert!(self.sel_table.iter().all(|s| one(*s)));
         assert!(self.cat_table.iter().all(|(s, _)| one(*s)));
         assert!(self.deposit_table.iter().all(|(s, _, _)| one(*s)));
-        assert!(self.gather_table.iter().all(|(d, a)| one(*d) && one(*a)));
         let r = self.fast_init.len() as u64;
         assert!(ok(self.fast_q, r) && ok(self.fast_d, r));
         assert!(self.moves.iter().all(|&(q, s)| one(q) && one(s)));

@@ -599,11 +599,6 @@ pub(crate) fn exec(p: &Program, ins: &Instr, v: &mut [u64]) {
                 v.copy_within(a as usize..(a + n) as usize, d as usize);
             }
         }
-        Instr::Gather { start, len } => {
-            for &(d, a) in &p.gather_table[start as usize..(start + len) as usize] {
-                w!(d, r!(a));
-            }
-        }
         Instr::Generic(ref g) => eval_generic(g, v),
     }
 }

@@ -1,10 +1,11 @@
-//! Native code for the settle tape, through Cranelift: each tape instruction becomes a few
-//! machine instructions on the value array (load the operand words, compute, store), in the
-//! tape's order, split into functions of `CHUNK` instructions so a large design compiles in
-//! pieces. Instructions without a native form here (wide `Generic` operations, wide
-//! concatenations and copies, table selects) call back into the interpreter for that one
-//! instruction, so every design runs natively from the start and the interpreter stays the
-//! reference (`PLUME_JIT=0` runs it alone).
+//! Native code for the settle tape and the clock edge, through Cranelift: each tape instruction
+//! becomes a few machine instructions on the value array (load the operand words, compute,
+//! store only what is read outside the function), in the tape's order, split into functions of
+//! `CHUNK` instructions so a large design compiles in pieces; the edge's memory ports, moves and
+//! enabled registers follow the interpreter's edge step for step. The few wide operations
+//! without a native form (multiplies, shifts, ordering comparisons and reductions over 64 bits)
+//! call back into the interpreter for that one instruction, so every design runs natively and
+//! the interpreter stays the reference (`PLUME_JIT=0` runs it alone).
 
 use crate::compile::{Generic, Instr, Loc, Program, RegCommit};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -50,9 +51,6 @@ pub struct Jit {
     _sink: Vec<u64>,
     /// Slot tables of wide selects, addressed by the native code.
     _tables: Vec<Box<[u32]>>,
-    /// Instructions executed natively, and through the interpreter callback.
-    pub native: usize,
-    pub fallback: usize,
 }
 
 impl Drop for Jit {
@@ -132,7 +130,6 @@ impl Jit {
             .module
             .declare_function("plume_exec_one", Linkage::Import, &helper_sig)
             .map_err(err)?;
-        let (mut native, mut fallback) = (0, 0);
         let mut tape = Vec::new();
         let mut tables = Vec::new();
         for (k, part) in p.tape.chunks(CHUNK).enumerate() {
@@ -140,10 +137,7 @@ impl Jit {
                 let href = module.declare_func_in_func(helper, b.func);
                 let mut known = HashMap::new();
                 for (i, ins) in part.iter().enumerate() {
-                    if emit(b, p, ins, vp, &mut known, &mut tables, &keep) {
-                        native += 1;
-                    } else {
-                        fallback += 1;
+                    if !emit(b, p, ins, vp, &mut known, &mut tables, &keep) {
                         let idx = b.ins().iconst(types::I64, (k * CHUNK + i) as i64);
                         b.ins().call(href, &[vp, pp, idx]);
                         // The interpreter may have written any slot.
@@ -212,8 +206,6 @@ impl Jit {
             _sink: sink,
             _tables: tables,
             module: Some(w.module),
-            native,
-            fallback,
         })
     }
 
@@ -873,12 +865,6 @@ fn emit(
             let at = b.ins().iadd(vp, off);
             let x = b.ins().load(types::I64, fl, at, 0);
             st(b, d, x);
-        }
-        Instr::Gather { start, len } => {
-            for &(d, a) in &p.gather_table[start as usize..(start + len) as usize] {
-                let x = ld(b, a);
-                st(b, d, x);
-            }
         }
         Instr::Generic(ref g) => return emit_wide(b, g, vp, &ld, &st, tables),
     }
