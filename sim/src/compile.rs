@@ -152,11 +152,12 @@ pub enum Instr {
         a: u32,
         b: u32,
     },
-    /// `d = v[sel_table[start + v[s]]]`
+    /// `d = v[sel_table[start + v[s]]]`, the choices `sel_table[start..start+len]`.
     Select {
         d: u32,
         s: u32,
         start: u32,
+        len: u32,
     },
     /// Bits `[sh +: width]` of one word.
     Slice1 {
@@ -262,8 +263,6 @@ pub struct Program {
     pub slots: usize,
     pub tape: Vec<Instr>,
     pub sel_table: Vec<u32>,
-    /// Number of table entries of the narrow select starting at each index of `sel_table`.
-    pub select_len: std::collections::HashMap<u32, u32>,
     pub cat_table: Vec<(u32, u32)>,
     pub deposit_table: Vec<(u32, u32, u32)>,
     /// One-word registers without enable, the common case: their values sit in the block
@@ -637,11 +636,11 @@ impl Compiler {
             (Op::Select { .. }, true) => {
                 let start = self.prog.sel_table.len() as u32;
                 self.prog.sel_table.extend(args[1..].iter().map(|a| a.slot));
-                self.prog.select_len.insert(start, args.len() as u32 - 1);
                 Instr::Select {
                     d: ds,
                     s: a0,
                     start,
+                    len: args.len() as u32 - 1,
                 }
             }
             (Op::Slice { lo, .. }, _) if d.width <= 64 => {
@@ -716,7 +715,6 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             slots: 0,
             tape: Vec::new(),
             sel_table: Vec::new(),
-            select_len: Default::default(),
             cat_table: Vec::new(),
             deposit_table: Vec::new(),
             fast_q: 0,
@@ -968,10 +966,9 @@ impl Program {
                 f(a);
                 f(b)
             }
-            Instr::Select { s, start, .. } => {
+            Instr::Select { s, start, len, .. } => {
                 f(s);
-                let w = self.tape_select_len(start);
-                self.sel_table[start as usize..start as usize + w]
+                self.sel_table[start as usize..(start + len) as usize]
                     .iter()
                     .for_each(|&x| f(x));
             }
@@ -1025,44 +1022,39 @@ impl Program {
         }
     }
 
-    /// Entries of the select table from `start` belonging to one select: 2^(selector width).
-    fn tape_select_len(&self, start: u32) -> usize {
-        self.select_len.get(&start).copied().unwrap_or(0) as usize
+    /// Calls `f` with every slot the clock edge reads from the value array (all before it
+    /// changes any): the register block's next values, the moves' sources, the other
+    /// registers' next values and enables, the memory ports' addresses, enables and data.
+    pub fn edge_reads(&self, mut f: impl FnMut(u32)) {
+        (self.fast_d..self.fast_d + self.fast_init.len() as u32).for_each(&mut f);
+        self.moves.iter().for_each(|&(_, src)| f(src));
+        for r in &self.regs {
+            (r.d..r.d + r.words).for_each(&mut f);
+            r.en.into_iter().for_each(&mut f);
+        }
+        for m in &self.mems {
+            let ww = words_for(m.width) as u32;
+            for &(a, en, _) in &m.reads {
+                f(a);
+                en.into_iter().for_each(&mut f);
+            }
+            for &(a, d, e) in &m.writes {
+                f(a);
+                (d..d + ww).for_each(&mut f);
+                f(e);
+            }
+        }
     }
 
     /// Slots whose values are seen outside the tape, so the tape must leave them in the value
-    /// array: outputs, the registers' next values and enables, the memory ports' operands.
-    /// (Waveforms and `peek_path` see every signal; see `Jit`'s store-everything mode.)
+    /// array: outputs and what the clock edge reads. (Waveforms and `peek_path` see every
+    /// signal; see `Jit`'s store-everything mode.)
     pub fn observed(&self) -> Vec<bool> {
         let mut o = vec![false; self.slots];
-        let mut mark = |s: u32, n: usize| o[s as usize..s as usize + n].fill(true);
         for l in self.outputs.values() {
-            mark(l.slot, l.words());
+            o[l.slot as usize..l.slot as usize + l.words()].fill(true);
         }
-        mark(self.fast_d, self.fast_init.len());
-        for &(_, src) in &self.moves {
-            mark(src, 1);
-        }
-        for r in &self.regs {
-            mark(r.d, r.words as usize);
-            if let Some(e) = r.en {
-                mark(e, 1);
-            }
-        }
-        for m in &self.mems {
-            let ww = words_for(m.width);
-            for &(a, en, _) in &m.reads {
-                mark(a, 1);
-                if let Some(e) = en {
-                    mark(e, 1);
-                }
-            }
-            for &(a, d, e) in &m.writes {
-                mark(a, 1);
-                mark(d, ww);
-                mark(e, 1);
-            }
-        }
+        self.edge_reads(|s| o[s as usize] = true);
         o
     }
 
@@ -1130,8 +1122,8 @@ impl Program {
                 Instr::Mux { d, s, a, b } => one(d) && one(s) && one(a) && one(b),
                 // The selector's value indexes the table: all 2^w entries exist (checked by
                 // the IR's design-rule check) and are slots.
-                Instr::Select { d, s, start } => {
-                    one(d) && one(s) && (start as usize) < self.sel_table.len()
+                Instr::Select { d, s, start, len } => {
+                    one(d) && one(s) && (start + len) as usize <= self.sel_table.len()
                 }
                 Instr::Cat { d, start, len } => {
                     one(d) && (start + len) as usize <= self.cat_table.len()

@@ -561,7 +561,7 @@ pub(crate) fn exec(p: &Program, ins: &Instr, v: &mut [u64]) {
         Instr::RedOr { d, a } => w!(d, (r!(a) != 0) as u64),
         Instr::RedXor { d, a } => w!(d, (r!(a).count_ones() & 1) as u64),
         Instr::Mux { d, s, a, b } => w!(d, if r!(s) & 1 == 1 { r!(a) } else { r!(b) }),
-        Instr::Select { d, s, start } => {
+        Instr::Select { d, s, start, .. } => {
             // The selector is below 2^width and the table has 2^width entries (IR check).
             let src = p.sel_table[start as usize + r!(s) as usize];
             w!(d, r!(src));

@@ -402,22 +402,12 @@ struct Edge {
 
 impl Edge {
     fn plan(p: &Program, mem_base: &[*mut u64], sink: i64) -> Edge {
-        // Slots the memory ports read at the edge: a read-data slot among them is staged, so
-        // every port sees the value from before the edge.
+        // Slots the edge reads: a read-data slot among them (a memory port's operand, a move's
+        // source) is staged, so every reader sees the value from before the edge.
         let mut operand = std::collections::HashSet::new();
-        for m in &p.mems {
-            let ww = words_for(m.width) as u32;
-            for &(a, en, _) in &m.reads {
-                operand.insert(a);
-                operand.extend(en);
-            }
-            for &(a, d, e) in &m.writes {
-                operand.extend([a, e]);
-                operand.extend(d..d + ww);
-            }
-        }
-        // Moves come after the memories and read data from before the edge too.
-        operand.extend(p.moves.iter().map(|&(_, src)| src));
+        p.edge_reads(|s| {
+            operand.insert(s);
+        });
         let mut k = 0u32;
         let mut read_data = Vec::new();
         let ports = p
@@ -852,7 +842,9 @@ fn emit(
                 st(b, d + k as u32, x);
             }
         }
-        Instr::Select { d, s: sel, start } => {
+        Instr::Select {
+            d, s: sel, start, ..
+        } => {
             // v[d] = v[sel_table[start + v[sel]]]: the table's address is fixed for the
             // program's life (it is never changed after compilation).
             let sv = ld(b, sel);
