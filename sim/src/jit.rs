@@ -813,32 +813,11 @@ fn emit(
             start,
             len,
         } => {
-            let mut acc: Vec<Option<Value>> = vec![None; words as usize];
-            let mut or_in = |b: &mut FunctionBuilder, k: usize, x: Value| {
-                acc[k] = Some(match acc[k] {
-                    Some(y) => b.ins().bor(y, x),
-                    None => x,
-                });
-            };
-            for &(slot, lo, w) in &p.deposit_table[start as usize..(start + len) as usize] {
-                let x = ld(b, slot);
-                let (k, sh) = ((lo / 64) as usize, lo % 64);
-                let low = if sh == 0 {
-                    x
-                } else {
-                    b.ins().ishl_imm(x, sh as i64)
-                };
-                or_in(b, k, low);
-                if sh != 0 && sh + w > 64 {
-                    let high = b.ins().ushr_imm(x, (64 - sh) as i64);
-                    or_in(b, k + 1, high);
-                }
-            }
-            for (k, a) in acc.into_iter().enumerate() {
-                let x = match a {
-                    Some(x) => x,
-                    None => b.ins().iconst(types::I64, 0),
-                };
+            let parts = p.deposit_table[start as usize..(start + len) as usize]
+                .iter()
+                .map(|&(slot, lo, w)| (ld(b, slot), lo, w))
+                .collect::<Vec<_>>();
+            for (k, x) in deposit(b, words, parts).into_iter().enumerate() {
                 st(b, d + k as u32, x);
             }
         }
@@ -861,6 +840,37 @@ fn emit(
         Instr::Generic(ref g) => return emit_wide(b, g, vp, &ld, &st, tables),
     }
     true
+}
+
+/// The `words` words of a concatenation: each part `(value, lowest bit, bits)` — one word,
+/// zero above its bits — shifted to its place and ORed in, its top spilling into the next word
+/// where it straddles a word boundary; words no part reaches are zero.
+fn deposit(b: &mut FunctionBuilder, words: u32, parts: Vec<(Value, u32, u32)>) -> Vec<Value> {
+    let mut acc: Vec<Option<Value>> = vec![None; words as usize];
+    let mut or_in = |b: &mut FunctionBuilder, k: u32, x: Value| {
+        if let Some(slot) = acc.get_mut(k as usize) {
+            *slot = Some(match *slot {
+                Some(y) => b.ins().bor(y, x),
+                None => x,
+            });
+        }
+    };
+    for (x, lo, w) in parts {
+        let (k, sh) = (lo / 64, lo % 64);
+        let low = if sh == 0 {
+            x
+        } else {
+            b.ins().ishl_imm(x, sh as i64)
+        };
+        or_in(b, k, low);
+        if sh != 0 && sh + w > 64 {
+            let high = b.ins().ushr_imm(x, (64 - sh) as i64);
+            or_in(b, k + 1, high);
+        }
+    }
+    acc.into_iter()
+        .map(|a| a.unwrap_or_else(|| b.ins().iconst(types::I64, 0)))
+        .collect()
 }
 
 type Load<'a> = dyn Fn(&mut FunctionBuilder, u32) -> Value + 'a;
@@ -1028,15 +1038,7 @@ fn emit_wide(
             }
         }
         Op::Cat(_) => {
-            let mut acc: Vec<Option<Value>> = vec![None; wd as usize];
-            let mut or_in = |b: &mut FunctionBuilder, k: u32, x: Value| {
-                if let Some(slot) = acc.get_mut(k as usize) {
-                    *slot = Some(match *slot {
-                        Some(y) => b.ins().bor(y, x),
-                        None => x,
-                    });
-                }
-            };
+            let mut parts = Vec::new();
             let mut lo = d.width;
             for a in &g.args {
                 lo -= a.width;
@@ -1048,25 +1050,10 @@ fn emit_wide(
                     } else {
                         x
                     };
-                    let bit = lo + 64 * i;
-                    let (w, sh) = (bit / 64, bit % 64);
-                    let low = if sh == 0 {
-                        x
-                    } else {
-                        b.ins().ishl_imm(x, sh as i64)
-                    };
-                    or_in(b, w, low);
-                    if sh != 0 && sh + chunk > 64 {
-                        let high = b.ins().ushr_imm(x, (64 - sh) as i64);
-                        or_in(b, w + 1, high);
-                    }
+                    parts.push((x, lo + 64 * i, chunk));
                 }
             }
-            for (k, a) in acc.into_iter().enumerate() {
-                let x = match a {
-                    Some(x) => x,
-                    None => b.ins().iconst(types::I64, 0),
-                };
+            for (k, x) in deposit(b, wd, parts).into_iter().enumerate() {
                 st(b, d.slot + k as u32, x);
             }
         }
