@@ -89,11 +89,8 @@ impl Sim {
         if std::env::var_os("PLUME_SIM_SUMMARY").is_some() {
             eprintln!("plume: {}: {}", prog.top, prog.summary());
         }
-        // The memories' buffers never move after this (never resized), so native code may
-        // address them directly.
-        let bases: Vec<*mut u64> = mems.iter_mut().map(|m| m.words.as_mut_ptr()).collect();
         let jit = if native {
-            Some(crate::jit::Jit::compile(&prog, &bases, false)?)
+            Some(native_code(&prog, &mut mems, false)?)
         } else {
             None
         };
@@ -128,8 +125,7 @@ impl Sim {
     pub fn trace_vcd(&mut self, path: &std::path::Path) -> Result<(), SimError> {
         self.vcd = Some(VcdTrace::create(path, &self.prog)?);
         if self.jit.as_ref().is_some_and(|j| !j.store_all) {
-            let bases: Vec<*mut u64> = self.mems.iter_mut().map(|m| m.words.as_mut_ptr()).collect();
-            self.jit = Some(crate::jit::Jit::compile(&self.prog, &bases, true)?);
+            self.jit = Some(native_code(&self.prog, &mut self.mems, true)?);
             self.settled = false;
         }
         Ok(())
@@ -472,6 +468,17 @@ impl MemBuf {
             std::slice::from_raw_parts(self.words.as_ptr() as *const u8, self.words.len() * 8)
         }
     }
+}
+
+/// `prog` in native code, addressing the memories `mems` where they are: their buffers are
+/// never resized, so they never move while the `Sim` owning both lives.
+fn native_code(
+    prog: &Program,
+    mems: &mut [MemBuf],
+    store_all: bool,
+) -> Result<crate::jit::Jit, crate::jit::JitError> {
+    let bases: Vec<*mut u64> = mems.iter_mut().map(|m| m.words.as_mut_ptr()).collect();
+    crate::jit::Jit::compile(prog, &bases, store_all)
 }
 
 /// The registers committed by moves, in their order (or their reset values).
