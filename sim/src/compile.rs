@@ -288,6 +288,8 @@ pub struct Program {
     pub output_order: Vec<String>,
     pub rst: Option<u32>,
     pub traces: Vec<Trace>,
+    /// The width of the value in each one-word slot (0 where unknown or wide).
+    pub widths: Vec<u32>,
 }
 
 struct FlatInst {
@@ -731,6 +733,7 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
             output_order: Vec::new(),
             rst: None,
             traces: Vec::new(),
+            widths: Vec::new(),
         },
     };
     c.flatten(top, vec![top.name.clone()], None);
@@ -923,6 +926,17 @@ pub fn compile(top: &Rc<Module>) -> Result<Program, CompileError> {
         }
     }
     c.prog.slots = c.next_slot as usize;
+    let mut widths = vec![0u32; c.prog.slots];
+    for g in 0..c.owner.len() {
+        let r = c.resolve(g);
+        if c.slot[r] != NONE && c.node(r).width <= 64 {
+            widths[c.slot[r] as usize] = c.node(r).width;
+        }
+    }
+    for (&src, &copy) in &c.fresh {
+        widths[copy as usize] = widths[src as usize];
+    }
+    c.prog.widths = widths;
     c.prog.assert_in_bounds();
     Ok(c.prog)
 }

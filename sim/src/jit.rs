@@ -100,6 +100,12 @@ impl Jit {
         } else {
             stored_slots(p)
         };
+        let clean = clean_slots(p, &keep);
+        // Slots the tape may leave unmasked: its results outside `clean`.
+        let mut clean_now = vec![true; p.slots];
+        for ins in &p.tape {
+            p.writes(ins, |s| clean_now[s as usize] = clean[s as usize]);
+        }
         let mut flags = settings::builder();
         flags.set("opt_level", "speed").map_err(err)?;
         flags.set("is_pic", "false").map_err(err)?;
@@ -137,7 +143,7 @@ impl Jit {
                 let href = module.declare_func_in_func(helper, b.func);
                 let mut known = HashMap::new();
                 for (i, ins) in part.iter().enumerate() {
-                    if !emit(b, p, ins, vp, &mut known, &mut tables, &keep) {
+                    if !emit(b, p, ins, vp, &mut known, &mut tables, (&keep, &clean_now)) {
                         let idx = b.ins().iconst(types::I64, (k * CHUNK + i) as i64);
                         b.ins().call(href, &[vp, pp, idx]);
                         // The interpreter may have written any slot.
@@ -151,9 +157,12 @@ impl Jit {
         let mut mem_fns = Vec::new();
         for part in edge.ports.chunks(EDGE_CHUNK) {
             mem_fns.push(w.define("plume_edge_memories".into(), |b, _, vp, sp| {
+                // Slots loaded once per function: memory lines never alias the value array,
+                // and the only stores into it (read data) update the map.
+                let mut known = HashMap::new();
                 for port in part {
-                    port.emit_reads(b, vp, sp);
-                    port.emit_writes(b, vp);
+                    port.emit_reads(b, vp, sp, &mut known);
+                    port.emit_writes(b, vp, &mut known);
                 }
             })?);
         }
@@ -167,11 +176,15 @@ impl Jit {
                 }
             })?);
         }
+        // Registers sharing an enable commit under one test of it (their order does not
+        // matter: no register's d or enable is another's q).
+        let mut regs: Vec<&RegCommit> = p.regs.iter().collect();
+        regs.sort_by_key(|r| r.en);
         let mut reg_fns = Vec::new();
-        for part in p.regs.chunks(EDGE_CHUNK) {
+        for part in regs.chunks(EDGE_CHUNK) {
             reg_fns.push(w.define("plume_edge_registers".into(), |b, _, vp, _| {
-                for r in part {
-                    emit_reg(b, r, vp);
+                for group in part.chunk_by(|x, y| x.en == y.en) {
+                    emit_regs(b, group, vp);
                 }
             })?);
         }
@@ -298,6 +311,65 @@ fn stored_slots(p: &Program) -> Vec<bool> {
         }
     }
     keep
+}
+
+/// The slots whose bits above their width must be zero when the native code computes them:
+/// those stored (`keep`) and those some reader looks at above their width. The others are
+/// left unmasked: read only by operations whose result's bits depend on the operands' bits
+/// below the result's width (addition, subtraction, product, negation, left shift, slices
+/// inside the operand), by sign extensions from the operand's width, by a mux as its select
+/// bit, or by logic whose own result may carry such bits.
+fn clean_slots(p: &Program, keep: &[bool]) -> Vec<bool> {
+    let mut clean = keep.to_vec();
+    let width = |s: u32| p.widths.get(s as usize).copied().unwrap_or(0);
+    let bits = |m: u64| 64 - m.leading_zeros();
+    for ins in p.tape.iter().rev() {
+        let result = |d: u32| clean[d as usize];
+        // Operand `s` may carry garbage above its width when the reader uses only its
+        // `used` low bits and `s` is at least that wide.
+        let loose = |s: u32, used: u32| used <= width(s);
+        let mut whole = Vec::new();
+        let mut need = |s: u32, w: bool| {
+            if w {
+                whole.push(s)
+            }
+        };
+        match *ins {
+            Instr::Not { a, m, .. } => need(a, !loose(a, bits(m))),
+            Instr::Slice1 { a, sh, m, .. } => need(a, !loose(a, sh + bits(m))),
+            Instr::Sext { a, sh, .. } => need(a, !loose(a, 64 - sh)),
+            Instr::Add { a, b, m, .. }
+            | Instr::Sub { a, b, m, .. }
+            | Instr::MulU { a, b, m, .. } => {
+                need(a, !loose(a, bits(m)));
+                need(b, !loose(b, bits(m)))
+            }
+            Instr::MulS { a, b, sa, sb, .. } => {
+                need(a, !loose(a, 64 - sa));
+                need(b, !loose(b, 64 - sb))
+            }
+            Instr::Shl { a, b, m, .. } => {
+                need(a, !loose(a, bits(m)));
+                need(b, true)
+            }
+            Instr::And { d, a, b } | Instr::Or { d, a, b } | Instr::Xor { d, a, b } => {
+                let w = width(d);
+                need(a, result(d) || !loose(a, w) || w == 0);
+                need(b, result(d) || !loose(b, w) || w == 0)
+            }
+            Instr::Mux { d, s, a, b } => {
+                let w = width(d);
+                need(s, !loose(s, 1));
+                need(a, result(d) || !loose(a, w) || w == 0);
+                need(b, result(d) || !loose(b, w) || w == 0)
+            }
+            _ => p.reads(ins, |s| need(s, true)),
+        }
+        for s in whole {
+            clean[s as usize] = true;
+        }
+    }
+    clean
 }
 
 /// Narrow instructions `emit` always compiles (the cheap exceptions of `may_fall_back`).
@@ -455,12 +527,20 @@ impl Edge {
 impl MemEdge {
     /// Reads: each port's next read data, or its present one when disabled, into its
     /// read-data slot or the staging words at `sp`.
-    fn emit_reads(&self, b: &mut FunctionBuilder, vp: Value, sp: Value) {
+    fn emit_reads(
+        &self,
+        b: &mut FunctionBuilder,
+        vp: Value,
+        sp: Value,
+        known: &mut HashMap<u32, Value>,
+    ) {
         let fl = MemFlags::trusted();
-        let ld = |b: &mut FunctionBuilder, s: u32| b.ins().load(types::I64, fl, vp, (s as i32) * 8);
+        let ld = |b: &mut FunctionBuilder, known: &mut HashMap<u32, Value>, s: u32| {
+            load_slot(b, vp, s, known)
+        };
         let bytes = self.line as i64;
         for &(addr, en, rd, first) in &self.reads {
-            let a = ld(b, addr);
+            let a = ld(b, known, addr);
             let zero = b.ins().iconst(types::I64, 0);
             let inside = (!self.always_inside).then(|| {
                 b.ins()
@@ -478,7 +558,7 @@ impl MemEdge {
                 .iter()
                 .filter(|_| self.write_first)
                 .map(|&(wa, _, we)| {
-                    let (wav, wev) = (ld(b, wa), ld(b, we));
+                    let (wav, wev) = (ld(b, known, wa), ld(b, known, we));
                     let same = b.ins().icmp(IntCC::Equal, wav, a);
                     let on = b.ins().band_imm(wev, 1);
                     let on = b.ins().icmp_imm(IntCC::NotEqual, on, 0);
@@ -486,7 +566,7 @@ impl MemEdge {
                 })
                 .collect();
             let enabled = en.map(|e| {
-                let x = ld(b, e);
+                let x = ld(b, known, e);
                 b.ins().band_imm(x, 1)
             });
             for w in 0..self.words {
@@ -501,16 +581,19 @@ impl MemEdge {
                     None => x,
                 };
                 for (h, &(_, wd, _)) in hit.iter().zip(&self.writes) {
-                    let y = ld(b, wd + w);
+                    let y = ld(b, known, wd + w);
                     x = b.ins().select(*h, y, x);
                 }
                 if let Some(e) = enabled {
-                    let old = ld(b, rd + w);
+                    let old = ld(b, known, rd + w);
                     x = b.ins().select(e, x, old);
                 }
                 match first {
                     Some(k) => b.ins().store(fl, x, sp, ((k + w) * 8) as i32),
-                    None => b.ins().store(fl, x, vp, ((rd + w) * 8) as i32),
+                    None => {
+                        known.insert(rd + w, x);
+                        b.ins().store(fl, x, vp, ((rd + w) * 8) as i32)
+                    }
                 };
             }
         }
@@ -518,15 +601,17 @@ impl MemEdge {
 
     /// Writes, in port order (a later port wins on the same address), as the interpreter's
     /// edge.
-    fn emit_writes(&self, b: &mut FunctionBuilder, vp: Value) {
+    fn emit_writes(&self, b: &mut FunctionBuilder, vp: Value, known: &mut HashMap<u32, Value>) {
         let fl = MemFlags::trusted();
-        let ld = |b: &mut FunctionBuilder, s: u32| b.ins().load(types::I64, fl, vp, (s as i32) * 8);
+        let ld = |b: &mut FunctionBuilder, known: &mut HashMap<u32, Value>, s: u32| {
+            load_slot(b, vp, s, known)
+        };
         let bytes = self.line as i64;
         for &(wa, wd, we) in &self.writes {
             // Without a branch: a write that does not happen goes to the memory's spare line
             // past its end (see `Sim`), which nothing reads.
-            let a = ld(b, wa);
-            let e = ld(b, we);
+            let a = ld(b, known, wa);
+            let e = ld(b, known, we);
             let e = b.ins().band_imm(e, 1);
             let e = b.ins().icmp_imm(IntCC::NotEqual, e, 0);
             let go = if self.always_inside {
@@ -543,7 +628,7 @@ impl MemEdge {
             let sink = b.ins().iconst(types::I64, self.sink);
             let at = b.ins().select(go, at, sink);
             for w in 0..self.words {
-                let x = ld(b, wd + w);
+                let x = ld(b, known, wd + w);
                 match self.line {
                     1 => b.ins().istore8(fl, x, at, 0),
                     2 => b.ins().istore16(fl, x, at, 0),
@@ -555,21 +640,36 @@ impl MemEdge {
     }
 }
 
-/// A register's commit: `q = en ? d : q` word by word (its d and enable never alias state).
-fn emit_reg(b: &mut FunctionBuilder, r: &RegCommit, vp: Value) {
+/// Slot `s` of the value array, loaded once per function (`known`: the values already loaded
+/// or stored).
+fn load_slot(b: &mut FunctionBuilder, vp: Value, s: u32, known: &mut HashMap<u32, Value>) -> Value {
+    *known.entry(s).or_insert_with(|| {
+        b.ins()
+            .load(types::I64, MemFlags::trusted(), vp, (s as i32) * 8)
+    })
+}
+
+/// The commit of registers that share an enable (or have none): `q = d` word by word, under
+/// one branch on the enable.
+fn emit_regs(b: &mut FunctionBuilder, group: &[&RegCommit], vp: Value) {
     let fl = MemFlags::trusted();
-    let ld = |b: &mut FunctionBuilder, s: u32| b.ins().load(types::I64, fl, vp, (s as i32) * 8);
-    let en = r.en.map(|e| {
-        let x = ld(b, e);
-        b.ins().band_imm(x, 1)
+    let after = group[0].en.map(|e| {
+        let x = b.ins().load(types::I64, fl, vp, (e as i32) * 8);
+        let on = b.ins().band_imm(x, 1);
+        let (commit, after) = (b.create_block(), b.create_block());
+        b.ins().brif(on, commit, &[], after, &[]);
+        b.switch_to_block(commit);
+        after
     });
-    for w in 0..r.words {
-        let mut x = ld(b, r.d + w);
-        if let Some(e) = en {
-            let old = ld(b, r.q + w);
-            x = b.ins().select(e, x, old);
+    for r in group {
+        for w in 0..r.words {
+            let x = b.ins().load(types::I64, fl, vp, ((r.d + w) * 8) as i32);
+            b.ins().store(fl, x, vp, ((r.q + w) * 8) as i32);
         }
-        b.ins().store(fl, x, vp, ((r.q + w) * 8) as i32);
+    }
+    if let Some(after) = after {
+        b.ins().jump(after, &[]);
+        b.switch_to_block(after);
     }
 }
 
@@ -584,7 +684,7 @@ fn emit(
     vp: Value,
     known: &mut HashMap<u32, Value>,
     tables: &mut Vec<Box<[u32]>>,
-    keep: &[bool],
+    (keep, clean): (&[bool], &[bool]),
 ) -> bool {
     let fl = MemFlags::trusted();
     let known = std::cell::RefCell::new(known);
@@ -602,11 +702,22 @@ fn emit(
         }
         known.borrow_mut().insert(d, x);
     };
-    let mask = |b: &mut FunctionBuilder, x: Value, m: u64| {
-        if m == u64::MAX {
-            x
+    let mask = |b: &mut FunctionBuilder, x: Value, m: u64| match m {
+        u64::MAX => x,
+        // A 32-bit move clears the upper half without loading the mask from memory.
+        0xffff_ffff => {
+            let low = b.ins().ireduce(types::I32, x);
+            b.ins().uextend(types::I64, low)
+        }
+        _ => b.ins().band_imm(x, m as i64),
+    };
+    // The mask ending an operation on result `d`, left out where no reader needs it
+    // (`clean_slots`).
+    let fin = |b: &mut FunctionBuilder, d: u32, x: Value, m: u64| {
+        if clean[d as usize] {
+            mask(b, x, m)
         } else {
-            b.ins().band_imm(x, m as i64)
+            x
         }
     };
     let flag = |b: &mut FunctionBuilder, c: Value| b.ins().uextend(types::I64, c);
@@ -622,7 +733,7 @@ fn emit(
         Instr::Not { d, a, m } => {
             let x = ld(b, a);
             let n = b.ins().bnot(x);
-            let r = mask(b, n, m);
+            let r = fin(b, d, n, m);
             st(b, d, r);
         }
         Instr::Add { d, a, b: c, m } | Instr::Sub { d, a, b: c, m } => {
@@ -632,7 +743,7 @@ fn emit(
             } else {
                 b.ins().isub(x, y)
             };
-            let r = mask(b, r, m);
+            let r = fin(b, d, r, m);
             st(b, d, r);
         }
         Instr::And { d, a, b: c } => {
@@ -653,7 +764,7 @@ fn emit(
         Instr::MulU { d, a, b: c, m } => {
             let (x, y) = (ld(b, a), ld(b, c));
             let r = b.ins().imul(x, y);
-            let r = mask(b, r, m);
+            let r = fin(b, d, r, m);
             st(b, d, r);
         }
         Instr::MulS {
@@ -667,7 +778,7 @@ fn emit(
             let (x, y) = (ld(b, a), ld(b, c));
             let (x, y) = (sext(b, x, sa), sext(b, y, sb));
             let r = b.ins().imul(x, y);
-            let r = mask(b, r, m);
+            let r = fin(b, d, r, m);
             st(b, d, r);
         }
         Instr::Eq { d, a, b: c }
@@ -703,7 +814,7 @@ fn emit(
         Instr::Shl { d, a, b: c, w, m } => {
             let (x, n) = (ld(b, a), ld(b, c));
             let s = b.ins().ishl(x, n);
-            let r = mask(b, s, m);
+            let r = fin(b, d, s, m);
             let big = b
                 .ins()
                 .icmp_imm(IntCC::UnsignedGreaterThanOrEqual, n, w as i64);
@@ -728,7 +839,7 @@ fn emit(
             let n = b.ins().select(big, c63, n);
             let x = sext(b, x, sh);
             let r = b.ins().sshr(x, n);
-            let r = mask(b, r, m);
+            let r = fin(b, d, r, m);
             st(b, d, r);
         }
         Instr::RedAnd { d, a, m } => {
@@ -762,7 +873,10 @@ fn emit(
             } else {
                 b.ins().ushr_imm(x, sh as i64)
             };
-            let r = mask(b, s, m);
+            // The operand's top bits need no mask when nothing lies above them.
+            let w = p.widths[a as usize];
+            let top = clean[a as usize] && w > 0 && sh + (64 - m.leading_zeros()) >= w;
+            let r = if top { s } else { fin(b, d, s, m) };
             st(b, d, r);
         }
         Instr::Slice2 { d, a, sh, m } => {
@@ -779,7 +893,7 @@ fn emit(
         Instr::Sext { d, a, sh, m } => {
             let x = ld(b, a);
             let r = sext(b, x, sh);
-            let r = mask(b, r, m);
+            let r = fin(b, d, r, m);
             st(b, d, r);
         }
         Instr::Cat { d, start, len } => {
