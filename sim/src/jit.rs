@@ -162,7 +162,37 @@ impl Jit {
                 let mut known = HashMap::new();
                 for port in part {
                     port.emit_reads(b, vp, sp, &mut known);
-                    port.emit_writes(b, vp, &mut known);
+                }
+                // Writes after every read. A memory with one write port commits under a
+                // branch on its enable, one branch for all such memories sharing it (a
+                // NEST row's weight files); the others write without a branch, in port order.
+                let mut groups: Vec<(u32, Vec<&MemEdge>)> = Vec::new();
+                let mut group_of = HashMap::new();
+                for port in part {
+                    match port.writes[..] {
+                        [(_, _, en)] => {
+                            let g = *group_of.entry(en).or_insert_with(|| {
+                                groups.push((en, Vec::new()));
+                                groups.len() - 1
+                            });
+                            groups[g].1.push(port);
+                        }
+                        _ => port.emit_writes(b, vp, &mut known),
+                    }
+                }
+                for (en, ports) in groups {
+                    let e = load_slot(b, vp, en, &mut known);
+                    let on = b.ins().band_imm(e, 1);
+                    let (commit, after) = (b.create_block(), b.create_block());
+                    b.ins().brif(on, commit, &[], after, &[]);
+                    b.switch_to_block(commit);
+                    // Values loaded under the branch are not available after it.
+                    let mut inner = known.clone();
+                    for port in ports {
+                        port.emit_enabled_write(b, vp, &mut inner);
+                    }
+                    b.ins().jump(after, &[]);
+                    b.switch_to_block(after);
                 }
             })?);
         }
@@ -636,6 +666,40 @@ impl MemEdge {
                     _ => b.ins().store(fl, x, at, (w * 8) as i32),
                 };
             }
+        }
+    }
+}
+
+impl MemEdge {
+    /// The only write port's write, its enable known to be on.
+    fn emit_enabled_write(
+        &self,
+        b: &mut FunctionBuilder,
+        vp: Value,
+        known: &mut HashMap<u32, Value>,
+    ) {
+        let fl = MemFlags::trusted();
+        let (wa, wd, _) = self.writes[0];
+        let a = load_slot(b, vp, wa, known);
+        let off = b.ins().imul_imm(a, self.line as i64);
+        let base = b.ins().iconst(types::I64, self.base);
+        let mut at = b.ins().iadd(base, off);
+        if !self.always_inside {
+            // An address past the end writes the spare line nothing reads.
+            let inside = b
+                .ins()
+                .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
+            let sink = b.ins().iconst(types::I64, self.sink);
+            at = b.ins().select(inside, at, sink);
+        }
+        for w in 0..self.words {
+            let x = load_slot(b, vp, wd + w, known);
+            match self.line {
+                1 => b.ins().istore8(fl, x, at, 0),
+                2 => b.ins().istore16(fl, x, at, 0),
+                4 => b.ins().istore32(fl, x, at, 0),
+                _ => b.ins().store(fl, x, at, (w * 8) as i32),
+            };
         }
     }
 }
