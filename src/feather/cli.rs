@@ -82,9 +82,11 @@ pub struct LayerArgs {
     /// Seed of the random data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Operands from a JSON file instead: {"a":[..],"b":[..]} for a GEMM (row-major A MxK,
-    /// B KxN) or {"x":[..],"w":[..]} for a convolution (NHWC input, KRSC filters), bytes
-    /// 0-255; optional "zp_i","zp_w","scale","zp_o".
+    /// Operands from files instead: a JSON file {"a":[..],"b":[..]} for a GEMM (row-major A
+    /// MxK, B KxN) or {"x":[..],"w":[..]} for a convolution (NHWC input, KRSC filters), bytes
+    /// 0-255 or the name of a NumPy .npy file (int8 or uint8, that shape); or a directory of
+    /// a.npy, b.npy (x.npy, w.npy) and optionally quant.json. Optional keys: "zp_i", "zp_w",
+    /// "zp_o" (-128 to 255), "scale", "iact_signed", "weight_signed", "out_signed".
     #[arg(long)]
     data: Option<PathBuf>,
 }
@@ -132,6 +134,11 @@ pub enum FeatherCmd {
         /// loop-compressed program through the sequencer.
         #[arg(long)]
         uops: bool,
+        /// Write the operands, the simulated output and the golden accumulators into this
+        /// directory (must not exist or be empty) as NumPy .npy files, and layer.json (which
+        /// --data reads back); written only if the run checks out.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Two chained GEMMs: layer 1 writes layer 2's input placement through BIRRD (reorder in
     /// reduction) against writing channel-last and reordering afterwards; both simulated.
@@ -285,15 +292,54 @@ fn parse_dataflow(s: &str) -> Result<Dataflow> {
     }
 }
 
-/// Reads operands from a JSON file; sizes must match the layer.
+/// The names and shapes of a layer's two operands and of its result, as the files of
+/// `--data` and `--out` call them.
+fn tensor_names(layer: &Layer) -> ([(&'static str, Vec<usize>); 2], (&'static str, Vec<usize>)) {
+    match layer {
+        Layer::Gemm(g) => (
+            [("a", vec![g.m, g.k]), ("b", vec![g.k, g.n])],
+            ("c", vec![g.m, g.n]),
+        ),
+        Layer::Conv(sh) => {
+            let (p, q) = sh.out_hw().unwrap_or((0, 0));
+            (
+                [
+                    ("x", vec![sh.n, sh.h, sh.w, sh.c]),
+                    ("w", vec![sh.k, sh.r, sh.s, sh.c]),
+                ],
+                ("y", vec![sh.n, p, q, sh.k]),
+            )
+        }
+    }
+}
+
+/// Reads operands from `path`: a JSON file (each operand an array of bytes 0-255, or the name
+/// of a `.npy` file beside it) or a directory of `.npy` files (`a.npy`, `b.npy` or `x.npy`,
+/// `w.npy`, and optionally `quant.json` with the JSON file's other keys). Shapes must match
+/// the layer; an int8 `.npy` operand is signed, a uint8 one unsigned.
 fn load_data(path: &Path, layer: &Layer) -> Result<Prepared> {
-    let text = crate::input::read_text(path, "data file")?;
-    let v = crate::input::json(&text, &path.display().to_string())?;
-    let bytes = |key: &str, want: usize| -> Result<Vec<u8>> {
-        let arr = v
-            .get(key)
-            .and_then(|a| a.as_array())
-            .ok_or_else(|| bad(format!("{}: missing array {key:?}", path.display())))?;
+    use super::tensors::read_operand;
+    use serde_json::Value;
+    let is_dir = path.is_dir();
+    let (dir, v) = if is_dir {
+        let q = path.join("quant.json");
+        let v = if q.exists() {
+            let text = crate::input::read_text(&q, "quantisation file")?;
+            crate::input::json(&text, &q.display().to_string())?
+        } else {
+            Value::Object(Default::default())
+        };
+        (path.to_path_buf(), v)
+    } else {
+        let text = crate::input::read_text(path, "data file")?;
+        let v = crate::input::json(&text, &path.display().to_string())?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        (dir.to_path_buf(), v)
+    };
+    let bytes = |key: &str, arr: &[Value], want: usize| -> Result<Vec<u8>> {
         if arr.len() != want {
             return Err(bad(format!(
                 "{}: {key:?} has {} elements, the layer needs {want}",
@@ -316,39 +362,89 @@ fn load_data(path: &Path, layer: &Layer) -> Result<Prepared> {
             })
             .collect()
     };
-    let num = |key: &str, default: u64, max: u64| -> Result<u64> {
+    let (names, _) = tensor_names(layer);
+    let mut ops: Vec<Vec<u8>> = Vec::new();
+    let mut dtype_signed = [None, None];
+    for (i, (key, shape)) in names.iter().enumerate() {
+        let want: usize = shape.iter().product();
+        let file = match v.get(*key) {
+            Some(Value::Array(arr)) => {
+                ops.push(bytes(key, arr, want)?);
+                continue;
+            }
+            Some(Value::String(f)) => dir.join(f),
+            Some(_) => {
+                return Err(bad(format!(
+                    "{}: {key:?} must be an array of bytes or the name of a .npy file",
+                    path.display()
+                )))
+            }
+            None if is_dir => dir.join(format!("{key}.npy")),
+            None => return Err(bad(format!("{}: missing array {key:?}", path.display()))),
+        };
+        let o = read_operand(&file, shape, key)?;
+        dtype_signed[i] = Some(o.signed);
+        ops.push(o.bytes);
+    }
+    let num = |key: &str, default: i64, min: i64, max: i64| -> Result<i64> {
         match v.get(key) {
             None => Ok(default),
-            Some(x) => x.as_u64().filter(|&b| b <= max).ok_or_else(|| {
-                bad(format!(
-                    "{}: {key:?} must be an integer 0-{max}",
-                    path.display()
-                ))
-            }),
+            Some(x) => x
+                .as_i64()
+                .filter(|b| (min..=max).contains(b))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{}: {key:?} must be an integer {min} to {max}",
+                        path.display()
+                    ))
+                }),
+        }
+    };
+    let flag = |key: &str, dtype: Option<bool>, default: bool| -> Result<bool> {
+        let given = match v.get(key) {
+            None => None,
+            Some(x) => Some(x.as_bool().ok_or_else(|| {
+                bad(format!("{}: {key:?} must be true or false", path.display()))
+            })?),
+        };
+        match (given, dtype) {
+            (Some(g), Some(d)) if g != d => Err(bad(format!(
+                "{}: {key:?} is {g} but the operand's .npy dtype is {}",
+                path.display(),
+                if d { "int8" } else { "uint8" }
+            ))),
+            (g, d) => Ok(d.or(g).unwrap_or(default)),
         }
     };
     let gemm = layer.gemm().expect("checked by parse_layer");
     let defaults = LayerData::random(1, gemm.k, 1, 0).q;
+    // Zero points as bytes: -128..-1 stand for int8 values.
+    let zp = |key: &str| -> Result<u8> { Ok(num(key, 0, -128, 255)? as u8) };
     let q = Quant {
-        zp_i: num("zp_i", 0, 255)? as u8,
-        zp_w: num("zp_w", 0, 255)? as u8,
-        scale: num("scale", defaults.scale as u64, u32::MAX as u64)? as u32,
-        zp_o: num("zp_o", 0, 255)? as u8,
-        ..defaults
+        zp_i: zp("zp_i")?,
+        zp_w: zp("zp_w")?,
+        scale: num("scale", defaults.scale as i64, 0, u32::MAX as i64)? as u32,
+        zp_o: zp("zp_o")?,
+        iact_signed: flag("iact_signed", dtype_signed[0], defaults.iact_signed)?,
+        weight_signed: flag("weight_signed", dtype_signed[1], defaults.weight_signed)?,
+        out_signed: flag("out_signed", None, defaults.out_signed)?,
     };
+    let (x, wt) = (ops.remove(0), ops.remove(0));
     Ok(match layer {
         Layer::Gemm(g) => {
-            let (a, b) = (bytes("a", g.m * g.k)?, bytes("b", g.k * g.n)?);
-            let golden = golden::gemm(&a, &b, g.m, g.k, g.n, &q);
+            let golden = golden::gemm(&x, &wt, g.m, g.k, g.n, &q);
             Prepared {
                 gemm,
-                data: LayerData { a, b, q },
+                data: LayerData {
+                    a: x.clone(),
+                    b: wt.clone(),
+                    q,
+                },
                 golden,
+                operands: [x, wt],
             }
         }
         Layer::Conv(sh) => {
-            let x = bytes("x", sh.n * sh.h * sh.w * sh.c)?;
-            let wt = bytes("w", sh.k * sh.r * sh.s * sh.c)?;
             let golden = golden::conv(&x, &wt, sh, &q);
             Prepared {
                 gemm,
@@ -358,9 +454,51 @@ fn load_data(path: &Path, layer: &Layer) -> Result<Prepared> {
                     q,
                 },
                 golden,
+                operands: [x, wt],
             }
         }
     })
+}
+
+/// The files `--out` writes: each operand and the simulated result as `.npy` (int8 or
+/// uint8 by the layer's formats), the golden model's accumulators (`acc.npy`, int32), and
+/// `layer.json` with the same arrays as bytes, the quantisation and the cycle count (a file
+/// `--data` reads back).
+fn tensor_files(layer: &Layer, prep: &Prepared, out: &[u8], cycles: u64) -> Vec<(String, Vec<u8>)> {
+    use super::tensors::{npy_i32, npy_u8};
+    let q = &prep.data.q;
+    let (names, (rname, rshape)) = tensor_names(layer);
+    let signed = [q.iact_signed, q.weight_signed];
+    let acc = match layer {
+        Layer::Gemm(g) => golden::gemm_acc(&prep.operands[0], &prep.operands[1], g.m, g.k, g.n, q),
+        Layer::Conv(sh) => golden::conv_acc(&prep.operands[0], &prep.operands[1], sh, q),
+    };
+    let mut files = Vec::new();
+    let mut json = serde_json::Map::new();
+    json.insert("layer".into(), layer.describe().into());
+    for (i, (key, shape)) in names.iter().enumerate() {
+        files.push((
+            format!("{key}.npy"),
+            npy_u8(shape, &prep.operands[i], signed[i]),
+        ));
+        json.insert((*key).into(), prep.operands[i].clone().into());
+        json.insert(format!("{key}_shape"), shape.clone().into());
+    }
+    files.push((format!("{rname}.npy"), npy_u8(&rshape, out, q.out_signed)));
+    files.push(("acc.npy".into(), npy_i32(&rshape, &acc)));
+    json.insert(rname.into(), out.to_vec().into());
+    json.insert(format!("{rname}_shape"), rshape.into());
+    for (k, v) in [("zp_i", q.zp_i), ("zp_w", q.zp_w), ("zp_o", q.zp_o)] {
+        json.insert(k.into(), v.into());
+    }
+    json.insert("scale".into(), q.scale.into());
+    json.insert("iact_signed".into(), q.iact_signed.into());
+    json.insert("weight_signed".into(), q.weight_signed.into());
+    json.insert("out_signed".into(), q.out_signed.into());
+    json.insert("cycles".into(), cycles.into());
+    let text = serde_json::to_string_pretty(&serde_json::Value::Object(json)).expect("JSON");
+    files.push(("layer.json".into(), format!("{text}\n").into_bytes()));
+    files
 }
 
 /// A configuration whose buffers hold the planned layer (depths rounded up to powers of two).
@@ -389,6 +527,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             engine,
             vcd,
             uops,
+            out,
         } => {
             let cfg = a.config()?;
             let tool = match engine.as_str() {
@@ -403,6 +542,9 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             };
             let (layer, df, layout) = l.parse(&cfg)?;
             let vcd = vcd.map(|p| file_target(&p, "waveform")).transpose()?;
+            if let Some(o) = &out {
+                dir_target(o, |_| false)?;
+            }
             if let Some(t) = tool {
                 if !cosim::require(t)? {
                     return Err(bad(format!("{} is not installed", t.name())));
@@ -413,7 +555,22 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                 .ok_or_else(|| bad("the filter does not fit the padded input"))?;
             let sized = sized_for(&cfg, &plan(&cfg, gemm, df, layout))?;
             let prep = l.data(&layer)?;
-            run_layer(&sized, &layer, &prep, df, layout, tool, vcd.as_ref(), uops)
+            let (got, cycles) =
+                run_layer(&sized, &layer, &prep, df, layout, tool, vcd.as_ref(), uops)?;
+            if let Some(o) = &out {
+                let files = tensor_files(&layer, &prep, &got, cycles);
+                crate::output::write_dir(o, &files)?;
+                crate::outln!(
+                    "tensors: {} ({})",
+                    o.display(),
+                    files
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Ok(())
         }
         FeatherCmd::Net { net, a, verify } => super::net::net_cmd(&net, &a.config()?, verify),
         FeatherCmd::Export {
@@ -511,7 +668,8 @@ fn export_layer(
     Ok(())
 }
 
-/// Runs a layer on a core whose buffers were sized for it (`sized_for`).
+/// Runs a layer on a core whose buffers were sized for it (`sized_for`); returns the output
+/// tensor read back from the core and the cycles the layer took, once both check out.
 #[allow(clippy::too_many_arguments)]
 fn run_layer(
     cfg: &FeatherConfig,
@@ -522,7 +680,7 @@ fn run_layer(
     tool: Option<Tool>,
     vcd: Option<&FileTarget>,
     uops: bool,
-) -> Result<()> {
+) -> Result<(Vec<u8>, u64)> {
     let cfg = *cfg;
     let mut cache = RouteCache::new();
     let t_compile = std::time::Instant::now();
@@ -618,7 +776,9 @@ fn run_layer(
             sched.cycles, r.cycles
         )));
     }
-    Ok(())
+    let mut out = r.out;
+    out.truncate(prep.golden.len());
+    Ok((out, r.cycles))
 }
 
 fn switch_cmd(cfg: &FeatherConfig, g1: Gemm, n2: usize, seed: u64) -> Result<()> {

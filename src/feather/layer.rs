@@ -85,6 +85,9 @@ pub struct Prepared {
     pub gemm: Gemm,
     pub data: LayerData,
     pub golden: Vec<u8>,
+    /// The operands as the layer defines them: A and B of a GEMM, or the NHWC input and the
+    /// KRSC filters of a convolution (before lowering to a GEMM).
+    pub operands: [Vec<u8>; 2],
 }
 
 pub fn prepare(layer: &Layer, seed: u64) -> Result<Prepared> {
@@ -98,7 +101,13 @@ pub fn prepare(layer: &Layer, seed: u64) -> Result<Prepared> {
         Layer::Gemm(g) => {
             let data = LayerData::random(g.m, g.k, g.n, seed);
             let golden = golden::gemm(&data.a, &data.b, g.m, g.k, g.n, &data.q);
-            Ok(Prepared { gemm, data, golden })
+            let operands = [data.a.clone(), data.b.clone()];
+            Ok(Prepared {
+                gemm,
+                data,
+                golden,
+                operands,
+            })
         }
         Layer::Conv(sh) => {
             let raw = LayerData::random(sh.n * sh.h * sh.w, sh.c, sh.k * sh.r * sh.s, seed);
@@ -112,7 +121,12 @@ pub fn prepare(layer: &Layer, seed: u64) -> Result<Prepared> {
                 b: filters_matrix(&wt, sh),
                 q,
             };
-            Ok(Prepared { gemm, data, golden })
+            Ok(Prepared {
+                gemm,
+                data,
+                golden,
+                operands: [x, wt],
+            })
         }
     }
 }

@@ -5,7 +5,8 @@
 //! * `birrd`, `design`: the two designs (parameters, top, testbench, board).
 //! * `birrd_cli`, `draw`: the BIRRD commands and the SVG of a configured network.
 //! * `layer`: running compiled layers on the simulated core; `host`: the same through AXI,
-//!   and the board package; `cli`, `net`: the FEATHER commands; `demo`: `plume demo`'s part.
+//!   and the board package; `cli`, `net`: the FEATHER commands; `demo`: `plume demo`'s part;
+//!   `tensors`: operands and results as `.npy` and JSON files.
 
 pub mod birrd;
 pub mod birrd_cli;
@@ -16,6 +17,7 @@ pub mod draw;
 pub mod host;
 pub mod layer;
 pub mod net;
+pub mod tensors;
 
 use crate::error::Result;
 use crate::registry::{Entry, Family};

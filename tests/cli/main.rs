@@ -688,3 +688,148 @@ fn bench_compares_plume_with_verilator_on_one_stimulus() {
         "{text}"
     );
 }
+
+/// `feather run --data/--out` against NumPy (tests/cli/npy_check.py): int8 and uint8 operands
+/// saved by NumPy, a GEMM and a strided, padded convolution computed by NumPy from their
+/// definitions, plume's output tensor and accumulators read back with numpy.load.
+#[test]
+fn feather_tensors_in_and_out_as_npy_agree_with_numpy() {
+    if !common::have("python3") {
+        return;
+    }
+    let probe = Command::new("python3")
+        .args(["-c", "import numpy"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "numpy is not installed under CI (make deps installs it with sigmf)"
+        );
+        eprintln!("SKIPPED: numpy is not installed");
+        return;
+    }
+    let t = common::TempDir::new("npy-check").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/npy_check.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_plume"))
+        .arg(t.path())
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("gemm 9x37x13: c.npy and acc.npy equal NumPy's"),
+        "{text}"
+    );
+    assert!(text.contains("y.npy and acc.npy equal NumPy's"), "{text}");
+    // layer.json reads back as --data and gives the same output.
+    let again = t.path().join("again");
+    let o = plume(&[
+        "feather",
+        "run",
+        "--array",
+        "8x8",
+        "--gemm",
+        "9,37,13",
+        "--data",
+        t.path().join("gemm_out/layer.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["a.npy", "b.npy", "c.npy", "acc.npy"] {
+        assert_eq!(
+            std::fs::read(again.join(f)).unwrap(),
+            std::fs::read(t.path().join("gemm_out").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+/// Bad tensor files: one line each, exit 2, and `--out` writes nothing on a refused run.
+#[test]
+fn feather_tensor_files_that_do_not_fit_the_layer_are_refused() {
+    let t = common::TempDir::new("npy-bad").unwrap();
+    let d = t.path();
+    let run = |data: &Path, out: &Path| {
+        vec![
+            "feather".to_string(),
+            "run".into(),
+            "--array".into(),
+            "8x8".into(),
+            "--gemm".into(),
+            "2,3,4".into(),
+            "--data".into(),
+            data.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ]
+    };
+    let check = |args: Vec<String>, needle: &str| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_bad_input(&a, needle);
+    };
+    // A good pair to start from, written by plume itself.
+    let good = d.join("good");
+    let o = plume(&[
+        "feather",
+        "run",
+        "--array",
+        "8x8",
+        "--gemm",
+        "2,3,4",
+        "--out",
+        good.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bad = d.join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::copy(good.join("b.npy"), bad.join("a.npy")).unwrap();
+    std::fs::copy(good.join("b.npy"), bad.join("b.npy")).unwrap();
+    check(
+        run(&bad, &d.join("o1")),
+        "a has shape [3, 4], the layer needs [2, 3]",
+    );
+    std::fs::copy(good.join("acc.npy"), bad.join("a.npy")).unwrap();
+    check(
+        run(&bad, &d.join("o2")),
+        "has dtype <i4; operands are 8-bit",
+    );
+    std::fs::write(bad.join("a.npy"), b"not numpy").unwrap();
+    check(run(&bad, &d.join("o3")), "not a NumPy .npy file");
+    std::fs::remove_file(bad.join("a.npy")).unwrap();
+    check(run(&bad, &d.join("o4")), "a.npy");
+    // A dtype contradicting the JSON's flag.
+    std::fs::copy(good.join("a.npy"), bad.join("a.npy")).unwrap();
+    let signed = if std::fs::read(good.join("layer.json"))
+        .unwrap()
+        .windows(19)
+        .any(|w| w == b"\"iact_signed\": true")
+    {
+        "false"
+    } else {
+        "true"
+    };
+    std::fs::write(
+        bad.join("quant.json"),
+        format!("{{\"iact_signed\": {signed}}}"),
+    )
+    .unwrap();
+    check(run(&bad, &d.join("o5")), "\"iact_signed\" is");
+    std::fs::write(bad.join("quant.json"), "{\"zp_i\": 300}").unwrap();
+    check(
+        run(&bad, &d.join("o6")),
+        "\"zp_i\" must be an integer -128 to 255",
+    );
+    // A non-empty output directory is refused before anything runs.
+    check(run(&good, &good), "not empty");
+    for k in 1..=6 {
+        assert!(!d.join(format!("o{k}")).exists(), "o{k} was written");
+    }
+}

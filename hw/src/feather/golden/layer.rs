@@ -7,9 +7,14 @@ use super::quant::{requant, Quant};
 /// int8 GEMM `C = requant(Σ_k (A[m][k] − zp_i)(B[k][n] − zp_w))`: A is M×K, B is K×N, both
 /// row-major; returns C, M×N row-major.
 pub fn gemm(a: &[u8], b: &[u8], m: usize, k: usize, n: usize, q: &Quant) -> Vec<u8> {
+    requant_all(&gemm_acc(a, b, m, k, n, q), q)
+}
+
+/// The 32-bit wrap-around accumulators of `gemm`, before requantisation (M×N row-major).
+pub fn gemm_acc(a: &[u8], b: &[u8], m: usize, k: usize, n: usize, q: &Quant) -> Vec<u32> {
     assert_eq!(a.len(), m * k);
     assert_eq!(b.len(), k * n);
-    let mut c = vec![0u8; m * n];
+    let mut c = vec![0u32; m * n];
     for i in 0..m {
         for j in 0..n {
             let mut acc = 0u32;
@@ -18,10 +23,17 @@ pub fn gemm(a: &[u8], b: &[u8], m: usize, k: usize, n: usize, q: &Quant) -> Vec<
                     * diff(b[kk * n + j], q.zp_w, q.weight_signed);
                 acc = acc.wrapping_add(p as u32);
             }
-            c[i * n + j] = requant(acc, q.scale, q.zp_o, q.out_signed);
+            c[i * n + j] = acc;
         }
     }
     c
+}
+
+/// Every accumulator requantised.
+pub fn requant_all(acc: &[u32], q: &Quant) -> Vec<u8> {
+    acc.iter()
+        .map(|&a| requant(a, q.scale, q.zp_o, q.out_signed))
+        .collect()
 }
 
 /// A convolution's shape: batch N, C input channels, H×W input, K filters of R×S, stride and
@@ -56,10 +68,15 @@ impl ConvShape {
 /// int8 convolution, NHWC input `x[n][h][w][c]`, filters `wt[k][r][s][c]`, NHWC output
 /// `y[n][p][q][k]`, requantised. Padding holds the input zero point (contributes nothing).
 pub fn conv(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u8> {
+    requant_all(&conv_acc(x, wt, sh, q), q)
+}
+
+/// The 32-bit wrap-around accumulators of `conv`, before requantisation (N×P×Q×K, NHWC).
+pub fn conv_acc(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u32> {
     let (p_out, q_out) = sh.out_hw().expect("valid convolution shape");
     assert_eq!(x.len(), sh.n * sh.h * sh.w * sh.c);
     assert_eq!(wt.len(), sh.k * sh.r * sh.s * sh.c);
-    let mut y = vec![0u8; sh.n * p_out * q_out * sh.k];
+    let mut y = vec![0u32; sh.n * p_out * q_out * sh.k];
     for n in 0..sh.n {
         for p in 0..p_out {
             for qq in 0..q_out {
@@ -82,8 +99,7 @@ pub fn conv(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u8> {
                             }
                         }
                     }
-                    y[((n * p_out + p) * q_out + qq) * sh.k + k] =
-                        requant(acc, q.scale, q.zp_o, q.out_signed);
+                    y[((n * p_out + p) * q_out + qq) * sh.k + k] = acc;
                 }
             }
         }
