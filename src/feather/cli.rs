@@ -177,9 +177,23 @@ pub enum FeatherCmd {
         net: String,
         #[command(flatten)]
         a: ArrayArgs,
+        /// model (the timing model only) or sim: also simulate every selected layer on the
+        /// programmable core, bit-exact against the golden model and equal to the model's
+        /// cycle count (a depthwise layer: one channel).
+        #[arg(long, default_value = "model")]
+        engine: String,
+        /// Only layers A..B (inclusive, the table's numbers), or one layer.
+        #[arg(long)]
+        layers: Option<String>,
         /// Also cycle-simulate the K smallest layers and require the model's cycle counts.
         #[arg(long, default_value_t = 0)]
         verify: usize,
+        /// Print the table as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Plot per-layer utilisation and cycles (SVG for a .svg name, else PNG).
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
 }
 
@@ -572,7 +586,33 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             }
             Ok(())
         }
-        FeatherCmd::Net { net, a, verify } => super::net::net_cmd(&net, &a.config()?, verify),
+        FeatherCmd::Net {
+            net,
+            a,
+            engine,
+            layers,
+            verify,
+            json,
+            plot,
+        } => {
+            let cfg = a.config()?;
+            let simulate = match engine.as_str() {
+                "model" => false,
+                "sim" => true,
+                e => return Err(bad(format!("unknown engine {e:?} (expected model or sim)"))),
+            };
+            let opts = super::net::NetOptions {
+                simulate,
+                layers: layers
+                    .as_deref()
+                    .map(super::net::parse_layers)
+                    .transpose()?,
+                verify,
+                json,
+                plot: plot.map(|p| file_target(&p, "plot")).transpose()?,
+            };
+            super::net::net_cmd(&net, &cfg, &opts)
+        }
         FeatherCmd::Export {
             a,
             l,

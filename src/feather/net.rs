@@ -1,9 +1,10 @@
 //! `plume feather net`: every convolution layer of a network (ResNet-50, MobileNet-V3; shapes in
 //! `hw/data/conv_layers.csv`) through the compiler's timing model, with the best dataflow and
-//! layout per layer; `--verify K` also simulates the K smallest layers.
+//! layout per layer; `--engine sim` also simulates every selected layer (`--layers A..B`) on
+//! the programmable core, `--verify K` the K smallest; a table, `--json`, and `--plot`.
 
 use super::cli::sized_for;
-use super::layer::{compare, prepare, run, Layer};
+use super::layer::{compare, prepare, run_programmed, Layer};
 use crate::error::{bad, failed, Result};
 use crate::tools::TempDir;
 use plume_hw::feather::compiler::mapper::{compile, conv_gemm, plan, Dataflow, Gemm, Layout, Plan};
@@ -94,96 +95,430 @@ fn best_plan(cfg: &FeatherConfig, g: Gemm) -> (Dataflow, Layout, Plan) {
     best.expect("at least one plan")
 }
 
-pub fn net_cmd(net: &str, cfg: &FeatherConfig, verify: usize) -> Result<()> {
-    let layers = net_layers(net)?;
+/// What `plume feather net` is asked for.
+pub struct NetOptions {
+    /// Simulate every selected layer (`--engine sim`), not only the timing model.
+    pub simulate: bool,
+    /// Layer numbers (inclusive) as the network's table numbers them.
+    pub layers: Option<(usize, usize)>,
+    /// Also cycle-simulate the K smallest layers (with the model engine).
+    pub verify: usize,
+    pub json: bool,
+    pub plot: Option<crate::output::FileTarget>,
+}
+
+/// Parses `A..B` (or one number) into an inclusive range of layer numbers.
+pub fn parse_layers(text: &str) -> Result<(usize, usize)> {
+    let bad_range = || {
+        bad(format!(
+            "--layers {text:?}: expected A..B (layer numbers, A ≤ B) or one layer number"
+        ))
+    };
+    let num = |t: &str| t.trim().parse::<usize>().map_err(|_| bad_range());
+    let (a, b) = match text.split_once("..") {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let a = num(text)?;
+            (a, a)
+        }
+    };
+    if a > b {
+        return Err(bad_range());
+    }
+    Ok((a, b))
+}
+
+/// One layer's line of the table.
+struct Row {
+    l: NetLayer,
+    gemm: Gemm,
+    groups: usize,
+    df: Dataflow,
+    layout: Layout,
+    plan: Plan,
+    cycles: u64,
+    macs: u64,
+    /// Cycles to do the MACs with every PE busy.
+    ideal: u64,
+    /// (simulated cycles of one group, seconds) when simulated.
+    sim: Option<(u64, f64)>,
+}
+
+pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> {
+    let all = net_layers(net)?;
+    let layers: Vec<NetLayer> = match opts.layers {
+        None => all,
+        Some((a, b)) => {
+            let last = all.last().map_or(0, |l| l.layer);
+            if a < 1 || b > last {
+                return Err(bad(format!(
+                    "--layers {a}..{b}: {net} has layers 1..{last}"
+                )));
+            }
+            all.into_iter()
+                .filter(|l| (a..=b).contains(&l.layer))
+                .collect()
+        }
+    };
+    let pes = (cfg.ah * cfg.aw) as u64;
+    let mut rows: Vec<Row> = layers
+        .iter()
+        .map(|l| {
+            let (g, groups) = layer_gemm(l);
+            let (df, layout, p) = best_plan(cfg, g);
+            let macs = g.macs() * groups as u64;
+            Row {
+                l: l.clone(),
+                gemm: g,
+                groups,
+                df,
+                layout,
+                cycles: p.cycles * groups as u64,
+                plan: p,
+                macs,
+                ideal: macs.div_ceil(pes),
+                sim: None,
+            }
+        })
+        .collect();
+    if opts.simulate {
+        simulate_all(cfg, &mut rows)?;
+    } else if opts.verify > 0 {
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i].macs);
+        for &i in order.iter().take(opts.verify) {
+            let (c, secs) = simulate(cfg, &rows[i])?;
+            rows[i].sim = Some((c, secs));
+        }
+    }
+    if let Some(t) = &opts.plot {
+        crate::output::write_file(t, &plot(net, cfg, &rows, t.path())?)?;
+    }
+    if opts.json {
+        crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&json(net, cfg, opts, &rows))?
+        );
+    } else {
+        table(net, cfg, opts, &rows)?;
+    }
+    if let Some(t) = &opts.plot {
+        if !opts.json {
+            crate::outln!("plot: {}", t.path().display());
+        }
+    }
+    Ok(())
+}
+
+/// Compiles and simulates one layer (a depthwise layer's first channel: every channel runs
+/// the same schedule), checks the output against the golden model and the cycles against the
+/// timing model; returns the simulated cycles and seconds.
+fn simulate(cfg: &FeatherConfig, row: &Row) -> Result<(u64, f64)> {
+    let l = &row.l;
+    let p = &row.plan;
+    let sized = sized_for(cfg, p)?;
+    let mut cache = RouteCache::new();
+    let sched = compile(&sized, row.gemm, row.df, row.layout, &mut cache)?;
+    // Dense layers run as convolutions against the direct golden model; a depthwise
+    // layer's one-channel group runs as its GEMM.
+    let layer = if l.depthwise {
+        Layer::Gemm(row.gemm)
+    } else {
+        Layer::Conv(l.shape)
+    };
+    let prep = prepare(&layer, l.layer as u64)?;
+    let dir = TempDir::new("feather-net")?;
+    let r = run_programmed(&sched, &prep.data, None, None, dir.path())?;
+    compare(&sched, &r.out, &prep.golden).map_err(|e| failed(format!("layer {}: {e}", l.layer)))?;
+    if r.cycles != p.cycles {
+        return Err(failed(format!(
+            "layer {}: the timing model predicts {} cycles but the simulation took {}",
+            l.layer, p.cycles, r.cycles
+        )));
+    }
+    Ok((r.cycles, r.sim_seconds))
+}
+
+/// Every row simulated in order, a progress line on stderr after each with the time left
+/// (the cycles still to simulate at the rate so far).
+fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
+    let total: u64 = rows.iter().map(|r| r.plan.cycles).sum();
+    let t0 = std::time::Instant::now();
+    let mut done = 0u64;
+    let n = rows.len();
+    for (i, row) in rows.iter_mut().enumerate() {
+        let (c, secs) = simulate(cfg, row)?;
+        row.sim = Some((c, secs));
+        done += c;
+        let elapsed = t0.elapsed().as_secs_f64();
+        let rate = done as f64 / elapsed.max(1e-9);
+        eprintln!(
+            "plume: [{}/{n}] layer {}: {c} cycles simulated{}, bit-exact, = timing model; {:.0} % of the cycles done, about {:.0} s left",
+            i + 1,
+            row.l.layer,
+            if row.l.depthwise { " (one channel)" } else { "" },
+            100.0 * done as f64 / total.max(1) as f64,
+            (total - done) as f64 / rate.max(1.0)
+        );
+    }
+    Ok(())
+}
+
+fn shape_text(l: &NetLayer) -> String {
+    let sh = l.shape;
+    format!(
+        "{},{},{},{},{},{},{},{}{}",
+        sh.n,
+        sh.c,
+        sh.h,
+        sh.w,
+        sh.k,
+        sh.r,
+        sh.s,
+        sh.stride,
+        if l.depthwise { " dw" } else { "" }
+    )
+}
+
+fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Result<()> {
     let pes = (cfg.ah * cfg.aw) as u64;
     crate::outln!(
-        "{net} on FEATHER {}x{} ({} BIRRD), timing model per layer (best dataflow and layout; operands assumed resident on chip)",
-        cfg.ah, cfg.aw, cfg.topology
+        "{net} on FEATHER {}x{} ({} BIRRD), timing model per layer (best dataflow and layout; operands resident on chip, no DRAM traffic modelled){}",
+        cfg.ah,
+        cfg.aw,
+        cfg.topology,
+        if opts.simulate {
+            "; every layer also simulated"
+        } else {
+            ""
+        }
     );
     crate::outln!(
-        "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>6}",
+        "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>6} {:>10}",
         "layer",
         "shape (N,C,H,W,K,R,S,stride)",
         "df",
         "layout",
         "cycles",
         "MACs",
-        "util"
+        "util",
+        "simulated"
     );
-    let (mut total_cycles, mut total_macs) = (0u64, 0u64);
-    let mut rows = Vec::new();
-    for l in &layers {
-        let (g, groups) = layer_gemm(l);
-        let (df, layout, p) = best_plan(cfg, g);
-        let cycles = p.cycles * groups as u64;
-        let macs = g.macs() * groups as u64;
-        total_cycles += cycles;
-        total_macs += macs;
-        let sh = l.shape;
+    let (mut cycles, mut macs, mut secs) = (0u64, 0u64, 0f64);
+    for r in rows {
+        cycles += r.cycles;
+        macs += r.macs;
+        let sim = match r.sim {
+            Some((_, s)) => {
+                secs += s;
+                format!("{s:.2} s")
+            }
+            None => "-".into(),
+        };
         crate::outln!(
-            "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}%",
-            l.layer,
-            format!(
-                "{},{},{},{},{},{},{},{}{}",
-                sh.n,
-                sh.c,
-                sh.h,
-                sh.w,
-                sh.k,
-                sh.r,
-                sh.s,
-                sh.stride,
-                if l.depthwise { " dw" } else { "" }
-            ),
-            df.to_string(),
-            layout.name(),
-            cycles,
-            macs,
-            100.0 * macs as f64 / (pes * cycles) as f64
+            "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}% {:>10}",
+            r.l.layer,
+            shape_text(&r.l),
+            r.df.to_string(),
+            r.layout.name(),
+            r.cycles,
+            r.macs,
+            100.0 * r.macs as f64 / (pes * r.cycles) as f64,
+            sim
         );
-        rows.push((macs, l.clone(), g, df, layout, p));
     }
     crate::outln!(
-        "total  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}%",
-        format!("{} layers", layers.len()),
+        "total  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}% {:>10}",
+        format!("{} layers", rows.len()),
         "",
         "",
-        total_cycles,
-        total_macs,
-        100.0 * total_macs as f64 / (pes * total_cycles) as f64
-    );
-    if verify == 0 {
-        return Ok(());
-    }
-    rows.sort_by_key(|r| r.0);
-    for (_, l, g, df, layout, p) in rows.into_iter().take(verify) {
-        let sized = sized_for(cfg, &p)?;
-        let mut cache = RouteCache::new();
-        let sched = compile(&sized, g, df, layout, &mut cache)?;
-        // Dense layers run as convolutions against the direct golden model; a depthwise
-        // layer's one-channel group runs as its GEMM.
-        let layer = if l.depthwise {
-            Layer::Gemm(g)
+        cycles,
+        macs,
+        100.0 * macs as f64 / (pes * cycles).max(1) as f64,
+        if rows.iter().any(|r| r.sim.is_some()) {
+            format!("{secs:.1} s")
         } else {
-            Layer::Conv(l.shape)
-        };
-        let prep = prepare(&layer, l.layer as u64)?;
-        let dir = TempDir::new("feather-net")?;
-        let r = run(&sched, &prep.data, None, None, dir.path(), false)?;
-        compare(&sched, &r.out, &prep.golden)?;
-        if r.cycles != p.cycles {
-            return Err(failed(format!(
-                "layer {}: the timing model predicts {} cycles but the simulation took {}",
-                l.layer, p.cycles, r.cycles
-            )));
+            "-".into()
         }
+    );
+    let simulated: Vec<&Row> = rows.iter().filter(|r| r.sim.is_some()).collect();
+    if !simulated.is_empty() {
+        let dw = simulated.iter().filter(|r| r.l.depthwise).count();
         crate::outln!(
-            "verified layer {:>3}: {} simulated cycles = timing model, output bit-exact ({:.1} s)",
-            l.layer,
-            r.cycles,
-            r.sim_seconds
+            "simulated {} layers on the programmable core (sequencer, buffers sized per layer): every output bit-exact against the golden model, every cycle count equal to the timing model{}",
+            simulated.len(),
+            if dw > 0 {
+                format!("; {dw} depthwise layers simulated for one channel (all channels run that schedule)")
+            } else {
+                String::new()
+            }
         );
     }
     Ok(())
+}
+
+fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serde_json::Value {
+    let pes = (cfg.ah * cfg.aw) as u64;
+    let layers: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let sh = r.l.shape;
+            serde_json::json!({
+                "layer": r.l.layer,
+                "shape": {"n": sh.n, "c": sh.c, "h": sh.h, "w": sh.w, "k": sh.k, "r": sh.r,
+                          "s": sh.s, "stride": sh.stride, "pad": sh.pad},
+                "depthwise": r.l.depthwise,
+                "groups": r.groups,
+                "gemm": {"m": r.gemm.m, "k": r.gemm.k, "n": r.gemm.n},
+                "dataflow": r.df.to_string(),
+                "layout": r.layout.name(),
+                "cycles": r.cycles,
+                "ideal_cycles": r.ideal,
+                "macs": r.macs,
+                "utilisation": r.macs as f64 / (pes * r.cycles) as f64,
+                "buffer_lines": {"streamed": r.plan.s_lines, "stationary": r.plan.w_lines,
+                                 "output": r.plan.o_lines},
+                "simulated_cycles": r.sim.map(|s| s.0),
+                "sim_seconds": r.sim.map(|s| s.1),
+            })
+        })
+        .collect();
+    let cycles: u64 = rows.iter().map(|r| r.cycles).sum();
+    let macs: u64 = rows.iter().map(|r| r.macs).sum();
+    serde_json::json!({
+        "net": net,
+        "array": format!("{}x{}", cfg.ah, cfg.aw),
+        "topology": cfg.topology.to_string(),
+        "engine": if opts.simulate { "sim" } else { "model" },
+        "dram": "not modelled (operands resident on chip)",
+        "layers": layers,
+        "total": {"cycles": cycles, "macs": macs,
+                  "utilisation": macs as f64 / (pes * cycles).max(1) as f64},
+    })
+}
+
+/// Per-layer utilisation as bars (depthwise layers in orange) over where the cycles go:
+/// the share the MACs need with every PE busy, and the rest (weight loads, pipeline fill,
+/// idle PEs).
+fn plot(net: &str, cfg: &FeatherConfig, rows: &[Row], name: &std::path::Path) -> Result<Vec<u8>> {
+    use plotters::prelude::*;
+    crate::plot::font()?;
+    let size = (1200, 720);
+    let draw = |root| draw_net(root, net, cfg, rows);
+    let svg = name.extension().is_some_and(|e| e == "svg");
+    if svg {
+        let mut s = String::new();
+        draw_net(
+            SVGBackend::with_string(&mut s, size).into_drawing_area(),
+            net,
+            cfg,
+            rows,
+        )
+        .map_err(|e| failed(format!("plotting: {e}")))?;
+        return Ok(s.into_bytes());
+    }
+    let dir = TempDir::new("plot")?;
+    let png = dir.path().join("plot.png");
+    draw(BitMapBackend::new(&png, size).into_drawing_area())
+        .map_err(|e| failed(format!("plotting: {e}")))?;
+    Ok(std::fs::read(&png)?)
+}
+
+fn draw_net<DB: plotters::prelude::DrawingBackend>(
+    root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    net: &str,
+    cfg: &FeatherConfig,
+    rows: &[Row],
+) -> std::result::Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+    {
+        root.fill(&WHITE)?;
+        let (top, bottom) = root.split_vertically(340);
+        let n = rows.len();
+        let pes = (cfg.ah * cfg.aw) as f64;
+        let cycles: u64 = rows.iter().map(|r| r.cycles).sum();
+        let macs: u64 = rows.iter().map(|r| r.macs).sum();
+        let mut c = ChartBuilder::on(&top)
+            .caption(
+                format!(
+                    "{net} on FEATHER {}x{}: {} cycles, {:.1} % utilisation (timing model{})",
+                    cfg.ah,
+                    cfg.aw,
+                    cycles,
+                    100.0 * macs as f64 / (pes * cycles as f64),
+                    if rows.iter().all(|r| r.sim.is_some()) {
+                        " = simulation"
+                    } else {
+                        ""
+                    }
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..n as f64, 0f64..100f64)?;
+        c.configure_mesh()
+            .x_desc("layer (in network order)")
+            .y_desc("PE utilisation (%)")
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .x_label_formatter(&|x| {
+                rows.get(*x as usize)
+                    .map_or(String::new(), |r| r.l.layer.to_string())
+            })
+            .draw()?;
+        c.draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let u = 100.0 * r.macs as f64 / (pes * r.cycles as f64);
+            let color = if r.l.depthwise {
+                RGBColor(230, 140, 30)
+            } else {
+                RGBColor(60, 110, 190)
+            };
+            Rectangle::new([(i as f64 + 0.1, 0.0), (i as f64 + 0.9, u)], color.filled())
+        }))?;
+        let cmax = rows.iter().map(|r| r.cycles).max().unwrap_or(1) as f64 * 1.05;
+        let mut c2 = ChartBuilder::on(&bottom)
+            .caption(
+                "cycles per layer: coloured = the MACs at full utilisation (orange: depthwise), grey = the rest (weight loads, pipeline fill, idle PEs)",
+                ("sans-serif", 14),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(75)
+            .build_cartesian_2d(0f64..n as f64, 0f64..cmax)?;
+        c2.configure_mesh()
+            .x_desc("layer (in network order)")
+            .y_desc("cycles")
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .x_label_formatter(&|x| {
+                rows.get(*x as usize)
+                    .map_or(String::new(), |r| r.l.layer.to_string())
+            })
+            .draw()?;
+        c2.draw_series(rows.iter().enumerate().map(|(i, r)| {
+            Rectangle::new(
+                [
+                    (i as f64 + 0.1, r.ideal as f64),
+                    (i as f64 + 0.9, r.cycles as f64),
+                ],
+                RGBColor(170, 170, 170).filled(),
+            )
+        }))?;
+        c2.draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let color = if r.l.depthwise {
+                RGBColor(230, 140, 30)
+            } else {
+                RGBColor(60, 110, 190)
+            };
+            Rectangle::new(
+                [(i as f64 + 0.1, 0.0), (i as f64 + 0.9, r.ideal as f64)],
+                color.filled(),
+            )
+        }))?;
+        root.present()?;
+        Ok(())
+    }
 }

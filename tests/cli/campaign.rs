@@ -308,6 +308,26 @@ fn usage_cases() -> Vec<Case> {
         case(&["feather", "net"], 2, "NET"),
         case(&["feather", "net", "vgg16"], 2, "unknown network"),
         case(
+            &["feather", "net", "mobilenetv3", "--layers", "0..3"],
+            2,
+            "mobilenetv3 has layers 1..62",
+        ),
+        case(
+            &["feather", "net", "resnet50", "--layers", "50..60"],
+            2,
+            "resnet50 has layers 1..53",
+        ),
+        case(
+            &["feather", "net", "resnet50", "--layers", "5..2"],
+            2,
+            "expected A..B",
+        ),
+        case(
+            &["feather", "net", "resnet50", "--engine", "verilator"],
+            2,
+            "expected model or sim",
+        ),
+        case(
             &["feather", "net", "resnet50", "--array", "3x3"],
             2,
             "powers of two",

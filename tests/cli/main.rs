@@ -527,12 +527,68 @@ fn feather_net_verifies_its_smallest_layers() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
+    assert!(
+        out.contains("simulated 4 layers on the programmable core (sequencer, buffers sized per layer): every output bit-exact against the golden model, every cycle count equal to the timing model"),
+        "{out}"
+    );
     assert_eq!(
-        out.matches("simulated cycles = timing model").count(),
+        out.lines()
+            .filter(|l| l.trim_end().ends_with(" s") && !l.starts_with("total"))
+            .count(),
         4,
         "{out}"
     );
     assert!(out.contains("total  62 layers"), "{out}");
+}
+
+/// `--engine sim` over a layer range: every layer simulated (bit-exact, the model's cycles —
+/// the command fails otherwise), the JSON table says so layer by layer, the plot is an SVG.
+#[test]
+fn feather_net_simulates_a_layer_range_and_reports_json_and_a_plot() {
+    let t = common::TempDir::new("net-sim").unwrap();
+    let svg = t.path().join("net.svg");
+    let o = plume(&[
+        "feather",
+        "net",
+        "mobilenetv3",
+        "--array",
+        "8x8",
+        "--engine",
+        "sim",
+        "--layers",
+        "1..3",
+        "--json",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(
+        layers
+            .iter()
+            .map(|l| l["layer"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    for l in layers {
+        let groups = l["groups"].as_u64().unwrap();
+        assert_eq!(
+            l["simulated_cycles"].as_u64().unwrap() * groups,
+            l["cycles"].as_u64().unwrap(),
+            "{l}"
+        );
+        let u = l["utilisation"].as_f64().unwrap();
+        let want = l["macs"].as_f64().unwrap() / (64.0 * l["cycles"].as_f64().unwrap());
+        assert!((u - want).abs() < 1e-12, "{l}");
+    }
+    assert!(layers[1]["depthwise"].as_bool().unwrap());
+    let err = stderr(&o);
+    assert!(err.contains("[3/3] layer 3:"), "{err}");
+    assert!(err.contains("left"), "progress with the time left: {err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{}", &text[..100.min(text.len())]);
+    assert!(text.contains("mobilenetv3 on FEATHER 8x8"));
 }
 
 #[test]
