@@ -94,6 +94,12 @@ impl Sim {
         } else {
             None
         };
+        if let (Some(j), true) = (&jit, std::env::var_os("PLUME_SIM_SUMMARY").is_some()) {
+            eprintln!(
+                "plume: {}: {} bytes of native code (tape and clock edge)",
+                prog.top, j.code_bytes
+            );
+        }
         let staged_len = staged_len.max(jit.as_ref().map_or(0, |j| j.staged_words));
         Ok(Sim {
             prog,
