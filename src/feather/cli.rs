@@ -134,6 +134,12 @@ pub enum FeatherCmd {
         /// loop-compressed program through the sequencer.
         #[arg(long)]
         uops: bool,
+        /// Keep the buffers --depths gives (instead of sizing them to the layer), cut a layer
+        /// that does not fit into tiles along M and N, and run them one after another through
+        /// the AXI-wrapped top (as the board's host would), each tile's CYCLES equal to the
+        /// compiler's.
+        #[arg(long)]
+        tiled: bool,
         /// Write the operands, the simulated output and the golden accumulators into this
         /// directory (must not exist or be empty) as NumPy .npy files, and layer.json (which
         /// --data reads back); written only if the run checks out.
@@ -541,6 +547,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             engine,
             vcd,
             uops,
+            tiled,
             out,
         } => {
             let cfg = a.config()?;
@@ -567,10 +574,30 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             let gemm = layer
                 .gemm()
                 .ok_or_else(|| bad("the filter does not fit the padded input"))?;
-            let sized = sized_for(&cfg, &plan(&cfg, gemm, df, layout))?;
-            let prep = l.data(&layer)?;
-            let (got, cycles) =
-                run_layer(&sized, &layer, &prep, df, layout, tool, vcd.as_ref(), uops)?;
+            let (prep, got, cycles) = if tiled {
+                if tool.is_some() || vcd.is_some() || uops {
+                    return Err(bad(
+                        "--tiled runs on plume's simulator through the AXI top: no --engine verilator/icarus, --vcd or --uops",
+                    ));
+                }
+                let tiling = plume_hw::feather::compiler::tiling::tile(
+                    &cfg,
+                    gemm,
+                    df,
+                    layout,
+                    cfg.aw as f64,
+                )
+                .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
+                let prep = l.data(&layer)?;
+                let (got, cycles) = run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling)?;
+                (prep, got, cycles)
+            } else {
+                let sized = sized_for(&cfg, &plan(&cfg, gemm, df, layout))?;
+                let prep = l.data(&layer)?;
+                let (got, cycles) =
+                    run_layer(&sized, &layer, &prep, df, layout, tool, vcd.as_ref(), uops)?;
+                (prep, got, cycles)
+            };
             if let Some(o) = &out {
                 let files = tensor_files(&layer, &prep, &got, cycles);
                 crate::output::write_dir(o, &files)?;
@@ -819,6 +846,102 @@ fn run_layer(
     let mut out = r.out;
     out.truncate(prep.golden.len());
     Ok((out, r.cycles))
+}
+
+/// Runs a tiled layer through the AXI-wrapped top for `cfg` (its own buffer depths); returns
+/// the assembled output and the summed compute cycles, once the output is bit-exact and every
+/// tile's `CYCLES` equals the compiler's count.
+fn run_tiled_layer(
+    cfg: &FeatherConfig,
+    layer: &Layer,
+    prep: &Prepared,
+    df: Dataflow,
+    layout: Layout,
+    tiling: &plume_hw::feather::compiler::tiling::Tiling,
+) -> Result<(Vec<u8>, u64)> {
+    use super::host::{run_tiled, Stalls};
+    let g = tiling.gemm;
+    crate::outln!(
+        "FEATHER {}x{} ({} BIRRD, buffers {},{},{} lines) · {} → GEMM M={} K={} N={}",
+        cfg.ah,
+        cfg.aw,
+        cfg.topology,
+        cfg.s_depth,
+        cfg.w_depth,
+        cfg.o_depth,
+        layer.describe(),
+        g.m,
+        g.k,
+        g.n
+    );
+    crate::outln!(
+        "tiled {} × {} (M × N tiles of at most {} × {}; K whole): {} tiles, {} compute cycles predicted, {} bytes moved to and from the buffers",
+        g.m.div_ceil(tiling.mt),
+        g.n.div_ceil(tiling.nt),
+        tiling.mt,
+        tiling.nt,
+        tiling.tiles.len(),
+        tiling.compute_cycles(),
+        tiling.moved_bytes()
+    );
+    let t0 = std::time::Instant::now();
+    let seq = plume_hw::feather::sequencer::SeqConfig::default();
+    let r = run_tiled(
+        cfg,
+        &seq,
+        tiling,
+        df,
+        layout,
+        &prep.data.a,
+        &prep.data.b,
+        &prep.data.q,
+        Stalls::default(),
+    )
+    .map_err(|e| failed(format!("{e:#}")))?;
+    for (i, (hw, model, _)) in r.tiles.iter().enumerate() {
+        if hw != model {
+            return Err(failed(format!(
+                "tile {i}: CYCLES reads {hw} but the compiler expects {model}"
+            )));
+        }
+    }
+    let compute: u64 = r.tiles.iter().map(|t| t.0).sum();
+    let bus: [u64; 3] = r.tiles.iter().fold([0; 3], |acc, t| {
+        [acc[0] + t.2[0], acc[1] + t.2[1], acc[2] + t.2[2]]
+    });
+    crate::outln!(
+        "simulated through AXI in {:.1} s: {} bus cycles ({} loading, {} running, {} reading back); CYCLES of every tile = the compiler's, {} in all ({:.1} % utilisation while computing)",
+        t0.elapsed().as_secs_f64(),
+        r.bus_cycles,
+        bus[0],
+        bus[1],
+        bus[2],
+        compute,
+        100.0 * g.macs() as f64 / ((cfg.ah * cfg.aw) as f64 * compute as f64)
+    );
+    let checked = compare_tensor(&r.out, &prep.golden, g.n);
+    checked?;
+    crate::outln!(
+        "output: {} elements bit-exact against the golden model",
+        prep.golden.len()
+    );
+    Ok((r.out, compute))
+}
+
+/// The first element where `got` and `want` (M×N row-major) differ, as an error.
+fn compare_tensor(got: &[u8], want: &[u8], n: usize) -> Result<()> {
+    if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
+        return Err(failed(format!(
+            "output C[{}][{}] = {} but the golden model gives {} ({} of {} elements differ)",
+            i / n,
+            i % n,
+            got[i],
+            want[i],
+            (0..want.len()).filter(|&i| got[i] != want[i]).count(),
+            want.len()
+        )));
+    }
+    Ok(())
 }
 
 fn switch_cmd(cfg: &FeatherConfig, g1: Gemm, n2: usize, seed: u64) -> Result<()> {

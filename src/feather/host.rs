@@ -9,8 +9,10 @@
 
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
-use plume_hw::feather::compiler::mapper::{place, Schedule};
+use plume_hw::feather::compiler::mapper::{compile, place, Dataflow, Layout, Schedule};
 use plume_hw::feather::compiler::program;
+use plume_hw::feather::compiler::route::RouteCache;
+use plume_hw::feather::compiler::tiling::Tiling;
 use plume_hw::feather::golden::Quant;
 use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
 use plume_hw::feather::top::FeatherConfig;
@@ -250,9 +252,34 @@ pub fn run_package(pkg: &Package, stalls: Stalls, record: bool) -> Result<AxiRun
         stalls,
         record,
     )?;
+    let p = play(&mut h, pkg)?;
+    let top = h.top();
+    Ok(AxiRun {
+        out: p.out,
+        cycles: p.cycles,
+        entries: p.entries,
+        phases: p.phases,
+        recording: h.sim.take_recording(),
+        top,
+    })
+}
+
+/// One package played on a host session.
+pub struct Played {
+    pub out: Vec<u8>,
+    pub cycles: u64,
+    pub entries: u64,
+    pub phases: [u64; 3],
+}
+
+/// Plays `pkg` on `h` (which may have run other packages before): registers, packets, run,
+/// read-back.
+pub fn play(h: &mut Host, pkg: &Package) -> Result<Played> {
+    let t_start = h.sim.cycle();
     for (name, v) in &pkg.registers {
         h.write(name, *v)?;
     }
+    let entries0 = h.read("entries")?;
     let mut want_entries = 0;
     for p in &pkg.packets {
         h.write("wr_target", p.target as u64)?;
@@ -260,11 +287,12 @@ pub fn run_package(pkg: &Package, stalls: Stalls, record: bool) -> Result<AxiRun
         h.send(&p.bytes)?;
         want_entries += p.entries;
     }
-    let entries = h.read("entries")?;
+    // ENTRIES counts from reset (32 bits): this package's share is the difference.
+    let entries = h.read("entries")?.wrapping_sub(entries0) & 0xffff_ffff;
     if entries != want_entries {
         bail!("the wrapper wrote {entries} entries; {want_entries} were sent");
     }
-    let t_in = h.sim.cycle();
+    let t_in = h.sim.cycle() - t_start;
     h.write("op", 0)?;
     let length = pkg
         .registers
@@ -287,14 +315,69 @@ pub fn run_package(pkg: &Package, stalls: Stalls, record: bool) -> Result<AxiRun
     h.wait_done(t0, received + 1000)
         .context("CTRL does not report done after the read-back")?;
     let t_read = h.sim.cycle() - t0;
-    let top = h.top();
-    Ok(AxiRun {
+    Ok(Played {
         out: pkg.tensor(&bytes)?,
         cycles,
         entries,
         phases: [t_in, t_run, t_read],
-        recording: h.sim.take_recording(),
-        top,
+    })
+}
+
+/// A tiled layer run tile by tile on one simulated board session.
+pub struct TiledRun {
+    /// The whole output tensor (M×N row-major), assembled from the tiles' read-backs.
+    pub out: Vec<u8>,
+    /// Per tile: `CYCLES` as counted in hardware, the compiler's count, bus cycles of the
+    /// three phases (loading, running, reading back).
+    pub tiles: Vec<(u64, u64, [u64; 3])>,
+    /// Bus cycles of the whole session.
+    pub bus_cycles: u64,
+}
+
+/// Runs `tiling` of the GEMM `a`·`b` (row-major, M×K and K×N) on the wrapped design for `cfg`:
+/// each tile compiled for the same hardware, its rows of A and columns of B loaded, run and
+/// read back, one after another (no overlap of loading and computing yet).
+#[allow(clippy::too_many_arguments)]
+pub fn run_tiled(
+    cfg: &FeatherConfig,
+    seq: &SeqConfig,
+    tiling: &Tiling,
+    df: Dataflow,
+    layout: Layout,
+    a: &[u8],
+    b: &[u8],
+    q: &Quant,
+    stalls: Stalls,
+) -> Result<TiledRun> {
+    let g = tiling.gemm;
+    let mut h = Host::new(
+        axi_feather(cfg, seq)?,
+        feather_map(cfg, seq)?,
+        stalls,
+        false,
+    )?;
+    let mut cache = RouteCache::new();
+    let mut out = vec![0u8; g.m * g.n];
+    let mut tiles = Vec::new();
+    for t in &tiling.tiles {
+        let sched = compile(cfg, t.gemm(g.k), df, layout, &mut cache)
+            .map_err(|e| anyhow::anyhow!("tile at m={} n={}: {e}", t.m0, t.n0))?;
+        let ta = &a[t.m0 * g.k..(t.m0 + t.mt) * g.k];
+        let tb: Vec<u8> = (0..g.k)
+            .flat_map(|k| b[k * g.n + t.n0..k * g.n + t.n0 + t.nt].iter().copied())
+            .collect();
+        let pkg = Package::new(&sched, seq, ta, &tb, q, &[], "")?;
+        let p = play(&mut h, &pkg)?;
+        for m in 0..t.mt {
+            let row = (t.m0 + m) * g.n + t.n0;
+            out[row..row + t.nt].copy_from_slice(&p.out[m * t.nt..(m + 1) * t.nt]);
+        }
+        tiles.push((p.cycles, sched.cycles, p.phases));
+    }
+    Ok(TiledRun {
+        out,
+        tiles,
+        bus_cycles: h.sim.cycle(),
     })
 }
 

@@ -270,3 +270,87 @@ fn wrapped_birrd_verilog_matches_the_simulator() {
             .unwrap_or_else(|e| panic!("{}: {e}", tool.name()));
     }
 }
+
+/// A layer larger than the buffers, cut into tiles along M and N and run tile by tile on one
+/// simulated board session: the assembled output equals the golden model's (so the untiled
+/// layer's), every tile's hardware CYCLES equals the compiler's count, and random stalls on
+/// every bus change neither the output nor any tile's CYCLES — only the bus time.
+#[test]
+fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
+    use plume::feather::host::run_tiled;
+    use plume_hw::feather::compiler::tiling::tile;
+    let mut cfg = FeatherConfig::new(4, 8);
+    (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 32, 64);
+    let seq = small_seq();
+    let cases = [
+        (
+            Layer::Conv(ConvShape {
+                n: 1,
+                c: 5,
+                h: 9,
+                w: 7,
+                k: 11,
+                r: 3,
+                s: 3,
+                stride: 2,
+                pad: 1,
+            }),
+            Dataflow::Ws,
+            Layout { cb: 8, wb: 1 },
+        ),
+        (
+            Layer::Gemm(Gemm {
+                m: 37,
+                k: 19,
+                n: 21,
+            }),
+            Dataflow::Is,
+            Layout { cb: 1, wb: 8 },
+        ),
+    ];
+    for (layer, df, layout) in cases {
+        let prep = prepare(&layer, 5).unwrap();
+        let g = prep.gemm;
+        // The layer does not fit whole.
+        assert!(compile(&cfg, g, df, layout, &mut RouteCache::new()).is_err());
+        let t = tile(&cfg, g, df, layout, 8.0).unwrap();
+        assert!(t.tiles.len() > 1, "{layer:?}: {t:?}");
+        let mut bus = Vec::new();
+        let mut outs = Vec::new();
+        for stalls in [
+            Stalls::default(),
+            Stalls {
+                lite: 30,
+                stream_in: 45,
+                stream_out: 55,
+                seed: 9,
+            },
+        ] {
+            let r = run_tiled(
+                &cfg,
+                &seq,
+                &t,
+                df,
+                layout,
+                &prep.data.a,
+                &prep.data.b,
+                &prep.data.q,
+                stalls,
+            )
+            .unwrap();
+            assert_eq!(r.out, prep.golden, "{layer:?}");
+            for (i, (hw, model, _)) in r.tiles.iter().enumerate() {
+                assert_eq!(hw, model, "{layer:?} tile {i}");
+            }
+            assert_eq!(
+                r.tiles.iter().map(|x| x.1).collect::<Vec<_>>(),
+                t.cycles,
+                "the tiling's predicted cycles are the compiled tiles'"
+            );
+            bus.push(r.bus_cycles);
+            outs.push(r.out);
+        }
+        assert_eq!(outs[0], outs[1]);
+        assert!(bus[1] > bus[0], "stalls cost bus time: {bus:?}");
+    }
+}

@@ -1,0 +1,252 @@
+//! Tiling a layer that does not fit the core's buffers: the GEMM `C[M][N] = A[M][K]·B[K][N]`
+//! is cut along M and N (never K: every output's whole reduction runs in one tile, so each
+//! tile's outputs are final and requantised in place, and a tiled layer is bit for bit the
+//! untiled one). A tile is the sub-GEMM `C[m0..m0+mt][n0..n0+nt]`; its operands are A's rows
+//! `m0..m0+mt` and B's columns `n0..n0+nt`, loaded into the buffers before it runs.
+//!
+//! Among the tile sizes whose every tile fits the buffers (by `plan`'s line counts), the one
+//! with the fewest predicted cycles wins: the tiles' compute cycles (the timing model, exact
+//! against simulation) plus the bytes moved in and out at `bytes_per_cycle`.
+
+use super::mapper::{plan, Dataflow, Gemm, Layout};
+use crate::feather::top::FeatherConfig;
+
+/// One tile of a layer's GEMM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    pub m0: usize,
+    pub mt: usize,
+    pub n0: usize,
+    pub nt: usize,
+}
+
+impl Tile {
+    pub fn gemm(&self, k: usize) -> Gemm {
+        Gemm {
+            m: self.mt,
+            k,
+            n: self.nt,
+        }
+    }
+}
+
+/// A layer cut into tiles.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tiling {
+    pub gemm: Gemm,
+    /// Tile sizes (the last tile of each dimension may be smaller).
+    pub mt: usize,
+    pub nt: usize,
+    /// Row-major over (m-tile, n-tile).
+    pub tiles: Vec<Tile>,
+    /// Predicted compute cycles of every tile (the timing model).
+    pub cycles: Vec<u64>,
+    /// Operand and result bytes moved per tile (A rows, B columns, C tile).
+    pub bytes: Vec<u64>,
+}
+
+impl Tiling {
+    pub fn compute_cycles(&self) -> u64 {
+        self.cycles.iter().sum()
+    }
+
+    pub fn moved_bytes(&self) -> u64 {
+        self.bytes.iter().sum()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TileError {
+    #[error("GEMM dimensions must be positive, got M={0} K={1} N={2}")]
+    Shape(usize, usize, usize),
+    #[error(
+        "cannot be tiled into the buffers: even one output row and one output channel (K = {k}) need {s} streamed, {w} stationary and {o} output lines; the core has {sd}, {wd}, {od}"
+    )]
+    TooDeep {
+        k: usize,
+        s: usize,
+        w: usize,
+        o: usize,
+        sd: u32,
+        wd: u32,
+        od: u32,
+    },
+}
+
+/// Sizes worth trying for a dimension of `total`: the whole, then halves down to 1.
+fn candidates(total: usize) -> Vec<usize> {
+    let mut v = vec![total];
+    let mut t = total.next_power_of_two() / 2;
+    while t >= 1 {
+        if t < total {
+            v.push(t);
+        }
+        t /= 2;
+    }
+    v
+}
+
+/// Whether a sub-GEMM fits the core's buffers.
+fn fits(cfg: &FeatherConfig, g: Gemm, df: Dataflow, layout: Layout) -> Option<u64> {
+    let p = plan(cfg, g, df, layout);
+    let ok = p.s_lines <= cfg.s_depth as usize
+        && p.w_lines <= cfg.w_depth as usize
+        && p.o_lines <= cfg.o_depth as usize;
+    ok.then_some(p.cycles)
+}
+
+/// The tiling of `gemm` with the fewest predicted cycles, moving `bytes_per_cycle` bytes per
+/// cycle to and from the buffers between tiles.
+pub fn tile(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    df: Dataflow,
+    layout: Layout,
+    bytes_per_cycle: f64,
+) -> Result<Tiling, TileError> {
+    if gemm.m == 0 || gemm.k == 0 || gemm.n == 0 {
+        return Err(TileError::Shape(gemm.m, gemm.k, gemm.n));
+    }
+    let mut best: Option<(f64, Tiling)> = None;
+    for &nt in &candidates(gemm.n) {
+        for &mt in &candidates(gemm.m) {
+            // Every distinct tile shape must fit: the full one and the edge ones.
+            let shapes = [
+                (mt, nt),
+                (gemm.m % mt, nt),
+                (mt, gemm.n % nt),
+                (gemm.m % mt, gemm.n % nt),
+            ];
+            let mut cost = std::collections::HashMap::new();
+            let ok = shapes
+                .iter()
+                .filter(|&&(m, n)| m > 0 && n > 0)
+                .all(
+                    |&(m, n)| match fits(cfg, Gemm { m, k: gemm.k, n }, df, layout) {
+                        Some(c) => {
+                            cost.insert((m, n), c);
+                            true
+                        }
+                        None => false,
+                    },
+                );
+            if !ok {
+                continue;
+            }
+            let mut t = Tiling {
+                gemm,
+                mt,
+                nt,
+                tiles: Vec::new(),
+                cycles: Vec::new(),
+                bytes: Vec::new(),
+            };
+            for m0 in (0..gemm.m).step_by(mt) {
+                for n0 in (0..gemm.n).step_by(nt) {
+                    let tl = Tile {
+                        m0,
+                        mt: mt.min(gemm.m - m0),
+                        n0,
+                        nt: nt.min(gemm.n - n0),
+                    };
+                    t.cycles.push(cost[&(tl.mt, tl.nt)]);
+                    t.bytes
+                        .push(((tl.mt + tl.nt) * gemm.k + tl.mt * tl.nt) as u64);
+                    t.tiles.push(tl);
+                }
+            }
+            let total = t.compute_cycles() as f64 + t.moved_bytes() as f64 / bytes_per_cycle;
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, t));
+            }
+            // Smaller M tiles of this N only add tiles.
+            break;
+        }
+    }
+    best.map(|b| b.1).ok_or_else(|| {
+        let p = plan(
+            cfg,
+            Gemm {
+                m: 1,
+                k: gemm.k,
+                n: 1,
+            },
+            df,
+            layout,
+        );
+        TileError::TooDeep {
+            k: gemm.k,
+            s: p.s_lines,
+            w: p.w_lines,
+            o: p.o_lines,
+            sd: cfg.s_depth,
+            wd: cfg.w_depth,
+            od: cfg.o_depth,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(ah: u32, aw: u32, d: u32) -> FeatherConfig {
+        let mut c = FeatherConfig::new(ah, aw);
+        (c.s_depth, c.w_depth, c.o_depth) = (d, d, d);
+        c
+    }
+
+    #[test]
+    fn tiles_cover_every_output_once_and_each_fits() {
+        let cfg = small(8, 8, 64);
+        let layout = Layout { cb: 8, wb: 1 };
+        let g = Gemm {
+            m: 300,
+            k: 40,
+            n: 50,
+        };
+        let t = tile(&cfg, g, Dataflow::Ws, layout, 16.0).unwrap();
+        assert!(t.tiles.len() > 1, "{t:?}");
+        let mut seen = vec![0u8; g.m * g.n];
+        for tl in &t.tiles {
+            assert!(fits(&cfg, tl.gemm(g.k), Dataflow::Ws, layout).is_some());
+            for m in tl.m0..tl.m0 + tl.mt {
+                for n in tl.n0..tl.n0 + tl.nt {
+                    seen[m * g.n + n] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s == 1));
+        // A layer that fits is one tile.
+        let one = tile(&small(8, 8, 1 << 16), g, Dataflow::Ws, layout, 16.0).unwrap();
+        assert_eq!(
+            one.tiles,
+            vec![Tile {
+                m0: 0,
+                mt: 300,
+                n0: 0,
+                nt: 50
+            }]
+        );
+    }
+
+    #[test]
+    fn a_reduction_too_deep_for_the_buffers_is_refused_with_the_line_counts() {
+        let cfg = small(8, 8, 4);
+        let e = tile(
+            &cfg,
+            Gemm {
+                m: 4,
+                k: 4096,
+                n: 4,
+            },
+            Dataflow::Ws,
+            Layout { cb: 8, wb: 1 },
+            16.0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("cannot be tiled into the buffers: even one output row and one output channel (K = 4096) need"), "{e}");
+        assert!(e.ends_with("the core has 4, 4, 4"), "{e}");
+    }
+}
