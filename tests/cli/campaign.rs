@@ -328,6 +328,22 @@ fn usage_cases() -> Vec<Case> {
             "expected model or sim",
         ),
         case(
+            &[
+                "feather", "run", "--array", "8x8", "--depths", "4,4,4", "--gemm", "4,4096,4",
+                "--tiled",
+            ],
+            2,
+            "cannot be tiled into the buffers",
+        ),
+        case(
+            &[
+                "feather", "run", "--array", "8x8", "--gemm", "4,4,4", "--tiled", "--engine",
+                "icarus",
+            ],
+            2,
+            "--tiled runs on plume's simulator",
+        ),
+        case(
             &["feather", "net", "resnet50", "--array", "3x3"],
             2,
             "powers of two",

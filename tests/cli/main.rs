@@ -889,3 +889,36 @@ fn feather_tensor_files_that_do_not_fit_the_layer_are_refused() {
         assert!(!d.join(format!("o{k}")).exists(), "o{k} was written");
     }
 }
+
+/// `feather run --tiled` on buffers too small for the layer: tiles, every tile's CYCLES equal
+/// to the compiler's, the output bit-exact — and `--out` gets the assembled tensor.
+#[test]
+fn feather_run_tiles_a_layer_larger_than_its_buffers() {
+    let t = common::TempDir::new("tiled").unwrap();
+    let out = t.path().join("o");
+    let o = plume(&[
+        "feather",
+        "run",
+        "--array",
+        "8x8",
+        "--depths",
+        "64,64,64",
+        "--conv",
+        "1,6,10,9,13,3,3,1,1",
+        "--tiled",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains(" tiles, "), "{text}");
+    assert!(
+        text.contains("CYCLES of every tile = the compiler's"),
+        "{text}"
+    );
+    assert!(
+        text.contains("elements bit-exact against the golden model"),
+        "{text}"
+    );
+    assert!(out.join("y.npy").exists());
+}
