@@ -183,9 +183,10 @@ pub enum FeatherCmd {
         net: String,
         #[command(flatten)]
         a: ArrayArgs,
-        /// model (the timing model only) or sim: also simulate every selected layer on the
-        /// programmable core, bit-exact against the golden model and equal to the model's
-        /// cycle count (a depthwise layer: one channel).
+        /// model (the timing model only); sim: also simulate every selected layer on the
+        /// programmable core with buffers sized to it, bit-exact against the golden model and
+        /// equal to the model's cycle count (a depthwise layer: one channel); board: run every
+        /// selected layer tiled for the --depths buffers through the AXI-wrapped top.
         #[arg(long, default_value = "model")]
         engine: String,
         /// Only layers A..B (inclusive, the table's numbers), or one layer.
@@ -623,13 +624,19 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             plot,
         } => {
             let cfg = a.config()?;
-            let simulate = match engine.as_str() {
-                "model" => false,
-                "sim" => true,
-                e => return Err(bad(format!("unknown engine {e:?} (expected model or sim)"))),
+            let (simulate, board) = match engine.as_str() {
+                "model" => (false, false),
+                "sim" => (true, false),
+                "board" => (false, true),
+                e => {
+                    return Err(bad(format!(
+                        "unknown engine {e:?} (expected model, sim or board)"
+                    )))
+                }
             };
             let opts = super::net::NetOptions {
                 simulate,
+                board,
                 layers: layers
                     .as_deref()
                     .map(super::net::parse_layers)

@@ -99,6 +99,9 @@ fn best_plan(cfg: &FeatherConfig, g: Gemm) -> (Dataflow, Layout, Plan) {
 pub struct NetOptions {
     /// Simulate every selected layer (`--engine sim`), not only the timing model.
     pub simulate: bool,
+    /// Run every selected layer tiled through the AXI-wrapped top on the buffers of the
+    /// configuration (`--engine board`).
+    pub board: bool,
     /// Layer numbers (inclusive) as the network's table numbers them.
     pub layers: Option<(usize, usize)>,
     /// Also cycle-simulate the K smallest layers (with the model engine).
@@ -142,6 +145,19 @@ struct Row {
     ideal: u64,
     /// (simulated cycles of one group, seconds) when simulated.
     sim: Option<(u64, f64)>,
+    /// Run through the board (one group).
+    board: Option<BoardRun>,
+}
+
+/// One layer (one group of it) tiled through the AXI-wrapped top.
+#[derive(Clone, Copy, Debug)]
+struct BoardRun {
+    tiles: usize,
+    /// `CYCLES` summed over the tiles (= the compiler's).
+    compute: u64,
+    /// Bus cycles: loading, running, reading back.
+    phases: [u64; 3],
+    seconds: f64,
 }
 
 pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> {
@@ -178,10 +194,13 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
                 macs,
                 ideal: macs.div_ceil(pes),
                 sim: None,
+                board: None,
             }
         })
         .collect();
-    if opts.simulate {
+    if opts.board {
+        board_all(cfg, &mut rows)?;
+    } else if opts.simulate {
         simulate_all(cfg, &mut rows)?;
     } else if opts.verify > 0 {
         let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -256,6 +275,82 @@ fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
             "plume: [{}/{n}] layer {}: {c} cycles simulated{}, bit-exact, = timing model; {:.0} % of the cycles done, about {:.0} s left",
             i + 1,
             row.l.layer,
+            if row.l.depthwise { " (one channel)" } else { "" },
+            100.0 * done as f64 / total.max(1) as f64,
+            (total - done) as f64 / rate.max(1.0)
+        );
+    }
+    Ok(())
+}
+
+/// Every row tiled for the configuration's buffers and run through the AXI-wrapped top (a
+/// depthwise layer: one channel), output bit-exact, every tile's `CYCLES` the compiler's; a
+/// progress line after each layer.
+fn board_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
+    use super::host::{run_tiled, Stalls};
+    use plume_hw::feather::compiler::tiling::tile;
+    let seq = plume_hw::feather::sequencer::SeqConfig::default();
+    let tilings = rows
+        .iter()
+        .map(|r| {
+            tile(cfg, r.gemm, r.df, r.layout, cfg.aw as f64)
+                .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Work estimate for the time left: compute cycles plus one bus beat per line moved.
+    let work = |t: &plume_hw::feather::compiler::tiling::Tiling| {
+        t.compute_cycles() + t.moved_bytes() / cfg.aw as u64
+    };
+    let total: u64 = tilings.iter().map(work).sum();
+    let (t0, mut done, n) = (std::time::Instant::now(), 0u64, rows.len());
+    for (i, (row, t)) in rows.iter_mut().zip(&tilings).enumerate() {
+        let layer = if row.l.depthwise {
+            Layer::Gemm(row.gemm)
+        } else {
+            Layer::Conv(row.l.shape)
+        };
+        let prep = prepare(&layer, row.l.layer as u64)?;
+        let started = std::time::Instant::now();
+        let r = run_tiled(
+            cfg,
+            &seq,
+            t,
+            row.df,
+            row.layout,
+            &prep.data.a,
+            &prep.data.b,
+            &prep.data.q,
+            Stalls::default(),
+        )
+        .map_err(|e| failed(format!("layer {}: {e:#}", row.l.layer)))?;
+        if r.out != prep.golden {
+            return Err(failed(format!(
+                "layer {}: the output differs from the golden model",
+                row.l.layer
+            )));
+        }
+        if let Some((k, x)) = r.tiles.iter().enumerate().find(|(_, x)| x.0 != x.1) {
+            return Err(failed(format!(
+                "layer {} tile {k}: CYCLES reads {} but the compiler expects {}",
+                row.l.layer, x.0, x.1
+            )));
+        }
+        let phases = r.tiles.iter().fold([0u64; 3], |a, x| {
+            [a[0] + x.2[0], a[1] + x.2[1], a[2] + x.2[2]]
+        });
+        row.board = Some(BoardRun {
+            tiles: t.tiles.len(),
+            compute: r.tiles.iter().map(|x| x.0).sum(),
+            phases,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        done += work(t);
+        let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "plume: [{}/{n}] layer {}: {} tiles through the AXI top{}, bit-exact, CYCLES = the compiler's; {:.0} % done, about {:.0} s left",
+            i + 1,
+            row.l.layer,
+            t.tiles.len(),
             if row.l.depthwise { " (one channel)" } else { "" },
             100.0 * done as f64 / total.max(1) as f64,
             (total - done) as f64 / rate.max(1.0)
@@ -341,6 +436,9 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
             "-".into()
         }
     );
+    if rows.iter().any(|r| r.board.is_some()) {
+        board_table(cfg, rows)?;
+    }
     let simulated: Vec<&Row> = rows.iter().filter(|r| r.sim.is_some()).collect();
     if !simulated.is_empty() {
         let dw = simulated.iter().filter(|r| r.l.depthwise).count();
@@ -354,6 +452,77 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
             }
         );
     }
+    Ok(())
+}
+
+/// The board run's table: per layer the tiles, the compute cycles (`CYCLES`, summed) and the
+/// bus cycles of each phase, all channels of a depthwise layer counted (one simulated).
+fn board_table(cfg: &FeatherConfig, rows: &[Row]) -> Result<()> {
+    let pes = (cfg.ah * cfg.aw) as u64;
+    crate::outln!(
+        "through the AXI-wrapped top on {},{},{}-line buffers (tiles one after another: loading does not overlap computing; the host's stream runs at one line per cycle, no DRAM latency modelled):",
+        cfg.s_depth,
+        cfg.w_depth,
+        cfg.o_depth
+    );
+    crate::outln!(
+        "{:>5} {:>7} {:>12} {:>6} {:>12} {:>12} {:>12} {:>12} {:>9}",
+        "layer",
+        "tiles",
+        "compute",
+        "util",
+        "load",
+        "run",
+        "read-back",
+        "bus total",
+        "time"
+    );
+    let mut tot = [0u64; 5];
+    let mut secs = 0.0;
+    for r in rows {
+        let Some(b) = r.board else { continue };
+        let g = r.groups as u64;
+        let bus = b.phases.iter().sum::<u64>();
+        let v = [
+            b.compute * g,
+            b.phases[0] * g,
+            b.phases[1] * g,
+            b.phases[2] * g,
+            bus * g,
+        ];
+        for (t, x) in tot.iter_mut().zip(v) {
+            *t += x;
+        }
+        secs += b.seconds;
+        crate::outln!(
+            "{:>5} {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.2} s",
+            r.l.layer,
+            b.tiles * r.groups,
+            v[0],
+            100.0 * r.macs as f64 / (pes * v[0]) as f64,
+            v[1],
+            v[2],
+            v[3],
+            v[4],
+            b.seconds
+        );
+    }
+    let macs: u64 = rows
+        .iter()
+        .filter(|r| r.board.is_some())
+        .map(|r| r.macs)
+        .sum();
+    crate::outln!(
+        "total {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.1} s",
+        "",
+        tot[0],
+        100.0 * macs as f64 / (pes * tot[0]).max(1) as f64,
+        tot[1],
+        tot[2],
+        tot[3],
+        tot[4],
+        secs
+    );
     Ok(())
 }
 
@@ -380,6 +549,12 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
                                  "output": r.plan.o_lines},
                 "simulated_cycles": r.sim.map(|s| s.0),
                 "sim_seconds": r.sim.map(|s| s.1),
+                "board": r.board.map(|b| serde_json::json!({
+                    "tiles": b.tiles, "compute_cycles": b.compute,
+                    "load_cycles": b.phases[0], "run_cycles": b.phases[1],
+                    "readback_cycles": b.phases[2], "seconds": b.seconds,
+                    "per": if r.l.depthwise { "one channel" } else { "layer" },
+                })),
             })
         })
         .collect();
@@ -389,7 +564,7 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
         "net": net,
         "array": format!("{}x{}", cfg.ah, cfg.aw),
         "topology": cfg.topology.to_string(),
-        "engine": if opts.simulate { "sim" } else { "model" },
+        "engine": if opts.board { "board" } else if opts.simulate { "sim" } else { "model" },
         "dram": "not modelled (operands resident on chip)",
         "layers": layers,
         "total": {"cycles": cycles, "macs": macs,

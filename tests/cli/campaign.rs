@@ -325,7 +325,7 @@ fn usage_cases() -> Vec<Case> {
         case(
             &["feather", "net", "resnet50", "--engine", "verilator"],
             2,
-            "expected model or sim",
+            "expected model, sim or board",
         ),
         case(
             &[
