@@ -926,29 +926,13 @@ fn run_tiled_layer(
         compute,
         100.0 * g.macs() as f64 / ((cfg.ah * cfg.aw) as f64 * compute as f64)
     );
-    let checked = compare_tensor(&r.out, &prep.golden, g.n);
-    checked?;
+    super::layer::compare_tensor(&r.out, &prep.golden, g.n)
+        .map_err(|e| failed(format!("{e:#}")))?;
     crate::outln!(
         "output: {} elements bit-exact against the golden model",
         prep.golden.len()
     );
     Ok((r.out, compute))
-}
-
-/// The first element where `got` and `want` (M×N row-major) differ, as an error.
-fn compare_tensor(got: &[u8], want: &[u8], n: usize) -> Result<()> {
-    if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
-        return Err(failed(format!(
-            "output C[{}][{}] = {} but the golden model gives {} ({} of {} elements differ)",
-            i / n,
-            i % n,
-            got[i],
-            want[i],
-            (0..want.len()).filter(|&i| got[i] != want[i]).count(),
-            want.len()
-        )));
-    }
-    Ok(())
 }
 
 fn switch_cmd(cfg: &FeatherConfig, g1: Gemm, n2: usize, seed: u64) -> Result<()> {

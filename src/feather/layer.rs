@@ -484,7 +484,11 @@ pub fn run_programmed(
 
 /// First differing element, as a message.
 pub fn compare(sched: &Schedule, got: &[u8], want: &[u8]) -> Result<()> {
-    let n = sched.gemm.n;
+    compare_tensor(got, want, sched.gemm.n)
+}
+
+/// The first element where `got` and `want` (row-major, `n` columns) differ, as an error.
+pub fn compare_tensor(got: &[u8], want: &[u8], n: usize) -> Result<()> {
     if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
         bail!(
             "output C[{}][{}] = {} but the golden model gives {} ({} of {} elements differ)",
