@@ -581,14 +581,8 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                         "--tiled runs on plume's simulator through the AXI top: no --engine verilator/icarus, --vcd or --uops",
                     ));
                 }
-                let tiling = plume_hw::feather::compiler::tiling::tile(
-                    &cfg,
-                    gemm,
-                    df,
-                    layout,
-                    cfg.aw as f64,
-                )
-                .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
+                let tiling = plume_hw::feather::compiler::tiling::tile(&cfg, gemm, df, layout, 1.0)
+                    .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
                 let prep = l.data(&layer)?;
                 let (got, cycles) = run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling)?;
                 (prep, got, cycles)
@@ -882,14 +876,14 @@ fn run_tiled_layer(
         g.n
     );
     crate::outln!(
-        "tiled {} × {} (M × N tiles of at most {} × {}; K whole): {} tiles, {} compute cycles predicted, {} bytes moved to and from the buffers",
+        "tiled {} × {} (M × N tiles of at most {} × {}; K whole): {} tiles, {} compute cycles predicted, {} buffer lines loaded and read back",
         g.m.div_ceil(tiling.mt),
         g.n.div_ceil(tiling.nt),
         tiling.mt,
         tiling.nt,
         tiling.tiles.len(),
         tiling.compute_cycles(),
-        tiling.moved_bytes()
+        tiling.moved_lines()
     );
     let t0 = std::time::Instant::now();
     let seq = plume_hw::feather::sequencer::SeqConfig::default();

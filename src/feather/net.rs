@@ -293,14 +293,13 @@ fn board_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
     let tilings = rows
         .iter()
         .map(|r| {
-            tile(cfg, r.gemm, r.df, r.layout, cfg.aw as f64)
+            tile(cfg, r.gemm, r.df, r.layout, 1.0)
                 .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
         })
         .collect::<Result<Vec<_>>>()?;
     // Work estimate for the time left: compute cycles plus one bus beat per line moved.
-    let work = |t: &plume_hw::feather::compiler::tiling::Tiling| {
-        t.compute_cycles() + t.moved_bytes() / cfg.aw as u64
-    };
+    let work =
+        |t: &plume_hw::feather::compiler::tiling::Tiling| t.compute_cycles() + t.moved_lines();
     let total: u64 = tilings.iter().map(work).sum();
     let (t0, mut done, n) = (std::time::Instant::now(), 0u64, rows.len());
     for (i, (row, t)) in rows.iter_mut().zip(&tilings).enumerate() {

@@ -313,7 +313,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
         let g = prep.gemm;
         // The layer does not fit whole.
         assert!(compile(&cfg, g, df, layout, &mut RouteCache::new()).is_err());
-        let t = tile(&cfg, g, df, layout, 8.0).unwrap();
+        let t = tile(&cfg, g, df, layout, 1.0).unwrap();
         assert!(t.tiles.len() > 1, "{layer:?}: {t:?}");
         let mut bus = Vec::new();
         let mut outs = Vec::new();

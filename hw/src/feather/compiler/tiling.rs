@@ -6,7 +6,7 @@
 //!
 //! Among the tile sizes whose every tile fits the buffers (by `plan`'s line counts), the one
 //! with the fewest predicted cycles wins: the tiles' compute cycles (the timing model, exact
-//! against simulation) plus the bytes moved in and out at `bytes_per_cycle`.
+//! against simulation) plus the buffer lines loaded and read back, at `cycles_per_line`.
 
 use super::mapper::{plan, Dataflow, Gemm, Layout};
 use crate::feather::top::FeatherConfig;
@@ -41,8 +41,8 @@ pub struct Tiling {
     pub tiles: Vec<Tile>,
     /// Predicted compute cycles of every tile (the timing model).
     pub cycles: Vec<u64>,
-    /// Operand and result bytes moved per tile (A rows, B columns, C tile).
-    pub bytes: Vec<u64>,
+    /// Buffer lines moved per tile: streamed and stationary operands in, outputs back.
+    pub lines: Vec<u64>,
 }
 
 impl Tiling {
@@ -50,8 +50,8 @@ impl Tiling {
         self.cycles.iter().sum()
     }
 
-    pub fn moved_bytes(&self) -> u64 {
-        self.bytes.iter().sum()
+    pub fn moved_lines(&self) -> u64 {
+        self.lines.iter().sum()
     }
 }
 
@@ -86,23 +86,23 @@ fn candidates(total: usize) -> Vec<usize> {
     v
 }
 
-/// Whether a sub-GEMM fits the core's buffers.
-fn fits(cfg: &FeatherConfig, g: Gemm, df: Dataflow, layout: Layout) -> Option<u64> {
+/// A sub-GEMM's compute cycles and buffer lines moved, if it fits the core's buffers.
+fn fits(cfg: &FeatherConfig, g: Gemm, df: Dataflow, layout: Layout) -> Option<(u64, u64)> {
     let p = plan(cfg, g, df, layout);
     let ok = p.s_lines <= cfg.s_depth as usize
         && p.w_lines <= cfg.w_depth as usize
         && p.o_lines <= cfg.o_depth as usize;
-    ok.then_some(p.cycles)
+    ok.then_some((p.cycles, (p.s_lines + p.w_lines + p.o_lines) as u64))
 }
 
-/// The tiling of `gemm` with the fewest predicted cycles, moving `bytes_per_cycle` bytes per
-/// cycle to and from the buffers between tiles.
+/// The tiling of `gemm` with the fewest predicted cycles, a buffer line taking
+/// `cycles_per_line` cycles to load or read back.
 pub fn tile(
     cfg: &FeatherConfig,
     gemm: Gemm,
     df: Dataflow,
     layout: Layout,
-    bytes_per_cycle: f64,
+    cycles_per_line: f64,
 ) -> Result<Tiling, TileError> {
     if gemm.m == 0 || gemm.k == 0 || gemm.n == 0 {
         return Err(TileError::Shape(gemm.m, gemm.k, gemm.n));
@@ -139,7 +139,7 @@ pub fn tile(
                 nt,
                 tiles: Vec::new(),
                 cycles: Vec::new(),
-                bytes: Vec::new(),
+                lines: Vec::new(),
             };
             for m0 in (0..gemm.m).step_by(mt) {
                 for n0 in (0..gemm.n).step_by(nt) {
@@ -149,17 +149,17 @@ pub fn tile(
                         n0,
                         nt: nt.min(gemm.n - n0),
                     };
-                    t.cycles.push(cost[&(tl.mt, tl.nt)]);
-                    t.bytes
-                        .push(((tl.mt + tl.nt) * gemm.k + tl.mt * tl.nt) as u64);
+                    let (c, l) = cost[&(tl.mt, tl.nt)];
+                    t.cycles.push(c);
+                    t.lines.push(l);
                     t.tiles.push(tl);
                 }
             }
-            let total = t.compute_cycles() as f64 + t.moved_bytes() as f64 / bytes_per_cycle;
+            let total = t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
             if best.as_ref().is_none_or(|b| total < b.0) {
                 best = Some((total, t));
             }
-            // Smaller M tiles of this N only add tiles.
+            // Smaller M tiles of this N only add tiles (and reload B for each).
             break;
         }
     }
@@ -205,7 +205,7 @@ mod tests {
             k: 40,
             n: 50,
         };
-        let t = tile(&cfg, g, Dataflow::Ws, layout, 16.0).unwrap();
+        let t = tile(&cfg, g, Dataflow::Ws, layout, 1.0).unwrap();
         assert!(t.tiles.len() > 1, "{t:?}");
         let mut seen = vec![0u8; g.m * g.n];
         for tl in &t.tiles {
@@ -218,7 +218,7 @@ mod tests {
         }
         assert!(seen.iter().all(|&s| s == 1));
         // A layer that fits is one tile.
-        let one = tile(&small(8, 8, 1 << 16), g, Dataflow::Ws, layout, 16.0).unwrap();
+        let one = tile(&small(8, 8, 1 << 16), g, Dataflow::Ws, layout, 1.0).unwrap();
         assert_eq!(
             one.tiles,
             vec![Tile {
@@ -242,7 +242,7 @@ mod tests {
             },
             Dataflow::Ws,
             Layout { cb: 8, wb: 1 },
-            16.0,
+            1.0,
         )
         .unwrap_err()
         .to_string();
