@@ -215,16 +215,67 @@ pub fn stream(
     sink_stall: u64,
     seed: u64,
 ) -> Result<(Vec<(Bits, bool)>, u64)> {
+    stream_paced(
+        sim,
+        beats,
+        expect,
+        src_stall,
+        sink_stall,
+        seed,
+        Pace::default(),
+    )
+}
+
+/// A memory behind the stream: the source's beat `i` exists `latency + i·beat_cycles` cycles
+/// after the transfer starts (a read from DRAM: first-beat latency, then its bandwidth); the
+/// sink takes a beat at most every `beat_cycles` cycles (writes at the same bandwidth,
+/// posted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pace {
+    pub latency: u64,
+    pub beat_cycles: u64,
+}
+
+impl Default for Pace {
+    /// No memory in the way: a beat every cycle from the first.
+    fn default() -> Pace {
+        Pace {
+            latency: 0,
+            beat_cycles: 1,
+        }
+    }
+}
+
+impl Pace {
+    /// Cycles `stream_paced` takes to move `beats` beats in from the source when the design
+    /// is always ready and no random stall is asked for.
+    pub fn read_cycles(&self, beats: u64) -> u64 {
+        self.latency + beats.saturating_sub(1) * self.beat_cycles + 1
+    }
+}
+
+/// `stream` with the source and sink paced by a memory (`Pace`) as well as stalled at random.
+pub fn stream_paced(
+    sim: &mut Sim,
+    beats: &[(Bits, bool)],
+    expect: usize,
+    src_stall: u64,
+    sink_stall: u64,
+    seed: u64,
+    pace: Pace,
+) -> Result<(Vec<(Bits, bool)>, u64)> {
     let mut rng = XorShift::new(seed);
     let mut stall = |p: u64| p > 0 && rng.next() % 100 < p;
     let (mut sent, mut got) = (0usize, Vec::new());
     let mut offering = false;
     let mut held: Option<(Bits, u64)> = None;
-    let limit = 20 * (beats.len() + expect) as u64 + 100;
+    let limit = (20 + pace.beat_cycles) * (beats.len() + expect) as u64 + 100 + pace.latency;
     let width = sim.input("s_axis_tdata")?.width;
+    let mut last_take: Option<u64> = None;
     for cycle in 0..limit {
-        offering |= sent < beats.len() && !stall(src_stall);
-        let ready = !stall(sink_stall);
+        let arrived = cycle >= pace.latency + sent as u64 * pace.beat_cycles;
+        offering |= sent < beats.len() && arrived && !stall(src_stall);
+        let ready = last_take.is_none_or(|t| cycle >= t + pace.beat_cycles) && !stall(sink_stall);
         let (d, l) = beats
             .get(sent)
             .cloned()
@@ -243,6 +294,7 @@ pub fn stream(
             }
         }
         if m_valid && ready {
+            last_take = Some(cycle);
             got.push((m_data, m_last == 1));
             held = None;
         } else {
@@ -307,6 +359,8 @@ pub struct Host {
     bfm: LiteMaster,
     stalls: Stalls,
     transfers: u64,
+    /// The memory the host's stream transfers come from and go to (`Pace::default()`: none).
+    pub dram: Pace,
 }
 
 impl Host {
@@ -332,6 +386,7 @@ impl Host {
             bfm: LiteMaster::new(stalls.seed, stalls.lite),
             stalls,
             transfers: 0,
+            dram: Pace::default(),
         })
     }
 
@@ -384,30 +439,33 @@ impl Host {
 
     /// An MM2S transfer: `bytes` as beats into `s_axis`, `tlast` on the last (a beat of W bits
     /// takes ceil(W/8) bytes, LSB first).
-    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
+    /// Returns the cycles the transfer took.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<u64> {
         let beats = self.beats_of(bytes)?;
         self.transfers += 1;
-        stream(
+        let (_, cycles) = stream_paced(
             &mut self.sim,
             &beats,
             0,
             self.stalls.stream_in,
             0,
             self.stalls.seed ^ self.transfers,
+            self.dram,
         )?;
-        Ok(())
+        Ok(cycles)
     }
 
     /// An S2MM transfer of `beats` beats from `m_axis`; checks `tlast` is on the last only.
     pub fn receive(&mut self, beats: usize) -> Result<Vec<u8>> {
         self.transfers += 1;
-        let (got, _) = stream(
+        let (got, _) = stream_paced(
             &mut self.sim,
             &[],
             beats,
             0,
             self.stalls.stream_out,
             self.stalls.seed ^ self.transfers,
+            self.dram,
         )?;
         Self::bytes_of(&got)
     }

@@ -64,6 +64,29 @@ impl ArrayArgs {
     }
 }
 
+/// The DRAM behind the board's DMA, for tiled runs.
+#[derive(Args, Clone, Debug)]
+pub struct DramArgs {
+    /// DRAM first-beat latency of each DMA transfer, in fabric cycles (ZCU104 assumption: 40,
+    /// about 400 ns at 100 MHz).
+    #[arg(long, default_value_t = 40)]
+    pub dram_latency: u64,
+    /// DRAM bandwidth in bytes per fabric cycle (ZCU104 assumption: 16, the 128-bit HP port).
+    #[arg(long, default_value_t = 16)]
+    pub dram_bytes: u64,
+}
+
+impl DramArgs {
+    pub fn get(&self) -> Result<super::host::Dram> {
+        let d = super::host::Dram {
+            latency: self.dram_latency,
+            bytes_per_cycle: self.dram_bytes,
+        };
+        d.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(d)
+    }
+}
+
 /// One layer and its data.
 #[derive(Args)]
 pub struct LayerArgs {
@@ -140,6 +163,8 @@ pub enum FeatherCmd {
         /// compiler's.
         #[arg(long)]
         tiled: bool,
+        #[command(flatten)]
+        dram: DramArgs,
         /// Write the operands, the simulated output and the golden accumulators into this
         /// directory (must not exist or be empty) as NumPy .npy files, and layer.json (which
         /// --data reads back); written only if the run checks out.
@@ -189,6 +214,8 @@ pub enum FeatherCmd {
         /// selected layer tiled for the --depths buffers through the AXI-wrapped top.
         #[arg(long, default_value = "model")]
         engine: String,
+        #[command(flatten)]
+        dram: DramArgs,
         /// Only layers A..B (inclusive, the table's numbers), or one layer.
         #[arg(long)]
         layers: Option<String>,
@@ -549,6 +576,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             vcd,
             uops,
             tiled,
+            dram,
             out,
         } => {
             let cfg = a.config()?;
@@ -584,7 +612,8 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                 let tiling = plume_hw::feather::compiler::tiling::tile(&cfg, gemm, df, layout, 1.0)
                     .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
                 let prep = l.data(&layer)?;
-                let (got, cycles) = run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling)?;
+                let (got, cycles) =
+                    run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling, dram.get()?)?;
                 (prep, got, cycles)
             } else {
                 let sized = sized_for(&cfg, &plan(&cfg, gemm, df, layout))?;
@@ -611,6 +640,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
         FeatherCmd::Net {
             net,
             a,
+            dram,
             engine,
             layers,
             verify,
@@ -631,6 +661,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             let opts = super::net::NetOptions {
                 simulate,
                 board,
+                dram: dram.get()?,
                 layers: layers
                     .as_deref()
                     .map(super::net::parse_layers)
@@ -859,6 +890,7 @@ fn run_tiled_layer(
     df: Dataflow,
     layout: Layout,
     tiling: &plume_hw::feather::compiler::tiling::Tiling,
+    dram: super::host::Dram,
 ) -> Result<(Vec<u8>, u64)> {
     use super::host::{run_tiled, Stalls};
     let g = tiling.gemm;
@@ -897,24 +929,20 @@ fn run_tiled_layer(
         &prep.data.b,
         &prep.data.q,
         Stalls::default(),
+        dram,
     )
     .map_err(|e| failed(format!("{e:#}")))?;
-    for (i, (hw, model, _)) in r.tiles.iter().enumerate() {
-        if hw != model {
-            return Err(failed(format!(
-                "tile {i}: CYCLES reads {hw} but the compiler expects {model}"
-            )));
-        }
-    }
-    let compute: u64 = r.tiles.iter().map(|t| t.0).sum();
-    let bus: [u64; 3] = r.tiles.iter().fold([0; 3], |acc, t| {
-        [acc[0] + t.2[0], acc[1] + t.2[1], acc[2] + t.2[2]]
-    });
+    r.verify().map_err(|e| failed(format!("{e:#}")))?;
+    let compute = r.compute_cycles();
+    let bus = r.phases();
     crate::outln!(
-        "simulated through AXI in {:.1} s: {} bus cycles ({} loading, {} running, {} reading back); CYCLES of every tile = the compiler's, {} in all ({:.1} % utilisation while computing)",
+        "simulated through AXI in {:.1} s against DRAM with {} cycles of latency and {} bytes per cycle: {} bus cycles ({} loading — {} of them stream transfers, = the DRAM model — {} running, {} reading back); CYCLES of every tile = the compiler's, {} in all ({:.1} % utilisation while computing)",
         t0.elapsed().as_secs_f64(),
+        dram.latency,
+        dram.bytes_per_cycle,
         r.bus_cycles,
         bus[0],
+        r.load_transfers(),
         bus[1],
         bus[2],
         compute,

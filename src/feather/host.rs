@@ -18,7 +18,7 @@ use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
 use plume_hw::feather::top::FeatherConfig;
 use plume_hw::rtl::Module;
 use plume_sim::bfm::{bits_bytes, OKAY};
-pub use plume_sim::bfm::{Host, Stalls};
+pub use plume_sim::bfm::{Host, Pace, Stalls};
 use plume_sim::Recording;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -270,6 +270,66 @@ pub struct Played {
     pub cycles: u64,
     pub entries: u64,
     pub phases: [u64; 3],
+    /// Cycles the `s_axis` transfers took (the load phase without register accesses).
+    pub load_transfers: u64,
+}
+
+/// The DRAM the board's DMA reads operands from and writes results to, as the simulation's
+/// stream transfers see it (`Pace`): first-beat latency in fabric cycles and bytes per cycle.
+/// ZCU104 defaults (our assumption, not measured on a board): the AXI DMA on `S_AXI_HP0_FPD`,
+/// 128 bits wide at the fabric clock — 16 bytes per cycle — and about 400 ns from a read
+/// request to its first beat through the PS interconnect and DDR4, 40 cycles at 100 MHz.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dram {
+    pub latency: u64,
+    pub bytes_per_cycle: u64,
+}
+
+impl Default for Dram {
+    fn default() -> Dram {
+        Dram {
+            latency: 40,
+            bytes_per_cycle: 16,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DramError {
+    #[error("DRAM latency {0} cycles is out of range (0 to 100000)")]
+    Latency(u64),
+    #[error("DRAM bandwidth {0} bytes per cycle is out of range (1 to 1024)")]
+    Bandwidth(u64),
+}
+
+impl Dram {
+    pub fn validate(&self) -> std::result::Result<(), DramError> {
+        if self.latency > 100_000 {
+            return Err(DramError::Latency(self.latency));
+        }
+        if !(1..=1024).contains(&self.bytes_per_cycle) {
+            return Err(DramError::Bandwidth(self.bytes_per_cycle));
+        }
+        Ok(())
+    }
+
+    /// The stream pacing for beats of `line_bytes` bytes.
+    pub fn pace(&self, line_bytes: u64) -> Pace {
+        Pace {
+            latency: self.latency,
+            beat_cycles: line_bytes.div_ceil(self.bytes_per_cycle).max(1),
+        }
+    }
+}
+
+impl Package {
+    /// The load transfers' cycles by the DRAM model: each packet one DMA read of its beats.
+    pub fn load_transfer_cycles(&self, pace: Pace) -> u64 {
+        self.packets
+            .iter()
+            .map(|p| pace.read_cycles(p.bytes.len() as u64 / self.line_bytes))
+            .sum()
+    }
 }
 
 /// Plays `pkg` on `h` (which may have run other packages before): registers, packets, run,
@@ -281,10 +341,11 @@ pub fn play(h: &mut Host, pkg: &Package) -> Result<Played> {
     }
     let entries0 = h.read("entries")?;
     let mut want_entries = 0;
+    let mut load_transfers = 0;
     for p in &pkg.packets {
         h.write("wr_target", p.target as u64)?;
         h.write("wr_base", 0)?;
-        h.send(&p.bytes)?;
+        load_transfers += h.send(&p.bytes)?;
         want_entries += p.entries;
     }
     // ENTRIES counts from reset (32 bits): this package's share is the difference.
@@ -320,6 +381,7 @@ pub fn play(h: &mut Host, pkg: &Package) -> Result<Played> {
         cycles,
         entries,
         phases: [t_in, t_run, t_read],
+        load_transfers,
     })
 }
 
@@ -327,16 +389,68 @@ pub fn play(h: &mut Host, pkg: &Package) -> Result<Played> {
 pub struct TiledRun {
     /// The whole output tensor (M×N row-major), assembled from the tiles' read-backs.
     pub out: Vec<u8>,
-    /// Per tile: `CYCLES` as counted in hardware, the compiler's count, bus cycles of the
-    /// three phases (loading, running, reading back).
-    pub tiles: Vec<(u64, u64, [u64; 3])>,
+    pub tiles: Vec<TileRun>,
     /// Bus cycles of the whole session.
     pub bus_cycles: u64,
 }
 
+impl TiledRun {
+    /// Fails unless every tile's `CYCLES` is the compiler's count and every tile's load
+    /// transfers took the DRAM model's cycles (a run without random stalls).
+    pub fn verify(&self) -> Result<()> {
+        for (i, t) in self.tiles.iter().enumerate() {
+            if t.cycles != t.model_cycles {
+                bail!(
+                    "tile {i}: CYCLES reads {} but the compiler expects {}",
+                    t.cycles,
+                    t.model_cycles
+                );
+            }
+            if t.load_transfers != t.model_load_transfers {
+                bail!(
+                    "tile {i}: the loads took {} cycles against the DRAM but the model says {}",
+                    t.load_transfers,
+                    t.model_load_transfers
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `CYCLES` summed over the tiles.
+    pub fn compute_cycles(&self) -> u64 {
+        self.tiles.iter().map(|t| t.cycles).sum()
+    }
+
+    /// Bus cycles of each phase summed over the tiles: loading, running, reading back.
+    pub fn phases(&self) -> [u64; 3] {
+        self.tiles.iter().fold([0; 3], |a, t| {
+            [a[0] + t.phases[0], a[1] + t.phases[1], a[2] + t.phases[2]]
+        })
+    }
+
+    /// The load transfers' cycles summed over the tiles.
+    pub fn load_transfers(&self) -> u64 {
+        self.tiles.iter().map(|t| t.load_transfers).sum()
+    }
+}
+
+/// One tile of a tiled run.
+#[derive(Clone, Copy, Debug)]
+pub struct TileRun {
+    /// `CYCLES` as counted in hardware, and the compiler's count.
+    pub cycles: u64,
+    pub model_cycles: u64,
+    /// Bus cycles of the three phases: loading, running, reading back.
+    pub phases: [u64; 3],
+    /// The load phase's stream transfers as simulated against the DRAM, and as modelled.
+    pub load_transfers: u64,
+    pub model_load_transfers: u64,
+}
+
 /// Runs `tiling` of the GEMM `a`·`b` (row-major, M×K and K×N) on the wrapped design for `cfg`:
-/// each tile compiled for the same hardware, its rows of A and columns of B loaded, run and
-/// read back, one after another (no overlap of loading and computing yet).
+/// each tile compiled for the same hardware, its rows of A and columns of B loaded from `dram`,
+/// run and read back, one after another (no overlap of loading and computing yet).
 #[allow(clippy::too_many_arguments)]
 pub fn run_tiled(
     cfg: &FeatherConfig,
@@ -348,6 +462,7 @@ pub fn run_tiled(
     b: &[u8],
     q: &Quant,
     stalls: Stalls,
+    dram: Dram,
 ) -> Result<TiledRun> {
     let g = tiling.gemm;
     let mut h = Host::new(
@@ -356,6 +471,8 @@ pub fn run_tiled(
         stalls,
         false,
     )?;
+    let pace = dram.pace(feather_stream_width(cfg) as u64 / 8);
+    h.dram = pace;
     let mut cache = RouteCache::new();
     let mut out = vec![0u8; g.m * g.n];
     let mut tiles = Vec::new();
@@ -372,7 +489,13 @@ pub fn run_tiled(
             let row = (t.m0 + m) * g.n + t.n0;
             out[row..row + t.nt].copy_from_slice(&p.out[m * t.nt..(m + 1) * t.nt]);
         }
-        tiles.push((p.cycles, sched.cycles, p.phases));
+        tiles.push(TileRun {
+            cycles: p.cycles,
+            model_cycles: sched.cycles,
+            phases: p.phases,
+            load_transfers: p.load_transfers,
+            model_load_transfers: pkg.load_transfer_cycles(pace),
+        });
     }
     Ok(TiledRun {
         out,
@@ -393,4 +516,37 @@ pub fn run_axi(
 ) -> Result<AxiRun> {
     let pkg = Package::new(sched, seq, a, bm, q, &[], "")?;
     run_package(&pkg, stalls, record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dram_parameters_out_of_range_are_refused_with_their_range() {
+        assert_eq!(Dram::default().validate(), Ok(()));
+        let e = |d: Dram| d.validate().unwrap_err().to_string();
+        assert_eq!(
+            e(Dram {
+                latency: 100_001,
+                bytes_per_cycle: 16
+            }),
+            "DRAM latency 100001 cycles is out of range (0 to 100000)"
+        );
+        assert_eq!(
+            e(Dram {
+                latency: 0,
+                bytes_per_cycle: 0
+            }),
+            "DRAM bandwidth 0 bytes per cycle is out of range (1 to 1024)"
+        );
+        // A 16-byte line at 3 bytes a cycle takes 6 cycles; 40 cycles to the first beat.
+        let p = Dram {
+            latency: 40,
+            bytes_per_cycle: 3,
+        }
+        .pace(16);
+        assert_eq!((p.latency, p.beat_cycles), (40, 6));
+        assert_eq!(p.read_cycles(10), 40 + 9 * 6 + 1);
+    }
 }

@@ -100,8 +100,9 @@ pub struct NetOptions {
     /// Simulate every selected layer (`--engine sim`), not only the timing model.
     pub simulate: bool,
     /// Run every selected layer tiled through the AXI-wrapped top on the buffers of the
-    /// configuration (`--engine board`).
+    /// configuration (`--engine board`), against this DRAM.
     pub board: bool,
+    pub dram: super::host::Dram,
     /// Layer numbers (inclusive) as the network's table numbers them.
     pub layers: Option<(usize, usize)>,
     /// Also cycle-simulate the K smallest layers (with the model engine).
@@ -199,7 +200,7 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
         })
         .collect();
     if opts.board {
-        board_all(cfg, &mut rows)?;
+        board_all(cfg, opts.dram, &mut rows)?;
     } else if opts.simulate {
         simulate_all(cfg, &mut rows)?;
     } else if opts.verify > 0 {
@@ -286,7 +287,7 @@ fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
 /// Every row tiled for the configuration's buffers and run through the AXI-wrapped top (a
 /// depthwise layer: one channel), output bit-exact, every tile's `CYCLES` the compiler's; a
 /// progress line after each layer.
-fn board_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
+fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> Result<()> {
     use super::host::{run_tiled, Stalls};
     use plume_hw::feather::compiler::tiling::tile;
     let seq = plume_hw::feather::sequencer::SeqConfig::default();
@@ -320,6 +321,7 @@ fn board_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
             &prep.data.b,
             &prep.data.q,
             Stalls::default(),
+            dram,
         )
         .map_err(|e| failed(format!("layer {}: {e:#}", row.l.layer)))?;
         if r.out != prep.golden {
@@ -328,19 +330,12 @@ fn board_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
                 row.l.layer
             )));
         }
-        if let Some((k, x)) = r.tiles.iter().enumerate().find(|(_, x)| x.0 != x.1) {
-            return Err(failed(format!(
-                "layer {} tile {k}: CYCLES reads {} but the compiler expects {}",
-                row.l.layer, x.0, x.1
-            )));
-        }
-        let phases = r.tiles.iter().fold([0u64; 3], |a, x| {
-            [a[0] + x.2[0], a[1] + x.2[1], a[2] + x.2[2]]
-        });
+        r.verify()
+            .map_err(|e| failed(format!("layer {}: {e:#}", row.l.layer)))?;
         row.board = Some(BoardRun {
             tiles: t.tiles.len(),
-            compute: r.tiles.iter().map(|x| x.0).sum(),
-            phases,
+            compute: r.compute_cycles(),
+            phases: r.phases(),
             seconds: started.elapsed().as_secs_f64(),
         });
         done += work(t);
@@ -436,7 +431,7 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         }
     );
     if rows.iter().any(|r| r.board.is_some()) {
-        board_table(cfg, rows)?;
+        board_table(cfg, opts.dram, rows)?;
     }
     let simulated: Vec<&Row> = rows.iter().filter(|r| r.sim.is_some()).collect();
     if !simulated.is_empty() {
@@ -456,13 +451,15 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
 
 /// The board run's table: per layer the tiles, the compute cycles (`CYCLES`, summed) and the
 /// bus cycles of each phase, all channels of a depthwise layer counted (one simulated).
-fn board_table(cfg: &FeatherConfig, rows: &[Row]) -> Result<()> {
+fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Result<()> {
     let pes = (cfg.ah * cfg.aw) as u64;
     crate::outln!(
-        "through the AXI-wrapped top on {},{},{}-line buffers (tiles one after another: loading does not overlap computing; the host's stream runs at one line per cycle, no DRAM latency modelled):",
+        "through the AXI-wrapped top on {},{},{}-line buffers against DRAM with {} cycles of latency and {} bytes per cycle (tiles one after another: loading does not overlap computing):",
         cfg.s_depth,
         cfg.w_depth,
-        cfg.o_depth
+        cfg.o_depth,
+        dram.latency,
+        dram.bytes_per_cycle
     );
     crate::outln!(
         "{:>5} {:>7} {:>12} {:>6} {:>12} {:>12} {:>12} {:>12} {:>9}",

@@ -277,7 +277,7 @@ fn wrapped_birrd_verilog_matches_the_simulator() {
 /// every bus change neither the output nor any tile's CYCLES — only the bus time.
 #[test]
 fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
-    use plume::feather::host::run_tiled;
+    use plume::feather::host::{run_tiled, Dram};
     use plume_hw::feather::compiler::tiling::tile;
     let mut cfg = FeatherConfig::new(4, 8);
     (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 32, 64);
@@ -317,14 +317,26 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
         assert!(t.tiles.len() > 1, "{layer:?}: {t:?}");
         let mut bus = Vec::new();
         let mut outs = Vec::new();
-        for stalls in [
-            Stalls::default(),
-            Stalls {
-                lite: 30,
-                stream_in: 45,
-                stream_out: 55,
-                seed: 9,
-            },
+        let busy = Stalls {
+            lite: 30,
+            stream_in: 45,
+            stream_out: 55,
+            seed: 9,
+        };
+        // No DRAM in the way, a slow one (3 bytes a cycle: a 4-byte line every 2 cycles,
+        // 37 cycles to the first beat), and random stalls on every bus.
+        let fast = Dram {
+            latency: 0,
+            bytes_per_cycle: 16,
+        };
+        let slow = Dram {
+            latency: 37,
+            bytes_per_cycle: 3,
+        };
+        for (stalls, dram) in [
+            (Stalls::default(), fast),
+            (Stalls::default(), slow),
+            (busy, Dram::default()),
         ] {
             let r = run_tiled(
                 &cfg,
@@ -336,21 +348,28 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
                 &prep.data.b,
                 &prep.data.q,
                 stalls,
+                dram,
             )
             .unwrap();
             assert_eq!(r.out, prep.golden, "{layer:?}");
-            for (i, (hw, model, _)) in r.tiles.iter().enumerate() {
-                assert_eq!(hw, model, "{layer:?} tile {i}");
+            for (i, x) in r.tiles.iter().enumerate() {
+                assert_eq!(x.cycles, x.model_cycles, "{layer:?} tile {i}");
+            }
+            if stalls.stream_in == 0 {
+                // Without random stalls the loads take exactly the DRAM model's cycles.
+                r.verify().unwrap();
             }
             assert_eq!(
-                r.tiles.iter().map(|x| x.1).collect::<Vec<_>>(),
+                r.tiles.iter().map(|x| x.model_cycles).collect::<Vec<_>>(),
                 t.cycles,
                 "the tiling's predicted cycles are the compiled tiles'"
             );
-            bus.push(r.bus_cycles);
+            bus.push((r.bus_cycles, r.load_transfers()));
             outs.push(r.out);
         }
-        assert_eq!(outs[0], outs[1]);
-        assert!(bus[1] > bus[0], "stalls cost bus time: {bus:?}");
+        assert!(outs.iter().all(|o| *o == outs[0]));
+        // The slow DRAM's loads: every packet pays 37 cycles and 2 per beat instead of 1.
+        assert!(bus[1].1 > bus[0].1 + 37, "{bus:?}");
+        assert!(bus[2].0 > bus[0].0, "stalls cost bus time: {bus:?}");
     }
 }
