@@ -14,7 +14,7 @@ TOKENIZERS := 0.22.1
 MINILM := 0.1.2
 MINILM_DIR := data/cache/minilm
 
-.PHONY: demo test deps lint bench verilog synth fpga report vivado clean minilm
+.PHONY: demo test deps lint bench net verilog synth fpga report vivado clean minilm
 
 # Installs from Debian's packages whatever is missing.
 deps:
@@ -82,6 +82,16 @@ bench: deps
 	$(CARGO) run -q --release -- bench sdq --cycles 50000
 	$(CARGO) run -q --release -- bench fred --cycles 50000
 	$(CARGO) run -q --release -- birrd bench
+
+# Whole networks on FEATHER 16x16: every layer simulated (buffers sized per layer), then tiled
+# through the simulated board against the DRAM model (ResNet-50 takes about 11 minutes); tables
+# as JSON and plots in out/net/.
+net:
+	mkdir -p out/net
+	$(CARGO) run -q --release -- feather net resnet50 --engine sim --json --plot out/net/resnet50.svg > out/net/resnet50_sim.json.tmp && mv out/net/resnet50_sim.json.tmp out/net/resnet50_sim.json
+	$(CARGO) run -q --release -- feather net mobilenetv3 --engine sim --json --plot out/net/mobilenetv3.svg > out/net/mobilenetv3_sim.json.tmp && mv out/net/mobilenetv3_sim.json.tmp out/net/mobilenetv3_sim.json
+	$(CARGO) run -q --release -- feather net mobilenetv3 --engine board --json > out/net/mobilenetv3_board.json.tmp && mv out/net/mobilenetv3_board.json.tmp out/net/mobilenetv3_board.json
+	$(CARGO) run -q --release -- feather net resnet50 --engine board --json > out/net/resnet50_board.json.tmp && mv out/net/resnet50_board.json.tmp out/net/resnet50_board.json
 
 verilog:
 	$(CARGO) run -q -- gen birrd --ports 16 -o out/verilog/birrd16

@@ -340,9 +340,12 @@ fn parse_dataflow(s: &str) -> Result<Dataflow> {
     }
 }
 
+/// A tensor's file name (without `.npy`) and shape.
+type Named = (&'static str, Vec<usize>);
+
 /// The names and shapes of a layer's two operands and of its result, as the files of
 /// `--data` and `--out` call them.
-fn tensor_names(layer: &Layer) -> ([(&'static str, Vec<usize>); 2], (&'static str, Vec<usize>)) {
+fn tensor_names(layer: &Layer) -> ([Named; 2], Named) {
     match layer {
         Layer::Gemm(g) => (
             [("a", vec![g.m, g.k]), ("b", vec![g.k, g.n])],
