@@ -86,7 +86,8 @@ impl Sim {
             .map(|m| m.reads.len() * words_for(m.width))
             .sum();
         let ports = prog.mems.iter().map(|m| m.reads.len()).sum();
-        if std::env::var_os("PLUME_SIM_SUMMARY").is_some() {
+        let summary = std::env::var_os("PLUME_SIM_SUMMARY").is_some();
+        if summary {
             eprintln!("plume: {}: {}", prog.top, prog.summary());
         }
         let jit = if native {
@@ -94,7 +95,7 @@ impl Sim {
         } else {
             None
         };
-        if let (Some(j), true) = (&jit, std::env::var_os("PLUME_SIM_SUMMARY").is_some()) {
+        if let (Some(j), true) = (&jit, summary) {
             eprintln!(
                 "plume: {}: {} bytes of native code (tape and clock edge)",
                 prog.top, j.code_bytes

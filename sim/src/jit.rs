@@ -201,7 +201,7 @@ impl Jit {
                     // Values loaded under the branch are not available after it.
                     let mut inner = known.clone();
                     for port in ports {
-                        port.emit_enabled_write(b, vp, &mut inner);
+                        port.emit_write(b, vp, &mut inner, port.writes[0], true);
                     }
                     b.ins().jump(after, &[]);
                     b.switch_to_block(after);
@@ -586,7 +586,6 @@ impl MemEdge {
         let ld = |b: &mut FunctionBuilder, known: &mut HashMap<u32, Value>, s: u32| {
             load_slot(b, vp, s, known)
         };
-        let bytes = self.line as i64;
         for &(addr, en, rd, first) in &self.reads {
             let a = ld(b, known, addr);
             let zero = b.ins().iconst(types::I64, 0);
@@ -598,7 +597,7 @@ impl MemEdge {
                 Some(i) => b.ins().select(i, a, zero),
                 None => a,
             };
-            let off = b.ins().imul_imm(idx, bytes);
+            let off = b.ins().imul_imm(idx, self.line as i64);
             let base = b.ins().iconst(types::I64, self.base);
             let at = b.ins().iadd(base, off);
             let hit: Vec<Value> = self
@@ -650,65 +649,43 @@ impl MemEdge {
     /// Writes, in port order (a later port wins on the same address), as the interpreter's
     /// edge.
     fn emit_writes(&self, b: &mut FunctionBuilder, vp: Value, known: &mut HashMap<u32, Value>) {
-        let fl = MemFlags::trusted();
-        let ld = |b: &mut FunctionBuilder, known: &mut HashMap<u32, Value>, s: u32| {
-            load_slot(b, vp, s, known)
-        };
-        let bytes = self.line as i64;
-        for &(wa, wd, we) in &self.writes {
-            // Without a branch: a write that does not happen goes to the memory's spare line
-            // past its end (see `Sim`), which nothing reads.
-            let a = ld(b, known, wa);
-            let e = ld(b, known, we);
-            let e = b.ins().band_imm(e, 1);
-            let e = b.ins().icmp_imm(IntCC::NotEqual, e, 0);
-            let go = if self.always_inside {
-                e
-            } else {
-                let inside = b
-                    .ins()
-                    .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
-                b.ins().band(inside, e)
-            };
-            let off = b.ins().imul_imm(a, bytes);
-            let base = b.ins().iconst(types::I64, self.base);
-            let at = b.ins().iadd(base, off);
-            let sink = b.ins().iconst(types::I64, self.sink);
-            let at = b.ins().select(go, at, sink);
-            for w in 0..self.words {
-                let x = ld(b, known, wd + w);
-                match self.line {
-                    1 => b.ins().istore8(fl, x, at, 0),
-                    2 => b.ins().istore16(fl, x, at, 0),
-                    4 => b.ins().istore32(fl, x, at, 0),
-                    _ => b.ins().store(fl, x, at, (w * 8) as i32),
-                };
-            }
+        for &port in &self.writes {
+            self.emit_write(b, vp, known, port, false);
         }
     }
-}
 
-impl MemEdge {
-    /// The only write port's write, its enable known to be on.
-    fn emit_enabled_write(
+    /// One write. Without a branch: a write that does not happen (enable off, unless
+    /// `enabled` says it is on; address past the end) goes to the shared sink, which nothing
+    /// reads.
+    fn emit_write(
         &self,
         b: &mut FunctionBuilder,
         vp: Value,
         known: &mut HashMap<u32, Value>,
+        (wa, wd, we): (u32, u32, u32),
+        enabled: bool,
     ) {
         let fl = MemFlags::trusted();
-        let (wa, wd, _) = self.writes[0];
         let a = load_slot(b, vp, wa, known);
+        let on = (!enabled).then(|| {
+            let e = load_slot(b, vp, we, known);
+            let e = b.ins().band_imm(e, 1);
+            b.ins().icmp_imm(IntCC::NotEqual, e, 0)
+        });
+        let inside = (!self.always_inside).then(|| {
+            b.ins()
+                .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64)
+        });
+        let go = match (on, inside) {
+            (Some(e), Some(i)) => Some(b.ins().band(i, e)),
+            (e, i) => e.or(i),
+        };
         let off = b.ins().imul_imm(a, self.line as i64);
         let base = b.ins().iconst(types::I64, self.base);
         let mut at = b.ins().iadd(base, off);
-        if !self.always_inside {
-            // An address past the end writes the spare line nothing reads.
-            let inside = b
-                .ins()
-                .icmp_imm(IntCC::UnsignedLessThan, a, self.depth as i64);
+        if let Some(go) = go {
             let sink = b.ins().iconst(types::I64, self.sink);
-            at = b.ins().select(inside, at, sink);
+            at = b.ins().select(go, at, sink);
         }
         for w in 0..self.words {
             let x = load_slot(b, vp, wd + w, known);
