@@ -1,15 +1,13 @@
 //! The FEATHER commands: `plume feather run | net | switch | export`.
 
-use super::layer::{compare, prepare, run, run_programmed, Layer, LayerData, Prepared};
+use super::layer::{compare, prepare, run, run_programmed, Layer, Prepared};
 use crate::error::{bad, failed, Result};
 use crate::output::{dir_target, file_target, FileTarget, StagedFile, TempDir};
 use clap::{Args, Command, Subcommand};
 use plume_hw::feather::birrd::Topology;
-use plume_hw::feather::compiler::mapper::{
-    compile, filters_matrix, im2col, plan, Dataflow, Gemm, Layout, MapError, Plan,
-};
+use plume_hw::feather::compiler::mapper::{compile, plan, Dataflow, Gemm, Layout, MapError, Plan};
 use plume_hw::feather::compiler::route::RouteCache;
-use plume_hw::feather::golden::{self, ConvShape, Quant};
+use plume_hw::feather::golden::ConvShape;
 use plume_hw::feather::sequencer::SeqConfig;
 use plume_hw::feather::top::FeatherConfig;
 use plume_sim::cosim::{self, Tool};
@@ -67,12 +65,12 @@ impl ArrayArgs {
 /// The DRAM behind the board's DMA, for tiled runs.
 #[derive(Args, Clone, Debug)]
 pub struct DramArgs {
-    /// DRAM first-beat latency of each DMA transfer, in fabric cycles (ZCU104 assumption: 40,
+    /// DRAM first-beat latency of each DMA transfer, in fabric cycles (ZCU104 assumption:
     /// about 400 ns at 100 MHz).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = super::host::Dram::default().latency)]
     pub dram_latency: u64,
-    /// DRAM bandwidth in bytes per fabric cycle (ZCU104 assumption: 16, the 128-bit HP port).
-    #[arg(long, default_value_t = 16)]
+    /// DRAM bandwidth in bytes per fabric cycle (ZCU104 assumption: the 128-bit HP port).
+    #[arg(long, default_value_t = super::host::Dram::default().bytes_per_cycle)]
     pub dram_bytes: u64,
 }
 
@@ -131,7 +129,7 @@ impl LayerArgs {
     /// known to fit.
     fn data(&self, layer: &Layer) -> Result<Prepared> {
         match &self.data {
-            Some(p) => load_data(p, layer),
+            Some(p) => super::tensors::load_data(p, layer),
             None => Ok(prepare(layer, self.seed)?),
         }
     }
@@ -340,218 +338,6 @@ fn parse_dataflow(s: &str) -> Result<Dataflow> {
     }
 }
 
-/// A tensor's file name (without `.npy`) and shape.
-type Named = (&'static str, Vec<usize>);
-
-/// The names and shapes of a layer's two operands and of its result, as the files of
-/// `--data` and `--out` call them.
-fn tensor_names(layer: &Layer) -> ([Named; 2], Named) {
-    match layer {
-        Layer::Gemm(g) => (
-            [("a", vec![g.m, g.k]), ("b", vec![g.k, g.n])],
-            ("c", vec![g.m, g.n]),
-        ),
-        Layer::Conv(sh) => {
-            let (p, q) = sh.out_hw().unwrap_or((0, 0));
-            (
-                [
-                    ("x", vec![sh.n, sh.h, sh.w, sh.c]),
-                    ("w", vec![sh.k, sh.r, sh.s, sh.c]),
-                ],
-                ("y", vec![sh.n, p, q, sh.k]),
-            )
-        }
-    }
-}
-
-/// Reads operands from `path`: a JSON file (each operand an array of bytes 0-255, or the name
-/// of a `.npy` file beside it) or a directory of `.npy` files (`a.npy`, `b.npy` or `x.npy`,
-/// `w.npy`, and optionally `quant.json` with the JSON file's other keys). Shapes must match
-/// the layer; an int8 `.npy` operand is signed, a uint8 one unsigned.
-fn load_data(path: &Path, layer: &Layer) -> Result<Prepared> {
-    use super::tensors::read_operand;
-    use serde_json::Value;
-    let is_dir = path.is_dir();
-    let (dir, v) = if is_dir {
-        let q = path.join("quant.json");
-        let v = if q.exists() {
-            let text = crate::input::read_text(&q, "quantisation file")?;
-            crate::input::json(&text, &q.display().to_string())?
-        } else {
-            Value::Object(Default::default())
-        };
-        (path.to_path_buf(), v)
-    } else {
-        let text = crate::input::read_text(path, "data file")?;
-        let v = crate::input::json(&text, &path.display().to_string())?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        (dir.to_path_buf(), v)
-    };
-    let bytes = |key: &str, arr: &[Value], want: usize| -> Result<Vec<u8>> {
-        if arr.len() != want {
-            return Err(bad(format!(
-                "{}: {key:?} has {} elements, the layer needs {want}",
-                path.display(),
-                arr.len()
-            )));
-        }
-        arr.iter()
-            .enumerate()
-            .map(|(i, x)| {
-                x.as_u64()
-                    .filter(|&b| b < 256)
-                    .map(|b| b as u8)
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "{}: {key}[{i}] is not a byte 0-255",
-                            path.display()
-                        ))
-                    })
-            })
-            .collect()
-    };
-    let (names, _) = tensor_names(layer);
-    let mut ops: Vec<Vec<u8>> = Vec::new();
-    let mut dtype_signed = [None, None];
-    for (i, (key, shape)) in names.iter().enumerate() {
-        let want: usize = shape.iter().product();
-        let file = match v.get(*key) {
-            Some(Value::Array(arr)) => {
-                ops.push(bytes(key, arr, want)?);
-                continue;
-            }
-            Some(Value::String(f)) => dir.join(f),
-            Some(_) => {
-                return Err(bad(format!(
-                    "{}: {key:?} must be an array of bytes or the name of a .npy file",
-                    path.display()
-                )))
-            }
-            None if is_dir => dir.join(format!("{key}.npy")),
-            None => return Err(bad(format!("{}: missing array {key:?}", path.display()))),
-        };
-        let o = read_operand(&file, shape, key)?;
-        dtype_signed[i] = Some(o.signed);
-        ops.push(o.bytes);
-    }
-    let num = |key: &str, default: i64, min: i64, max: i64| -> Result<i64> {
-        match v.get(key) {
-            None => Ok(default),
-            Some(x) => x
-                .as_i64()
-                .filter(|b| (min..=max).contains(b))
-                .ok_or_else(|| {
-                    bad(format!(
-                        "{}: {key:?} must be an integer {min} to {max}",
-                        path.display()
-                    ))
-                }),
-        }
-    };
-    let flag = |key: &str, dtype: Option<bool>, default: bool| -> Result<bool> {
-        let given = match v.get(key) {
-            None => None,
-            Some(x) => Some(x.as_bool().ok_or_else(|| {
-                bad(format!("{}: {key:?} must be true or false", path.display()))
-            })?),
-        };
-        match (given, dtype) {
-            (Some(g), Some(d)) if g != d => Err(bad(format!(
-                "{}: {key:?} is {g} but the operand's .npy dtype is {}",
-                path.display(),
-                if d { "int8" } else { "uint8" }
-            ))),
-            (g, d) => Ok(d.or(g).unwrap_or(default)),
-        }
-    };
-    let gemm = layer.gemm().expect("checked by parse_layer");
-    let defaults = LayerData::random(1, gemm.k, 1, 0).q;
-    // Zero points as bytes: -128..-1 stand for int8 values.
-    let zp = |key: &str| -> Result<u8> { Ok(num(key, 0, -128, 255)? as u8) };
-    let q = Quant {
-        zp_i: zp("zp_i")?,
-        zp_w: zp("zp_w")?,
-        scale: num("scale", defaults.scale as i64, 0, u32::MAX as i64)? as u32,
-        zp_o: zp("zp_o")?,
-        iact_signed: flag("iact_signed", dtype_signed[0], defaults.iact_signed)?,
-        weight_signed: flag("weight_signed", dtype_signed[1], defaults.weight_signed)?,
-        out_signed: flag("out_signed", None, defaults.out_signed)?,
-    };
-    let (x, wt) = (ops.remove(0), ops.remove(0));
-    Ok(match layer {
-        Layer::Gemm(g) => {
-            let golden = golden::gemm(&x, &wt, g.m, g.k, g.n, &q);
-            Prepared {
-                gemm,
-                data: LayerData {
-                    a: x.clone(),
-                    b: wt.clone(),
-                    q,
-                },
-                golden,
-                operands: [x, wt],
-            }
-        }
-        Layer::Conv(sh) => {
-            let golden = golden::conv(&x, &wt, sh, &q);
-            Prepared {
-                gemm,
-                data: LayerData {
-                    a: im2col(&x, sh, q.zp_i),
-                    b: filters_matrix(&wt, sh),
-                    q,
-                },
-                golden,
-                operands: [x, wt],
-            }
-        }
-    })
-}
-
-/// The files `--out` writes: each operand and the simulated result as `.npy` (int8 or
-/// uint8 by the layer's formats), the golden model's accumulators (`acc.npy`, int32), and
-/// `layer.json` with the same arrays as bytes, the quantisation and the cycle count (a file
-/// `--data` reads back).
-fn tensor_files(layer: &Layer, prep: &Prepared, out: &[u8], cycles: u64) -> Vec<(String, Vec<u8>)> {
-    use super::tensors::{npy_i32, npy_u8};
-    let q = &prep.data.q;
-    let (names, (rname, rshape)) = tensor_names(layer);
-    let signed = [q.iact_signed, q.weight_signed];
-    let acc = match layer {
-        Layer::Gemm(g) => golden::gemm_acc(&prep.operands[0], &prep.operands[1], g.m, g.k, g.n, q),
-        Layer::Conv(sh) => golden::conv_acc(&prep.operands[0], &prep.operands[1], sh, q),
-    };
-    let mut files = Vec::new();
-    let mut json = serde_json::Map::new();
-    json.insert("layer".into(), layer.describe().into());
-    for (i, (key, shape)) in names.iter().enumerate() {
-        files.push((
-            format!("{key}.npy"),
-            npy_u8(shape, &prep.operands[i], signed[i]),
-        ));
-        json.insert((*key).into(), prep.operands[i].clone().into());
-        json.insert(format!("{key}_shape"), shape.clone().into());
-    }
-    files.push((format!("{rname}.npy"), npy_u8(&rshape, out, q.out_signed)));
-    files.push(("acc.npy".into(), npy_i32(&rshape, &acc)));
-    json.insert(rname.into(), out.to_vec().into());
-    json.insert(format!("{rname}_shape"), rshape.into());
-    for (k, v) in [("zp_i", q.zp_i), ("zp_w", q.zp_w), ("zp_o", q.zp_o)] {
-        json.insert(k.into(), v.into());
-    }
-    json.insert("scale".into(), q.scale.into());
-    json.insert("iact_signed".into(), q.iact_signed.into());
-    json.insert("weight_signed".into(), q.weight_signed.into());
-    json.insert("out_signed".into(), q.out_signed.into());
-    json.insert("cycles".into(), cycles.into());
-    let text = serde_json::to_string_pretty(&serde_json::Value::Object(json)).expect("JSON");
-    files.push(("layer.json".into(), format!("{text}\n").into_bytes()));
-    files
-}
-
 /// A configuration whose buffers hold the planned layer (depths rounded up to powers of two).
 pub fn sized_for(cfg: &FeatherConfig, p: &Plan) -> Result<FeatherConfig> {
     let depth = |need: usize| -> Result<u32> {
@@ -598,6 +384,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             if let Some(o) = &out {
                 dir_target(o, |_| false)?;
             }
+            let dram = dram.get()?;
             if let Some(t) = tool {
                 if !cosim::require(t)? {
                     return Err(bad(format!("{} is not installed", t.name())));
@@ -616,7 +403,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                     .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
                 let prep = l.data(&layer)?;
                 let (got, cycles) =
-                    run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling, dram.get()?)?;
+                    run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling, dram)?;
                 (prep, got, cycles)
             } else {
                 let sized = sized_for(&cfg, &plan(&cfg, gemm, df, layout))?;
@@ -626,7 +413,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                 (prep, got, cycles)
             };
             if let Some(o) = &out {
-                let files = tensor_files(&layer, &prep, &got, cycles);
+                let files = super::tensors::tensor_files(&layer, &prep, &got, cycles);
                 crate::output::write_dir(o, &files)?;
                 crate::outln!(
                     "tensors: {} ({})",
@@ -651,19 +438,8 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             plot,
         } => {
             let cfg = a.config()?;
-            let (simulate, board) = match engine.as_str() {
-                "model" => (false, false),
-                "sim" => (true, false),
-                "board" => (false, true),
-                e => {
-                    return Err(bad(format!(
-                        "unknown engine {e:?} (expected model, sim or board)"
-                    )))
-                }
-            };
             let opts = super::net::NetOptions {
-                simulate,
-                board,
+                engine: engine.parse()?,
                 dram: dram.get()?,
                 layers: layers
                     .as_deref()

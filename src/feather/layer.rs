@@ -90,6 +90,44 @@ pub struct Prepared {
     pub operands: [Vec<u8>; 2],
 }
 
+impl Prepared {
+    /// A layer's operands as the layer defines them (`x`, `wt`: A and B of a GEMM, or the NHWC
+    /// input and KRSC filters of a convolution) with their quantisation: lowered to the GEMM,
+    /// and the golden output computed from the layer directly.
+    pub fn from_operands(layer: &Layer, x: Vec<u8>, wt: Vec<u8>, q: Quant) -> Result<Prepared> {
+        let Some(gemm) = layer.gemm() else {
+            bail!(
+                "{}: the filter does not fit the padded input",
+                layer.describe()
+            );
+        };
+        let (golden, data) = match layer {
+            Layer::Gemm(g) => (
+                golden::gemm(&x, &wt, g.m, g.k, g.n, &q),
+                LayerData {
+                    a: x.clone(),
+                    b: wt.clone(),
+                    q,
+                },
+            ),
+            Layer::Conv(sh) => (
+                golden::conv(&x, &wt, sh, &q),
+                LayerData {
+                    a: im2col(&x, sh, q.zp_i),
+                    b: filters_matrix(&wt, sh),
+                    q,
+                },
+            ),
+        };
+        Ok(Prepared {
+            gemm,
+            data,
+            golden,
+            operands: [x, wt],
+        })
+    }
+}
+
 pub fn prepare(layer: &Layer, seed: u64) -> Result<Prepared> {
     let Some(gemm) = layer.gemm() else {
         bail!(
@@ -97,38 +135,16 @@ pub fn prepare(layer: &Layer, seed: u64) -> Result<Prepared> {
             layer.describe()
         );
     };
-    match layer {
-        Layer::Gemm(g) => {
-            let data = LayerData::random(g.m, g.k, g.n, seed);
-            let golden = golden::gemm(&data.a, &data.b, g.m, g.k, g.n, &data.q);
-            let operands = [data.a.clone(), data.b.clone()];
-            Ok(Prepared {
-                gemm,
-                data,
-                golden,
-                operands,
-            })
-        }
+    let raw = match layer {
+        Layer::Gemm(g) => LayerData::random(g.m, g.k, g.n, seed),
         Layer::Conv(sh) => {
-            let raw = LayerData::random(sh.n * sh.h * sh.w, sh.c, sh.k * sh.r * sh.s, seed);
-            let (x, wt) = (raw.a, raw.b);
-            let mut q = raw.q;
+            let mut raw = LayerData::random(sh.n * sh.h * sh.w, sh.c, sh.k * sh.r * sh.s, seed);
             // The spread of the accumulators follows the reduction length C·R·S.
-            q.scale = LayerData::random(1, gemm.k, 1, seed).q.scale;
-            let golden = golden::conv(&x, &wt, sh, &q);
-            let data = LayerData {
-                a: im2col(&x, sh, q.zp_i),
-                b: filters_matrix(&wt, sh),
-                q,
-            };
-            Ok(Prepared {
-                gemm,
-                data,
-                golden,
-                operands: [x, wt],
-            })
+            raw.q.scale = LayerData::random(1, gemm.k, 1, seed).q.scale;
+            raw
         }
-    }
+    };
+    Prepared::from_operands(layer, raw.a, raw.b, raw.q)
 }
 
 pub struct RunResult {

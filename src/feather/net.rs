@@ -95,13 +95,46 @@ fn best_plan(cfg: &FeatherConfig, g: Gemm) -> (Dataflow, Layout, Plan) {
     best.expect("at least one plan")
 }
 
+/// How `plume feather net` runs the layers beyond the timing model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The timing model only (and `--verify K`).
+    Model,
+    /// Every selected layer simulated on the programmable core, buffers sized to it.
+    Sim,
+    /// Every selected layer tiled for the configuration's buffers and run through the
+    /// AXI-wrapped top against the DRAM model.
+    Board,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> Result<Engine> {
+        match s {
+            "model" => Ok(Engine::Model),
+            "sim" => Ok(Engine::Sim),
+            "board" => Ok(Engine::Board),
+            e => Err(bad(format!(
+                "unknown engine {e:?} (expected model, sim or board)"
+            ))),
+        }
+    }
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Model => "model",
+            Engine::Sim => "sim",
+            Engine::Board => "board",
+        }
+    }
+}
+
 /// What `plume feather net` is asked for.
 pub struct NetOptions {
-    /// Simulate every selected layer (`--engine sim`), not only the timing model.
-    pub simulate: bool,
-    /// Run every selected layer tiled through the AXI-wrapped top on the buffers of the
-    /// configuration (`--engine board`), against this DRAM.
-    pub board: bool,
+    pub engine: Engine,
+    /// The DRAM the board engine's DMA reads and writes.
     pub dram: super::host::Dram,
     /// Layer numbers (inclusive) as the network's table numbers them.
     pub layers: Option<(usize, usize)>,
@@ -148,6 +181,31 @@ struct Row {
     sim: Option<(u64, f64)>,
     /// Run through the board (one group).
     board: Option<BoardRun>,
+}
+
+impl Row {
+    /// The layer's data and golden output: a dense layer as the convolution (against the
+    /// direct golden model), a depthwise layer's one-channel group as its GEMM.
+    fn prepared(&self) -> Result<super::layer::Prepared> {
+        let layer = if self.l.depthwise {
+            Layer::Gemm(self.gemm)
+        } else {
+            Layer::Conv(self.l.shape)
+        };
+        Ok(prepare(&layer, self.l.layer as u64)?)
+    }
+}
+
+/// A progress line on stderr after layer `i` of `n`: `done` of `total` units of work, the
+/// time left at the rate since `t0`.
+fn progress(i: usize, n: usize, what: &str, done: u64, total: u64, t0: std::time::Instant) {
+    let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "plume: [{}/{n}] {what}; {:.0} % done, about {:.0} s left",
+        i + 1,
+        100.0 * done as f64 / total.max(1) as f64,
+        total.saturating_sub(done) as f64 / rate.max(1.0)
+    );
 }
 
 /// One layer (one group of it) tiled through the AXI-wrapped top.
@@ -199,11 +257,12 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
             }
         })
         .collect();
-    if opts.board {
-        board_all(cfg, opts.dram, &mut rows)?;
-    } else if opts.simulate {
-        simulate_all(cfg, &mut rows)?;
-    } else if opts.verify > 0 {
+    match opts.engine {
+        Engine::Board => board_all(cfg, opts.dram, &mut rows)?,
+        Engine::Sim => simulate_all(cfg, &mut rows)?,
+        Engine::Model => {}
+    }
+    if opts.engine == Engine::Model && opts.verify > 0 {
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by_key(|&i| rows[i].macs);
         for &i in order.iter().take(opts.verify) {
@@ -239,14 +298,7 @@ fn simulate(cfg: &FeatherConfig, row: &Row) -> Result<(u64, f64)> {
     let sized = sized_for(cfg, p)?;
     let mut cache = RouteCache::new();
     let sched = compile(&sized, row.gemm, row.df, row.layout, &mut cache)?;
-    // Dense layers run as convolutions against the direct golden model; a depthwise
-    // layer's one-channel group runs as its GEMM.
-    let layer = if l.depthwise {
-        Layer::Gemm(row.gemm)
-    } else {
-        Layer::Conv(l.shape)
-    };
-    let prep = prepare(&layer, l.layer as u64)?;
+    let prep = row.prepared()?;
     let dir = TempDir::new("feather-net")?;
     let r = run_programmed(&sched, &prep.data, None, None, dir.path())?;
     compare(&sched, &r.out, &prep.golden).map_err(|e| failed(format!("layer {}: {e}", l.layer)))?;
@@ -270,16 +322,16 @@ fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
         let (c, secs) = simulate(cfg, row)?;
         row.sim = Some((c, secs));
         done += c;
-        let elapsed = t0.elapsed().as_secs_f64();
-        let rate = done as f64 / elapsed.max(1e-9);
-        eprintln!(
-            "plume: [{}/{n}] layer {}: {c} cycles simulated{}, bit-exact, = timing model; {:.0} % of the cycles done, about {:.0} s left",
-            i + 1,
+        let what = format!(
+            "layer {}: {c} cycles simulated{}, bit-exact, = timing model",
             row.l.layer,
-            if row.l.depthwise { " (one channel)" } else { "" },
-            100.0 * done as f64 / total.max(1) as f64,
-            (total - done) as f64 / rate.max(1.0)
+            if row.l.depthwise {
+                " (one channel)"
+            } else {
+                ""
+            },
         );
+        progress(i, n, &what, done, total, t0);
     }
     Ok(())
 }
@@ -304,12 +356,7 @@ fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> 
     let total: u64 = tilings.iter().map(work).sum();
     let (t0, mut done, n) = (std::time::Instant::now(), 0u64, rows.len());
     for (i, (row, t)) in rows.iter_mut().zip(&tilings).enumerate() {
-        let layer = if row.l.depthwise {
-            Layer::Gemm(row.gemm)
-        } else {
-            Layer::Conv(row.l.shape)
-        };
-        let prep = prepare(&layer, row.l.layer as u64)?;
+        let prep = row.prepared()?;
         let started = std::time::Instant::now();
         let r = run_tiled(
             cfg,
@@ -324,12 +371,8 @@ fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> 
             dram,
         )
         .map_err(|e| failed(format!("layer {}: {e:#}", row.l.layer)))?;
-        if r.out != prep.golden {
-            return Err(failed(format!(
-                "layer {}: the output differs from the golden model",
-                row.l.layer
-            )));
-        }
+        super::layer::compare_tensor(&r.out, &prep.golden, row.gemm.n)
+            .map_err(|e| failed(format!("layer {}: {e}", row.l.layer)))?;
         r.verify()
             .map_err(|e| failed(format!("layer {}: {e:#}", row.l.layer)))?;
         row.board = Some(BoardRun {
@@ -339,16 +382,17 @@ fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> 
             seconds: started.elapsed().as_secs_f64(),
         });
         done += work(t);
-        let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-        eprintln!(
-            "plume: [{}/{n}] layer {}: {} tiles through the AXI top{}, bit-exact, CYCLES = the compiler's; {:.0} % done, about {:.0} s left",
-            i + 1,
+        let what = format!(
+            "layer {}: {} tiles through the AXI top{}, bit-exact, CYCLES = the compiler's",
             row.l.layer,
             t.tiles.len(),
-            if row.l.depthwise { " (one channel)" } else { "" },
-            100.0 * done as f64 / total.max(1) as f64,
-            (total - done) as f64 / rate.max(1.0)
+            if row.l.depthwise {
+                " (one channel)"
+            } else {
+                ""
+            },
         );
+        progress(i, n, &what, done, total, t0);
     }
     Ok(())
 }
@@ -376,7 +420,7 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         cfg.ah,
         cfg.aw,
         cfg.topology,
-        if opts.simulate {
+        if opts.engine == Engine::Sim {
             "; every layer also simulated"
         } else {
             ""
@@ -560,7 +604,7 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
         "net": net,
         "array": format!("{}x{}", cfg.ah, cfg.aw),
         "topology": cfg.topology.to_string(),
-        "engine": if opts.board { "board" } else if opts.simulate { "sim" } else { "model" },
+        "engine": opts.engine.name(),
         "dram": "not modelled (operands resident on chip)",
         "layers": layers,
         "total": {"cycles": cycles, "macs": macs,

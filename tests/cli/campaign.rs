@@ -372,6 +372,34 @@ fn usage_cases() -> Vec<Case> {
             "DRAM latency 200000 cycles is out of range (0 to 100000)",
         ),
         case(
+            &[
+                "feather",
+                "net",
+                "resnet50",
+                "--plot",
+                "/nonexistent-plume-dir/x.svg",
+            ],
+            2,
+            "directory /nonexistent-plume-dir does not exist",
+        ),
+        case(
+            &[
+                "feather",
+                "run",
+                "--gemm",
+                "4,4,4",
+                "--data",
+                "/nonexistent-plume-dir",
+            ],
+            2,
+            "cannot read data file",
+        ),
+        case(
+            &["feather", "run", "--gemm", "4,4,4", "--dram-bytes", "2000"],
+            2,
+            "DRAM bandwidth 2000 bytes per cycle is out of range",
+        ),
+        case(
             &["feather", "net", "resnet50", "--array", "3x3"],
             2,
             "powers of two",
