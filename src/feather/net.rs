@@ -616,27 +616,12 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
 /// the share the MACs need with every PE busy, and the rest (weight loads, pipeline fill,
 /// idle PEs).
 fn plot(net: &str, cfg: &FeatherConfig, rows: &[Row], name: &std::path::Path) -> Result<Vec<u8>> {
-    use plotters::prelude::*;
-    crate::plot::font()?;
-    let size = (1200, 720);
-    let draw = |root| draw_net(root, net, cfg, rows);
-    let svg = name.extension().is_some_and(|e| e == "svg");
-    if svg {
-        let mut s = String::new();
-        draw_net(
-            SVGBackend::with_string(&mut s, size).into_drawing_area(),
-            net,
-            cfg,
-            rows,
-        )
-        .map_err(|e| failed(format!("plotting: {e}")))?;
-        return Ok(s.into_bytes());
-    }
-    let dir = TempDir::new("plot")?;
-    let png = dir.path().join("plot.png");
-    draw(BitMapBackend::new(&png, size).into_drawing_area())
-        .map_err(|e| failed(format!("plotting: {e}")))?;
-    Ok(std::fs::read(&png)?)
+    crate::plot::render(
+        name,
+        (1200, 720),
+        |root| draw_net(root, net, cfg, rows),
+        |root| draw_net(root, net, cfg, rows),
+    )
 }
 
 fn draw_net<DB: plotters::prelude::DrawingBackend>(

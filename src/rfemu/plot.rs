@@ -4,8 +4,7 @@
 
 use super::cli::Emulated;
 use super::settled_from;
-use crate::error::{failed, Result};
-use crate::output::TempDir;
+use crate::error::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plume_hw::rfemu::golden::tdl;
@@ -188,26 +187,10 @@ fn draw<DB: DrawingBackend>(
 
 /// The plot's bytes: SVG for a name ending in `.svg`, else PNG.
 pub fn render(plan: &Plan, res: &Emulated, name: &Path) -> Result<Vec<u8>> {
-    crate::plot::font()?;
-    let size = (1100, 760);
-    let svg = name.extension().is_some_and(|e| e == "svg");
-    if svg {
-        let mut s = String::new();
-        draw(
-            SVGBackend::with_string(&mut s, size).into_drawing_area(),
-            plan,
-            res,
-        )
-        .map_err(|e| failed(format!("plotting: {e}")))?;
-        return Ok(s.into_bytes());
-    }
-    let dir = TempDir::new("plot")?;
-    let png = dir.path().join("plot.png");
-    draw(
-        BitMapBackend::new(&png, size).into_drawing_area(),
-        plan,
-        res,
+    crate::plot::render(
+        name,
+        (1100, 760),
+        |root| draw(root, plan, res),
+        |root| draw(root, plan, res),
     )
-    .map_err(|e| failed(format!("plotting: {e}")))?;
-    Ok(std::fs::read(&png)?)
 }
