@@ -750,19 +750,7 @@ fn bench_compares_plume_with_verilator_on_one_stimulus() {
 /// definitions, plume's output tensor and accumulators read back with numpy.load.
 #[test]
 fn feather_tensors_in_and_out_as_npy_agree_with_numpy() {
-    if !common::have("python3") {
-        return;
-    }
-    let probe = Command::new("python3")
-        .args(["-c", "import numpy"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "numpy is not installed under CI (make deps installs it with sigmf)"
-        );
-        eprintln!("SKIPPED: numpy is not installed");
+    if !common::python_has("numpy") {
         return;
     }
     let t = common::TempDir::new("npy-check").unwrap();

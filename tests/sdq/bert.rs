@@ -118,22 +118,6 @@ fn write_model(dir: &Path) {
     .unwrap();
 }
 
-fn python_has(module: &str) -> bool {
-    let ok = common::have("python3")
-        && Command::new("python3")
-            .args(["-c", &format!("import {module}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the {module} Python package is not installed under CI (make deps installs it)"
-        );
-        eprintln!("SKIPPED: the {module} Python package is not installed");
-    }
-    ok
-}
-
 /// Token ids equal the `tokenizers` library's — lower-casing, accents, punctuation, sub-words,
 /// unknown words — and embeddings equal NumPy's to float32 rounding.
 #[test]
@@ -162,7 +146,7 @@ fn the_encoder_agrees_with_tokenizers_and_numpy() {
     assert_eq!(json[3]["ids"], serde_json::json!([2, 1, 1, 4, 8, 10, 3]));
     let emb: Vec<f64> = serde_json::from_value(json[0]["embedding"].clone()).unwrap();
     assert!((emb.iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-5);
-    if !python_has("numpy") || !python_has("tokenizers") {
+    if !common::python_has("numpy") || !common::python_has("tokenizers") {
         return;
     }
     let file = t.path().join("plume.json");

@@ -60,19 +60,7 @@ fn inputs(f: Format) -> Vec<f32> {
 /// input, the same value for every code point.
 #[test]
 fn the_formats_agree_with_ml_dtypes_everywhere() {
-    if !common::have("python3") {
-        return;
-    }
-    let probe = Command::new("python3")
-        .args(["-c", "import ml_dtypes"])
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the ml_dtypes Python package is not installed under CI (make deps installs it)"
-        );
-        eprintln!("SKIPPED: the ml_dtypes Python package is not installed");
+    if !common::python_has("ml_dtypes") {
         return;
     }
     let t = common::TempDir::new("sdq-ml-dtypes").unwrap();
