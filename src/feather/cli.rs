@@ -438,8 +438,14 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             plot,
         } => {
             let cfg = a.config()?;
+            let engine: super::net::Engine = engine.parse()?;
+            if verify > 0 && engine != super::net::Engine::Model {
+                return Err(bad(
+                    "--verify K belongs to --engine model (sim and board run every selected layer)",
+                ));
+            }
             let opts = super::net::NetOptions {
-                engine: engine.parse()?,
+                engine,
                 dram: dram.get()?,
                 layers: layers
                     .as_deref()

@@ -384,6 +384,13 @@ fn usage_cases() -> Vec<Case> {
         ),
         case(
             &[
+                "feather", "net", "resnet50", "--engine", "sim", "--verify", "2",
+            ],
+            2,
+            "--verify K belongs to --engine model",
+        ),
+        case(
+            &[
                 "feather",
                 "run",
                 "--gemm",
