@@ -350,6 +350,7 @@ fn ir_estimate_tracks_yosys() {
                 desc_depth: 64,
                 pattern_depth: 256,
                 config_depth: 16,
+                window_depth: 64,
             },
         ),
         birrd(BirrdConfig {

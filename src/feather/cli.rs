@@ -5,7 +5,10 @@ use crate::error::{bad, failed, Result};
 use crate::output::{dir_target, file_target, FileTarget, StagedFile, TempDir};
 use clap::{Args, Command, Subcommand};
 use plume_hw::feather::birrd::Topology;
-use plume_hw::feather::compiler::mapper::{compile, plan, Dataflow, Gemm, Layout, MapError, Plan};
+use plume_hw::feather::compiler::mapper::{
+    choose_stream, compile_with, plan, Dataflow, Gemm, Layout, MapError, Options, Out, Plan,
+    Schedule, Stream, StreamChoice,
+};
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::golden::ConvShape;
 use plume_hw::feather::sequencer::SeqConfig;
@@ -91,9 +94,14 @@ pub struct LayerArgs {
     /// GEMM M,K,N (C[M][N] = A[M][K]·B[K][N]).
     #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
     gemm: Option<String>,
-    /// Convolution N,C,H,W,K,R,S,STRIDE,PAD (NHWC input, K filters of RxS).
+    /// Convolution N,C,H,W,K,R,S,STRIDE,PAD[,DILATION] (NHWC input, K filters of RxS).
     #[arg(long)]
     conv: Option<String>,
+    /// How a convolution's input is streamed: window (the compact NHWC input, the windows
+    /// walked by the sequencer), lowered (the im2col matrix), or auto (window when the timing
+    /// model says it is no slower or only the compact input fits the buffers).
+    #[arg(long, default_value = "auto")]
+    stream: String,
     /// ws (weights stationary) or is (inputs stationary).
     #[arg(long, default_value = "ws")]
     dataflow: String,
@@ -117,12 +125,34 @@ impl LayerArgs {
     fn parse(&self, cfg: &FeatherConfig) -> Result<(Layer, Dataflow, Layout)> {
         let layer = parse_layer(self.gemm.as_deref(), self.conv.as_deref())?;
         let df = parse_dataflow(&self.dataflow)?;
+        self.stream_choice()?;
         let name = self
             .layout
             .clone()
             .unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
         let layout = Layout::parse(&name, cfg.aw as usize).map_err(bad)?;
         Ok((layer, df, layout))
+    }
+
+    fn stream_choice(&self) -> Result<StreamChoice> {
+        self.stream.parse().map_err(bad)
+    }
+
+    /// The stream `--stream` asks for and the layer's plan on `cfg`'s buffers.
+    fn stream(
+        &self,
+        cfg: &FeatherConfig,
+        layer: &Layer,
+        gemm: Gemm,
+        df: Dataflow,
+        layout: Layout,
+    ) -> Result<(Stream, Plan)> {
+        let shape = match layer {
+            Layer::Conv(sh) => Some(sh),
+            Layer::Gemm(_) => None,
+        };
+        choose_stream(cfg, gemm, shape, df, layout, self.stream_choice()?)
+            .map_err(|e| bad(format!("--stream {}: {e}", self.stream)))
     }
 
     /// The layer's data (random or from --data) and golden output: called once the layer is
@@ -291,11 +321,17 @@ pub fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
             n: v[2],
         }));
     }
-    let c = conv.ok_or_else(|| bad("give --gemm M,K,N or --conv N,C,H,W,K,R,S,STRIDE,PAD"))?;
-    let v = parse_list(c, 9, "conv")?;
-    if v[..8].contains(&0) {
+    let c =
+        conv.ok_or_else(|| bad("give --gemm M,K,N or --conv N,C,H,W,K,R,S,STRIDE,PAD[,DILATION]"))?;
+    let mut v = if c.split(',').count() == 10 {
+        parse_list(c, 10, "conv")?
+    } else {
+        parse_list(c, 9, "conv")?
+    };
+    v.resize(10, 1);
+    if v[..8].contains(&0) || v[9] == 0 {
         return Err(bad(format!(
-            "--conv {c}: N, C, H, W, K, R, S and STRIDE must be at least 1"
+            "--conv {c}: N, C, H, W, K, R, S, STRIDE and DILATION must be at least 1"
         )));
     }
     if let Some(d) = v.iter().find(|&&d| d > MAX_DIM) {
@@ -311,11 +347,12 @@ pub fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
         s: v[6],
         stride: v[7],
         pad: v[8],
+        dilation: v[9],
     };
     let Some((p, q)) = sh.out_hw() else {
         return Err(bad(format!(
-            "--conv {c}: a {}x{} filter does not fit the {}x{} input with padding {}",
-            sh.r, sh.s, sh.h, sh.w, sh.pad
+            "--conv {c}: a {}x{} filter (dilation {}) does not fit the {}x{} input with padding {}",
+            sh.r, sh.s, sh.dilation, sh.h, sh.w, sh.pad
         )));
     };
     let arg = format!("--conv {c}");
@@ -399,6 +436,11 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                         "--tiled runs on plume's simulator through the AXI top: no --engine verilator/icarus, --vcd or --uops",
                     ));
                 }
+                if l.stream_choice()? == StreamChoice::Window {
+                    return Err(bad(
+                        "--tiled streams the lowered input: window-streamed tiles are not built yet (use --stream lowered or auto)",
+                    ));
+                }
                 let tiling = plume_hw::feather::compiler::tiling::tile(&cfg, gemm, df, layout, 1.0)
                     .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
                 let prep = l.data(&layer)?;
@@ -406,10 +448,17 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                     run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling, dram)?;
                 (prep, got, cycles)
             } else {
-                let sized = sized_for(&cfg, &plan(&cfg, gemm, df, layout))?;
+                let (stream, plan) = l.stream(&cfg, &layer, gemm, df, layout)?;
+                let sized = sized_for(&cfg, &plan)?;
                 let prep = l.data(&layer)?;
-                let (got, cycles) =
-                    run_layer(&sized, &layer, &prep, df, layout, tool, vcd.as_ref(), uops)?;
+                let how = RunHow {
+                    df,
+                    layout,
+                    stream,
+                    tool,
+                    uops,
+                };
+                let (got, cycles) = run_layer(&sized, &layer, &prep, &how, vcd.as_ref())?;
                 (prep, got, cycles)
             };
             if let Some(o) = &out {
@@ -496,19 +545,22 @@ fn export_layer(
     let gemm = layer
         .gemm()
         .ok_or_else(|| bad("the filter does not fit the padded input"))?;
-    let sched = compile(cfg, gemm, df, layout, &mut RouteCache::new()).map_err(|e| match e {
-        MapError::Route(_) | MapError::Conflict(_) => failed(&e),
-        other => bad(format!(
-            "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
-            cfg.s_depth, cfg.w_depth, cfg.o_depth
-        )),
-    })?;
+    let (stream, _) = args.stream(cfg, layer, gemm, df, layout)?;
+    let sched = compile_layer(cfg, gemm, df, layout, stream, &mut RouteCache::new()).map_err(
+        |e| match e {
+            MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+            other => bad(format!(
+                "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
+                cfg.s_depth, cfg.w_depth, cfg.o_depth
+            )),
+        },
+    )?;
     let prep = args.data(layer)?;
     let q = &prep.data.q;
     let pkg = Package::new(
         &sched,
         &seq,
-        &prep.data.a,
+        prep.data.streamed(&sched),
         &prep.data.b,
         q,
         &prep.golden,
@@ -552,26 +604,60 @@ fn export_layer(
     Ok(())
 }
 
+/// How `run_layer` compiles and drives a layer.
+struct RunHow {
+    df: Dataflow,
+    layout: Layout,
+    stream: Stream,
+    tool: Option<Tool>,
+    /// The compiler's micro-instructions straight into the core (no sequencer).
+    uops: bool,
+}
+
+/// Compiles a layer for the first streaming buffer, outputs into the second.
+fn compile_layer(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    df: Dataflow,
+    layout: Layout,
+    stream: Stream,
+    cache: &mut RouteCache,
+) -> Result<Schedule, MapError> {
+    let opt = Options {
+        dataflow: df,
+        out: Out::Layout(layout),
+        in_buf: 0,
+        out_buf: 1,
+        single_pn: false,
+        stream,
+    };
+    compile_with(cfg, gemm, &opt, cache)
+}
+
 /// Runs a layer on a core whose buffers were sized for it (`sized_for`); returns the output
 /// tensor read back from the core and the cycles the layer took, once both check out.
-#[allow(clippy::too_many_arguments)]
 fn run_layer(
     cfg: &FeatherConfig,
     layer: &Layer,
     prep: &Prepared,
-    df: Dataflow,
-    layout: Layout,
-    tool: Option<Tool>,
+    how: &RunHow,
     vcd: Option<&FileTarget>,
-    uops: bool,
 ) -> Result<(Vec<u8>, u64)> {
     let cfg = *cfg;
+    let RunHow {
+        df,
+        layout,
+        stream,
+        tool,
+        uops,
+    } = *how;
     let mut cache = RouteCache::new();
     let t_compile = std::time::Instant::now();
-    let sched = compile(&cfg, prep.gemm, df, layout, &mut cache).map_err(|e| match e {
-        MapError::Route(_) | MapError::Conflict(_) => failed(&e),
-        other => bad(other.to_string()),
-    })?;
+    let sched =
+        compile_layer(&cfg, prep.gemm, df, layout, stream, &mut cache).map_err(|e| match e {
+            MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+            other => bad(other.to_string()),
+        })?;
     let g = prep.gemm;
     crate::outln!(
         "FEATHER {}x{} ({} BIRRD) · {} → GEMM M={} K={} N={}",
@@ -608,6 +694,24 @@ fn run_layer(
         m.tiles(),
         m.mb
     );
+    match &sched.window {
+        Some(w) => crate::outln!(
+            "input: compact NHWC, {} streaming-buffer lines (the lowered input would take {}); the sequencer walks {} taps per column ({} per VN)",
+            w.lines(),
+            plan(&cfg, g, df, layout).s_lines,
+            w.t,
+            w.v
+        ),
+        None => crate::outln!(
+            "input: {} streaming-buffer lines in the mapping's placement{}",
+            plan(&cfg, g, df, layout).s_lines,
+            if matches!(layer, Layer::Conv(_)) {
+                " (lowered with im2col)"
+            } else {
+                ""
+            }
+        ),
+    }
     let dir = TempDir::new("feather-run")?;
     let staged = vcd.map(StagedFile::create).transpose()?;
     let wave = staged.as_ref().map(|s| s.path());

@@ -159,6 +159,7 @@ fn demo_feather(out_dir: &Path) -> Result<()> {
         s: 3,
         stride: 1,
         pad: 1,
+        dilation: 1,
     });
     let prep = prepare(&layer, 7)?;
     let layout = Layout { cb: 8, wb: 1 };

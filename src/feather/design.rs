@@ -106,6 +106,7 @@ impl Design for Feather {
             ("out", 2, &seq.out, seq.seq.desc_depth),
             ("pattern", 3, &seq.pattern, seq.seq.pattern_depth),
             ("config", 4, &seq.config, seq.seq.config_depth),
+            ("window", 5, &seq.window, seq.seq.window_depth),
         ]
         .iter()
         .map(|(name, sel, f, depth)| {
@@ -274,7 +275,13 @@ impl Testbench for RandomLayers {
             let g = sched.gemm;
             let want = golden::gemm(&data.a, &data.b, g.m, g.k, g.n, &data.q);
             ses.set_layer(&sched, &data.q).map_err(fail)?;
-            let (s_lines, w_lines) = place(&sched, &data.a, &data.b, data.q.zp_i, data.q.zp_w);
+            let (s_lines, w_lines) = place(
+                &sched,
+                data.streamed(&sched),
+                &data.b,
+                data.q.zp_i,
+                data.q.zp_w,
+            );
             ses.load(sched.in_buf as u64, &s_lines).map_err(fail)?;
             ses.load(2, &w_lines).map_err(fail)?;
             let (cycles, _) = if self.build.core_only {

@@ -66,7 +66,7 @@ pub fn hardware(cfg: &FeatherConfig, seq: &SeqConfig) -> serde_json::Value {
         "ah": cfg.ah, "aw": cfg.aw, "topology": cfg.topology.to_string(),
         "s_depth": cfg.s_depth, "w_depth": cfg.w_depth, "o_depth": cfg.o_depth,
         "desc_depth": seq.desc_depth, "pattern_depth": seq.pattern_depth,
-        "config_depth": seq.config_depth
+        "config_depth": seq.config_depth, "window_depth": seq.window_depth
     })
 }
 
@@ -91,6 +91,11 @@ impl Package {
             .iter()
             .map(|(n, v)| (n.to_string(), *v))
             .collect();
+        registers.extend(
+            super::layer::window_constants(sched)
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), v)),
+        );
         registers.push(("length".into(), sched.uops.len() as u64));
         let (s_lines, w_lines) = place(sched, a, bm, q.zp_i, q.zp_w);
         let s_target = if sched.in_buf == 0 {
@@ -177,6 +182,7 @@ impl Package {
             desc_depth: u("desc_depth")?,
             pattern_depth: u("pattern_depth")?,
             config_depth: u("config_depth")?,
+            window_depth: u("window_depth")?,
         };
         cfg.validate()?;
         Ok((cfg, seq))

@@ -8,6 +8,7 @@ use plume_hw::feather::compiler::mapper::{
     conv_gemm, filters_matrix, gather, im2col, place, Dataflow, Gemm, Schedule,
 };
 use plume_hw::feather::compiler::program::Program;
+use plume_hw::feather::compiler::window::Geometry;
 use plume_hw::feather::controller::{Uop, UopLayout};
 use plume_hw::feather::golden::{self, ConvShape, Quant};
 use plume_hw::feather::sequencer::{programmable_top, SeqConfig, SeqLayout, SEQ_LATENCY};
@@ -27,9 +28,22 @@ pub struct LayerData {
     pub a: Vec<u8>,
     pub b: Vec<u8>,
     pub q: Quant,
+    /// A convolution's compact NHWC input, which a schedule that streams windows reads instead
+    /// of the lowered `a`.
+    pub conv_input: Option<Vec<u8>>,
 }
 
 impl LayerData {
+    /// The streamed operand `place` takes for this schedule: the compact input when the
+    /// schedule streams windows, else the lowered A.
+    pub fn streamed(&self, sched: &Schedule) -> &[u8] {
+        match (&sched.window, &self.conv_input) {
+            (Some(_), Some(x)) => x,
+            (Some(_), None) => panic!("a window-streamed schedule needs the convolution's input"),
+            (None, _) => &self.a,
+        }
+    }
+
     pub fn random(m: usize, k: usize, n: usize, seed: u64) -> LayerData {
         let mut rng = XorShift::new(seed);
         let a = (0..m * k).map(|_| rng.next() as u8).collect();
@@ -40,6 +54,7 @@ impl LayerData {
         LayerData {
             a,
             b,
+            conv_input: None,
             q: Quant {
                 zp_i: (rng.next() % 256) as u8,
                 zp_w: (rng.next() % 16) as u8,
@@ -72,8 +87,21 @@ impl Layer {
         match self {
             Layer::Gemm(g) => format!("GEMM M={} K={} N={}", g.m, g.k, g.n),
             Layer::Conv(c) => format!(
-                "conv N={} C={} H={} W={} K={} R={} S={} stride={} pad={}",
-                c.n, c.c, c.h, c.w, c.k, c.r, c.s, c.stride, c.pad
+                "conv N={} C={} H={} W={} K={} R={} S={} stride={} pad={}{}",
+                c.n,
+                c.c,
+                c.h,
+                c.w,
+                c.k,
+                c.r,
+                c.s,
+                c.stride,
+                c.pad,
+                if c.dilation == 1 {
+                    String::new()
+                } else {
+                    format!(" dilation={}", c.dilation)
+                }
             ),
         }
     }
@@ -108,6 +136,7 @@ impl Prepared {
                     a: x.clone(),
                     b: wt.clone(),
                     q,
+                    conv_input: None,
                 },
             ),
             Layer::Conv(sh) => (
@@ -116,6 +145,7 @@ impl Prepared {
                     a: im2col(&x, sh, q.zp_i),
                     b: filters_matrix(&wt, sh),
                     q,
+                    conv_input: Some(x.clone()),
                 },
             ),
         };
@@ -187,6 +217,21 @@ pub fn layer_constants(sched: &Schedule, q: &Quant) -> [(&'static str, u64); 8] 
         ("zp_o", q.zp_o as u64),
         ("out_signed", q.out_signed as u64),
     ]
+}
+
+/// The sequencer's window-walker registers for a schedule (all zero unless it streams
+/// windows), by name (`i_<name>` on the programmable top, a register behind AXI).
+pub fn window_constants(sched: &Schedule) -> Vec<(&'static str, u64)> {
+    let s_bits = sched.cfg.s_bits();
+    let values = sched
+        .window
+        .map(|w| w.geometry(s_bits).values())
+        .unwrap_or([0; 9]);
+    Geometry::fields(s_bits)
+        .iter()
+        .zip(values)
+        .map(|((name, _), v)| (*name, v))
+        .collect()
 }
 
 /// A simulated FEATHER core driven the way a host drives it: buffer loads through the host
@@ -286,6 +331,11 @@ impl<S: BorrowMut<Sim>> Session<S> {
             s.poke_u64(name, 0)?;
         }
         s.poke("i_host_data", &Bits::zero(8 * cfg.aw))?;
+        if seq.is_some() {
+            for (name, _) in Geometry::fields(cfg.s_bits()) {
+                s.poke_u64(&format!("i_{name}"), 0)?;
+            }
+        }
         Ok(Session {
             sim,
             top,
@@ -301,11 +351,18 @@ impl<S: BorrowMut<Sim>> Session<S> {
         self.sim.borrow_mut().cycle()
     }
 
-    /// Layer constants (`layer_constants`) on the core's inputs.
+    /// Layer constants (`layer_constants`) on the core's inputs, and with a sequencer its
+    /// window-walker registers (`window_constants`).
     pub fn set_layer(&mut self, sched: &Schedule, q: &Quant) -> Result<()> {
+        let with_seq = self.seq.is_some();
         let sim = self.sim.borrow_mut();
         for (name, v) in layer_constants(sched, q) {
             sim.poke_u64(&format!("i_{name}"), v)?;
+        }
+        if with_seq {
+            for (name, v) in window_constants(sched) {
+                sim.poke_u64(&format!("i_{name}"), v)?;
+            }
         }
         Ok(())
     }
@@ -448,7 +505,13 @@ pub fn run(
 ) -> Result<RunResult> {
     let mut ses = Session::new(&sched.cfg, vcd, cosim_tool.is_some() || keep_recording)?;
     ses.set_layer(sched, &data.q)?;
-    let (s_lines, w_lines) = place(sched, &data.a, &data.b, data.q.zp_i, data.q.zp_w);
+    let (s_lines, w_lines) = place(
+        sched,
+        data.streamed(sched),
+        &data.b,
+        data.q.zp_i,
+        data.q.zp_w,
+    );
     ses.load(sched.in_buf as u64, &s_lines)?;
     ses.load(2, &w_lines)?;
     let (cycles, sim_seconds) = ses.play(&sched.uops)?;
@@ -480,7 +543,13 @@ pub fn run_programmed(
     let seq = SeqConfig::default();
     let mut ses = Session::programmable(&sched.cfg, &seq, vcd, cosim_tool.is_some())?;
     ses.set_layer(sched, &data.q)?;
-    let (s_lines, w_lines) = place(sched, &data.a, &data.b, data.q.zp_i, data.q.zp_w);
+    let (s_lines, w_lines) = place(
+        sched,
+        data.streamed(sched),
+        &data.b,
+        data.q.zp_i,
+        data.q.zp_w,
+    );
     ses.load(sched.in_buf as u64, &s_lines)?;
     ses.load(2, &w_lines)?;
     let (cycles, sim_seconds) = ses.play_program(&prog, sched.uops.len())?;
@@ -542,7 +611,7 @@ pub fn layout_switch(
     seed: u64,
     cache: &mut plume_hw::feather::compiler::route::RouteCache,
 ) -> Result<SwitchReport> {
-    use plume_hw::feather::compiler::mapper::{compile_with, Layout, Options, Out};
+    use plume_hw::feather::compiler::mapper::{compile_with, Layout, Options, Out, Stream};
     let g2 = Gemm {
         m: g1.m,
         k: g1.n,
@@ -566,6 +635,7 @@ pub fn layout_switch(
             in_buf: 1,
             out_buf: 0,
             single_pn: true,
+            stream: Stream::Placed,
         },
         cache,
     )?;
@@ -578,6 +648,7 @@ pub fn layout_switch(
             in_buf: 0,
             out_buf: 1,
             single_pn: false,
+            stream: Stream::Placed,
         };
         if let Ok(s) = compile_with(cfg, g1, &opt, cache) {
             if best.as_ref().is_none_or(|b| s.cycles < b.cycles) {
@@ -597,6 +668,7 @@ pub fn layout_switch(
             in_buf: 0,
             out_buf: 1,
             single_pn: false,
+            stream: Stream::Placed,
         },
         cache,
     )?;

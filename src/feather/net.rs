@@ -7,7 +7,9 @@ use super::cli::sized_for;
 use super::layer::{compare, prepare, run_programmed, Layer};
 use crate::error::{bad, failed, Result};
 use crate::tools::TempDir;
-use plume_hw::feather::compiler::mapper::{compile, conv_gemm, plan, Dataflow, Gemm, Layout, Plan};
+use plume_hw::feather::compiler::mapper::{
+    compile, conv_gemm, plan, plan_window, Dataflow, Gemm, Layout, Plan,
+};
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::golden::ConvShape;
 use plume_hw::feather::top::FeatherConfig;
@@ -46,6 +48,7 @@ fn net_layers(net: &str) -> Result<Vec<NetLayer>> {
                 s,
                 stride,
                 pad: (r - 1) / 2,
+                dilation: 1,
             },
             depthwise: f[11] == "depthwise",
         });
@@ -181,9 +184,20 @@ struct Row {
     sim: Option<(u64, f64)>,
     /// Run through the board (one group).
     board: Option<BoardRun>,
+    /// A dense layer streamed from its compact input (`--stream window`): the plan.
+    window: Option<Plan>,
 }
 
 impl Row {
+    /// Lines the layer's input activations take on chip (lowered): the streamed operand for
+    /// weights stationary, the stationary one for inputs stationary.
+    fn input_lines(&self) -> usize {
+        match self.df {
+            Dataflow::Ws => self.plan.s_lines,
+            Dataflow::Is => self.plan.w_lines,
+        }
+    }
+
     /// The layer's data and golden output: a dense layer as the convolution (against the
     /// direct golden model), a depthwise layer's one-channel group as its GEMM.
     fn prepared(&self) -> Result<super::layer::Prepared> {
@@ -254,6 +268,11 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
                 ideal: macs.div_ceil(pes),
                 sim: None,
                 board: None,
+                window: if l.depthwise {
+                    None
+                } else {
+                    plan_window(cfg, &l.shape, layout).ok()
+                },
             }
         })
         .collect();
@@ -427,7 +446,7 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         }
     );
     crate::outln!(
-        "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>6} {:>10}",
+        "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>6} {:>10} {:>16} {:>12}",
         "layer",
         "shape (N,C,H,W,K,R,S,stride)",
         "df",
@@ -435,7 +454,9 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         "cycles",
         "MACs",
         "util",
-        "simulated"
+        "simulated",
+        "input lines",
+        "window cyc"
     );
     let (mut cycles, mut macs, mut secs) = (0u64, 0u64, 0f64);
     for r in rows {
@@ -448,8 +469,15 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
             }
             None => "-".into(),
         };
+        let (lines, wcyc) = match &r.window {
+            Some(w) => (
+                format!("{} → {}", r.input_lines(), w.s_lines),
+                w.cycles.to_string(),
+            ),
+            None => (r.input_lines().to_string(), "-".into()),
+        };
         crate::outln!(
-            "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}% {:>10}",
+            "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}% {:>10} {:>16} {:>12}",
             r.l.layer,
             shape_text(&r.l),
             r.df.to_string(),
@@ -457,7 +485,9 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
             r.cycles,
             r.macs,
             100.0 * r.macs as f64 / (pes * r.cycles) as f64,
-            sim
+            sim,
+            lines,
+            wcyc
         );
     }
     crate::outln!(
@@ -474,6 +504,31 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
             "-".into()
         }
     );
+    // Layers whose compact input is smaller than the lowered one.
+    let smaller: Vec<(&Row, &Plan)> = rows
+        .iter()
+        .filter_map(|r| r.window.as_ref().map(|w| (r, w)))
+        .filter(|(r, w)| w.s_lines < r.input_lines())
+        .collect();
+    if !smaller.is_empty() {
+        let largest = |compact: bool| {
+            rows.iter()
+                .map(|r| match (&r.window, compact) {
+                    (Some(w), true) => w.s_lines.min(r.input_lines()),
+                    _ => r.input_lines(),
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        crate::outln!(
+            "input lines: the activations' lines as the layer stores them, lowered (im2col, in the mapping's placement) → compact NHWC (--stream window, the windows walked by the sequencer); on the {} layers where compact is smaller, window streaming takes {} cycles against {} lowered; largest layer input {} lines lowered, {} taking the smaller of the two per layer",
+            smaller.len(),
+            smaller.iter().map(|(_, w)| w.cycles).sum::<u64>(),
+            smaller.iter().map(|(r, _)| r.cycles).sum::<u64>(),
+            largest(false),
+            largest(true)
+        );
+    }
     if rows.iter().any(|r| r.board.is_some()) {
         board_table(cfg, opts.dram, rows)?;
     }
@@ -587,6 +642,9 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
                 "utilisation": r.macs as f64 / (pes * r.cycles) as f64,
                 "buffer_lines": {"streamed": r.plan.s_lines, "stationary": r.plan.w_lines,
                                  "output": r.plan.o_lines},
+                "window": r.window.map(|w| serde_json::json!({
+                    "input_lines": w.s_lines, "cycles": w.cycles,
+                })),
                 "simulated_cycles": r.sim.map(|s| s.0),
                 "sim_seconds": r.sim.map(|s| s.1),
                 "board": r.board.map(|b| serde_json::json!({

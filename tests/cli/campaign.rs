@@ -613,6 +613,44 @@ fn feather_cases(work: &Path) -> Vec<Case> {
             "unknown layout",
         ),
         (&["--gemm", "4,4,4", "--dataflow", "os"], "unknown dataflow"),
+        (&["--gemm", "4,4,4", "--stream", "im2col"], "unknown stream"),
+        (
+            &["--gemm", "4,4,4", "--stream", "window"],
+            "only convolutions have windows",
+        ),
+        (
+            &[
+                "--conv",
+                "1,4,5,5,4,3,3,1,1",
+                "--stream",
+                "window",
+                "--dataflow",
+                "is",
+            ],
+            "only the weights-stationary dataflow streams windows",
+        ),
+        (
+            &[
+                "--conv",
+                "1,4,5,5,4,3,3,1,1",
+                "--stream",
+                "window",
+                "--tiled",
+            ],
+            "window-streamed tiles are not built yet",
+        ),
+        (
+            &["--conv", "1,4,5,5,4,3,3,1,1,0"],
+            "DILATION must be at least 1",
+        ),
+        (
+            &["--conv", "1,4,5,5,4,3,3,1,0,3"],
+            "(dilation 3) does not fit the 5x5 input",
+        ),
+        (
+            &["--conv", "1,4,5,5,4,3,3,300,1", "--stream", "window"],
+            "stride and padding must be at most 255",
+        ),
         (&["--gemm", "4,4,4", "--engine", "spice"], "unknown engine"),
         (
             &["--gemm", "2,2,2", "--data", &data],

@@ -25,6 +25,7 @@ fn small_seq() -> SeqConfig {
         desc_depth: 64,
         pattern_depth: 256,
         config_depth: 16,
+        window_depth: 64,
     }
 }
 
@@ -94,6 +95,7 @@ fn wrapped_feather_runs_layers_with_and_without_back_pressure() {
         s: 3,
         stride: 1,
         pad: 1,
+        dilation: 1,
     });
     case(8, 8, conv, Dataflow::Ws, "HWC_W8", busy, false);
 }
@@ -294,6 +296,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
                 s: 3,
                 stride: 2,
                 pad: 1,
+                dilation: 1,
             }),
             Dataflow::Ws,
             Layout { cb: 8, wb: 1 },

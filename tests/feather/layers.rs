@@ -186,6 +186,7 @@ fn convolutions_match_the_direct_golden_model() {
             s,
             stride,
             pad,
+            dilation: 1,
         })
     };
     // 3×3 with padding, strided 1×1, a 7×7 stride-2 stem in miniature, batch 2.
@@ -284,11 +285,18 @@ fn programmed_case(ah: u32, aw: u32, layer: Layer, df: Dataflow, layout: &str, t
         desc_depth: 64,
         pattern_depth: 256,
         config_depth: 16,
+        window_depth: 64,
     };
     let mut ses = Session::programmable(&cfg, &seq, None, tool.is_some()).unwrap();
     let q = &prep.data.q;
     ses.set_layer(&sched, q).unwrap();
-    let (s_lines, w_lines) = place(&sched, &prep.data.a, &prep.data.b, q.zp_i, q.zp_w);
+    let (s_lines, w_lines) = place(
+        &sched,
+        prep.data.streamed(&sched),
+        &prep.data.b,
+        q.zp_i,
+        q.zp_w,
+    );
     ses.load(sched.in_buf as u64, &s_lines).unwrap();
     ses.load(2, &w_lines).unwrap();
     let (cycles, _) = ses.play_program(&prog, sched.uops.len()).unwrap();
@@ -320,6 +328,7 @@ fn sequencer_runs_compressed_programs() {
         s: 3,
         stride: 1,
         pad: 1,
+        dilation: 1,
     });
     programmed_case(
         4,
@@ -359,6 +368,165 @@ fn sequencer_runs_compressed_programs() {
                 Dataflow::Ws,
                 "HWC_C4",
                 Some(tool),
+            );
+        }
+    }
+}
+
+/// A convolution streamed from its compact input: the compiler's micro-instructions on the
+/// core, and (with `programmed`) the sequencer's walk of the same program, give the golden
+/// output and the timing model's cycle count.
+fn window_case(ah: u32, aw: u32, sh: ConvShape, layout: &str, seed: u64) -> u64 {
+    use plume::feather::layer::{run_programmed, Prepared};
+    use plume_hw::feather::compiler::mapper::{compile_with, Options, Out, Stream};
+    let prep: Prepared = prepare(&Layer::Conv(sh), seed).unwrap();
+    let mut cfg = FeatherConfig::new(ah, aw);
+    cfg.w_depth = 4096;
+    cfg.s_depth = 4096;
+    let layout = Layout::parse(layout, aw as usize).unwrap();
+    let opt = Options {
+        dataflow: Dataflow::Ws,
+        out: Out::Layout(layout),
+        in_buf: 0,
+        out_buf: 1,
+        single_pn: false,
+        stream: Stream::Window(sh),
+    };
+    let sched = compile_with(&cfg, prep.gemm, &opt, &mut RouteCache::new())
+        .unwrap_or_else(|e| panic!("{ah}x{aw} {sh:?}: {e}"));
+    let win = sched.window.expect("a window schedule");
+    let pads = sched.uops.iter().filter(|u| u.s_pad).count();
+    let dir = common::TempDir::new("feather-window").unwrap();
+    let r = run(&sched, &prep.data, None, None, dir.path(), false).unwrap();
+    compare(&sched, &r.out, &prep.golden).unwrap_or_else(|e| panic!("{ah}x{aw} {sh:?}: {e}"));
+    assert_eq!(r.cycles, sched.cycles, "timing model, {ah}x{aw} {sh:?}");
+    // The compact input is all the streaming buffer holds: no lowered copy.
+    let (s_lines, _) = plume_hw::feather::compiler::mapper::place(
+        &sched,
+        prep.data.streamed(&sched),
+        &prep.data.b,
+        prep.data.q.zp_i,
+        prep.data.q.zp_w,
+    );
+    assert_eq!(
+        s_lines.len(),
+        sh.n * sh.h * sh.w * sh.c.div_ceil(aw as usize)
+    );
+    eprintln!(
+        "{ah}x{aw} {sh:?}: T {} V {} ks {}, {} cycles, {pads} padded elements, {} input lines",
+        win.t,
+        win.v,
+        win.ks,
+        r.cycles,
+        s_lines.len()
+    );
+    // The sequencer's walk, in software and in hardware, gives the same micro-instructions.
+    let prog = plume_hw::feather::compiler::program::build(&sched);
+    let expanded = plume_hw::feather::compiler::program::expand(
+        &prog,
+        sched.uops.len(),
+        aw as usize,
+        cfg.birrd_latency() as usize,
+    );
+    if let Some(t) = (0..sched.uops.len()).find(|&t| expanded[t] != sched.uops[t]) {
+        panic!(
+            "{ah}x{aw} {sh:?}: the walk differs at micro-instruction {t}: {:?} vs {:?}",
+            expanded[t], sched.uops[t]
+        );
+    }
+    let rp = run_programmed(&sched, &prep.data, None, None, dir.path()).unwrap();
+    compare(&sched, &rp.out, &prep.golden)
+        .unwrap_or_else(|e| panic!("sequencer, {ah}x{aw} {sh:?}: {e}"));
+    assert_eq!(rp.cycles, sched.cycles, "sequencer, {ah}x{aw} {sh:?}");
+    r.cycles
+}
+
+fn conv(
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    r: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+) -> ConvShape {
+    ConvShape {
+        n: 1,
+        c,
+        h,
+        w,
+        k,
+        r,
+        s: r,
+        stride,
+        pad,
+        dilation: dil,
+    }
+}
+
+#[test]
+fn window_addressing_matches_the_direct_convolution() {
+    let mut seed = 100;
+    // Strides 1–2, dilation 1–2, padding 0–3, odd shapes, channels not multiples of AW.
+    for (ah, aw) in [(4u32, 4u32), (8, 8), (4, 8), (8, 4)] {
+        for (c, h, w, k, r, st, pad, dil) in [
+            (5, 6, 7, 6, 3, 1, 1, 1),
+            (aw as usize, 7, 5, 9, 3, 2, 0, 1),
+            (11, 5, 6, 3, 3, 1, 3, 2),
+            (3, 9, 8, 5, 2, 2, 2, 2),
+            (2 * aw as usize + 1, 4, 4, 2 * ah as usize + 3, 1, 2, 0, 1),
+        ] {
+            seed += 1;
+            window_case(
+                ah,
+                aw,
+                conv(c, h, w, k, r, st, pad, dil),
+                &format!("HWC_C{aw}"),
+                seed,
+            );
+        }
+    }
+    // Batches: the walk steps from one image's last output row to the next image.
+    for (sh, seed) in [
+        (conv(6, 5, 5, 7, 3, 1, 1, 1), 7),
+        (conv(5, 7, 6, 4, 3, 2, 0, 1), 8),
+    ] {
+        let mut batch = sh;
+        batch.n = 2;
+        window_case(4, 4, batch, "HWC_W4", seed);
+    }
+}
+
+#[test]
+fn a_window_streamed_convolution_replays_in_verilator_and_icarus() {
+    use plume::feather::layer::run_programmed;
+    use plume_hw::feather::compiler::mapper::{compile_with, Options, Out, Stream};
+    let sh = conv(5, 5, 6, 6, 3, 2, 1, 1);
+    let prep = prepare(&Layer::Conv(sh), 21).unwrap();
+    let cfg = FeatherConfig::new(4, 4);
+    let opt = Options {
+        dataflow: Dataflow::Ws,
+        out: Out::Layout(Layout { cb: 4, wb: 1 }),
+        in_buf: 0,
+        out_buf: 1,
+        single_pn: false,
+        stream: Stream::Window(sh),
+    };
+    let sched = compile_with(&cfg, prep.gemm, &opt, &mut RouteCache::new()).unwrap();
+    let dir = common::TempDir::new("feather-window-cosim").unwrap();
+    for tool in [Tool::Verilator, Tool::Icarus] {
+        if plume_sim::cosim::require(tool).unwrap() {
+            let r = run_programmed(&sched, &prep.data, None, Some(tool), dir.path()).unwrap();
+            compare(&sched, &r.out, &prep.golden).unwrap();
+            assert_eq!(r.cycles, sched.cycles);
+            if tool == Tool::Verilator {
+                plume::tools::lint(&r.top).unwrap();
+            }
+            eprintln!(
+                "{}: {} cycles identical",
+                tool.name(),
+                r.cosim_cycles.unwrap()
             );
         }
     }

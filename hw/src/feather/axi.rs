@@ -7,6 +7,7 @@
 //! described at the function.
 
 use super::birrd::{generate, BirrdConfig, BirrdError};
+use super::compiler::window::Geometry;
 use super::sequencer::{programmable_top, SeqConfig, SeqLayout, SEQ_LATENCY};
 use super::top::{FeatherConfig, FeatherError};
 use crate::blocks::axi_lite::{attach, regfile, Param, RegMap, RegMapError, Status};
@@ -76,6 +77,7 @@ pub enum Target {
     OutQueue = 5,
     Patterns = 6,
     Configs = 7,
+    Windows = 8,
 }
 
 impl Target {
@@ -87,6 +89,7 @@ impl Target {
             Target::OutQueue,
             Target::Patterns,
             Target::Configs,
+            Target::Windows,
         ][sel as usize]
     }
 
@@ -99,10 +102,11 @@ impl Target {
             Target::OutQueue => lay.out.width(),
             Target::Patterns => lay.pattern.width(),
             Target::Configs => lay.config.width(),
+            Target::Windows => lay.window.width(),
         }
     }
 
-    pub const ALL: [Target; 8] = [
+    pub const ALL: [Target; 9] = [
         Target::Stream0,
         Target::Stream1,
         Target::Weights,
@@ -111,6 +115,7 @@ impl Target {
         Target::OutQueue,
         Target::Patterns,
         Target::Configs,
+        Target::Windows,
     ];
 }
 
@@ -161,8 +166,8 @@ pub fn feather_map(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<RegMap, RegMa
         p("out_signed", 1, "outputs are int8 (else uint8)"),
         p(
             "wr_target",
-            3,
-            "where s_axis packets go: 0 S0, 1 S1, 2 W, 3 load queue, 4 stream queue, 5 out queue, 6 pattern table, 7 configuration table",
+            4,
+            "where s_axis packets go: 0 S0, 1 S1, 2 W, 3 load queue, 4 stream queue, 5 out queue, 6 pattern table, 7 configuration table, 8 window table",
         ),
         p(
             "wr_base",
@@ -173,6 +178,14 @@ pub fn feather_map(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<RegMap, RegMa
         p("rd_base", sb, "first line read back"),
         p("rd_count", sb + 1, "lines read back"),
     ];
+    let mut params = params;
+    for (name, w) in Geometry::fields(sb) {
+        params.push(p(
+            name,
+            w,
+            "window walker of a window-streamed convolution (0 otherwise), see window.rs",
+        ));
+    }
     let status = vec![
         Status {
             name: "cycles".into(),
@@ -305,16 +318,19 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
     slots.reverse();
     let entry = b.cat(&slots);
     let is_table = {
-        let hi = b.bit(target, 2);
+        let hi = b.slice(target, 3, 2);
+        let z2 = b.zero(2);
+        let high = b.ne(hi, z2);
         let lo = b.slice(target, 1, 0);
         let three = b.eq_lit(lo, 3);
-        b.or(hi, three)
+        b.or(high, three)
     };
     let is_buf = b.not(is_table);
     let host_we = b.and(wr_q, is_buf);
     let twe = b.and(wr_q, is_table);
-    let three = b.lit(3, 3);
+    let three = b.lit(4, 3);
     let tsel = b.sub(target, three);
+    let tsel = b.resize(tsel, 3);
     let host_sel = b.slice(target, 1, 0);
     let host_addr = b.resize(waddr_q, cfg.s_bits().max(cfg.w_bits()));
     let host_data = b.slice(entry, dw - 1, 0);
@@ -367,7 +383,10 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
         "scale",
         "zp_o",
         "out_signed",
-    ] {
+    ]
+    .into_iter()
+    .chain(Geometry::fields(cfg.s_bits()).map(|(n, _)| n))
+    {
         cc.push((format!("i_{name}"), prm(name)));
     }
     let refs: Vec<(&str, Sig)> = cc.iter().map(|(n, s)| (n.as_str(), *s)).collect();

@@ -15,6 +15,7 @@
 //! | `s_read` | 1 | read streaming buffer `s_buf` at `s_addr` (all AW banks); the bytes enter NEST row 0 at t+1 as one valid VN element |
 //! | `s_buf` | 1 | which streaming buffer (0/1) is read |
 //! | `s_addr` | log2 S | streaming-buffer line |
+//! | `s_pad` | 1 | the element is padding: NEST takes the streamed operand's zero point in every column instead of the line read |
 //! | `widx` | log2 AH | weight index of that element (applied at t+1 with the data) |
 //! | `rbank` | 1 | weight bank (ping/pong) the element reads |
 //! | `last` | 1 | the element ends its virtual neuron |
@@ -40,6 +41,7 @@ pub struct Uop {
     pub s_read: bool,
     pub s_buf: u8,
     pub s_addr: u32,
+    pub s_pad: bool,
     pub widx: u32,
     pub rbank: u8,
     pub last: bool,
@@ -80,6 +82,7 @@ impl UopLayout {
                 ("s_read", 1),
                 ("s_buf", 1),
                 ("s_addr", s_bits),
+                ("s_pad", 1),
                 ("widx", ib),
                 ("rbank", 1),
                 ("last", 1),
@@ -110,6 +113,7 @@ impl UopLayout {
             ("s_read", u.s_read as u64),
             ("s_buf", u.s_buf as u64),
             ("s_addr", u.s_addr as u64),
+            ("s_pad", u.s_pad as u64),
             ("widx", u.widx as u64),
             ("rbank", u.rbank as u64),
             ("last", u.last as u64),

@@ -21,6 +21,7 @@
 //! fit the queues, the tables or those fields.
 
 use super::compiler::program::Program;
+use super::compiler::window::Geometry;
 use super::controller::UopLayout;
 use super::pe::index_bits;
 use super::top::{generate as core, FeatherConfig, FeatherError};
@@ -33,6 +34,9 @@ use std::rc::Rc;
 pub const SEQ_LATENCY: u64 = 4;
 /// Descriptor start times are stored as start + LEAD (the engines' time base).
 const LEAD: u64 = 3;
+/// The stream engine runs this many cycles ahead of its micro-instruction fields: the window
+/// table is read the cycle before the element it describes.
+const STREAM_AHEAD: u64 = 1;
 
 /// Queue and table depths of the sequencer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,6 +45,13 @@ pub struct SeqConfig {
     pub desc_depth: u32,
     pub pattern_depth: u32,
     pub config_depth: u32,
+    /// Window-table entries (taps per column of a window-streamed convolution, `window.rs`).
+    #[serde(default = "default_window_depth")]
+    pub window_depth: u32,
+}
+
+fn default_window_depth() -> u32 {
+    512
 }
 
 impl Default for SeqConfig {
@@ -49,6 +60,7 @@ impl Default for SeqConfig {
             desc_depth: 1024,
             pattern_depth: 1024,
             config_depth: 256,
+            window_depth: default_window_depth(),
         }
     }
 }
@@ -61,6 +73,7 @@ pub struct SeqLayout {
     pub out: Fields,
     pub pattern: Fields,
     pub config: Fields,
+    pub window: Fields,
     pub aw: u32,
     pub ob: u32,
     pub seq: SeqConfig,
@@ -89,6 +102,8 @@ impl SeqLayout {
                 ("v", ib),
                 ("rbank", 1),
                 ("s_buf", 1),
+                ("win", 1),
+                ("t0", seq.window_depth.trailing_zeros()),
             ]),
             out: Fields(vec![
                 ("valid", 1),
@@ -111,6 +126,12 @@ impl SeqLayout {
                 ("lines", cfg.aw * ob),
             ]),
             config: Fields(vec![("cmd", cfg.birrd().cmd_width())]),
+            window: Fields(vec![
+                ("valid", 1),
+                ("dh", 16),
+                ("dw", 16),
+                ("off", cfg.s_bits()),
+            ]),
             aw: cfg.aw,
             ob,
             seq: *seq,
@@ -125,6 +146,7 @@ impl SeqLayout {
             &self.out,
             &self.pattern,
             &self.config,
+            &self.window,
         ]
         .iter()
         .map(|f| f.width())
@@ -137,6 +159,7 @@ impl SeqLayout {
             self.seq.desc_depth,
             self.seq.pattern_depth,
             self.seq.config_depth,
+            self.seq.window_depth,
         ]
         .iter()
         .map(|d| d.trailing_zeros())
@@ -201,12 +224,14 @@ impl SeqLayout {
         })?;
         let streams = queue(&self.stream, &p.streams, |d| {
             vec![
-                ("start", d.start + LEAD),
+                ("start", d.start + LEAD - STREAM_AHEAD),
                 ("s_base", d.s_base as u64),
                 ("vns", d.vns as u64),
                 ("v", d.v as u64),
                 ("rbank", d.rbank as u64),
                 ("s_buf", d.s_buf as u64),
+                ("win", d.win as u64),
+                ("t0", d.t0 as u64),
             ]
         })?;
         let outs = queue(&self.out, &p.outs, |d| {
@@ -252,12 +277,35 @@ impl SeqLayout {
                 Ok(w)
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let mut windows = Vec::new();
+        if let Some(w) = &p.window {
+            if w.table.len() > self.seq.window_depth as usize {
+                return Err(format!(
+                    "the convolution walks {} window taps per column; the window table holds {}",
+                    w.table.len(),
+                    self.seq.window_depth
+                ));
+            }
+            for e in &w.table {
+                let v = match e {
+                    None => vec![],
+                    Some(t) => vec![
+                        ("valid", 1),
+                        ("dh", t.dh as u64),
+                        ("dw", t.dw as u64),
+                        ("off", t.off as u64),
+                    ],
+                };
+                windows.push(self.window.encode(&v).map_err(|e| e.to_string())?);
+            }
+        }
         Ok(vec![
             (0, loads),
             (1, streams),
             (2, outs),
             (3, patterns),
             (4, p.configs.clone()),
+            (5, windows),
         ])
     }
 }
@@ -365,7 +413,7 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
     cfg.validate()?;
     let lay = SeqLayout::new(cfg, seq);
     let ul: UopLayout = cfg.uop_layout();
-    let (aw, ob) = (cfg.aw, cfg.o_bits());
+    let (aw, ob, sb) = (cfg.aw, cfg.o_bits(), cfg.s_bits());
     let mut b = ModuleBuilder::new(format!(
         "feather_seq_{}x{}_{}",
         cfg.ah, cfg.aw, cfg.topology
@@ -418,7 +466,8 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
     let waddr = b.resize(le.inner, index_bits(cfg.ah));
     let wbank = lay.load.slice(&mut b, le.cur, "wbank");
 
-    // ---- stream engine: vns × v elements.
+    // ---- stream engine: vns × v elements, one cycle ahead (`STREAM_AHEAD`); its fields are
+    // registered once, which lines them up with the window table's read.
     let se = engine(
         &mut b,
         "st",
@@ -431,13 +480,121 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
         "vns",
         "v",
     );
-    let s_base = lay.stream.slice(&mut b, se.cur, "s_base");
-    let lin = b.resize(se.lin, cfg.s_bits());
-    let s_addr = b.add(s_base, lin);
+    let sf = |b: &mut ModuleBuilder, name: &str| lay.stream.slice(b, se.cur, name);
+    let s_base = sf(&mut b, "s_base");
+    let win = sf(&mut b, "win");
+    let t0 = sf(&mut b, "t0");
+    let lin = b.resize(se.lin, sb);
+    let lin_addr = b.add(s_base, lin);
     let widx = b.resize(se.inner, index_bits(cfg.ah));
-    let rbank = lay.stream.slice(&mut b, se.cur, "rbank");
-    let s_buf = lay.stream.slice(&mut b, se.cur, "s_buf");
-    let last = se.last_inner;
+    let rbank = sf(&mut b, "rbank");
+    let s_buf = sf(&mut b, "s_buf");
+    // The window walker: the current output pixel's window origin (hb, wb), its row's and its
+    // own first line; start values on a descriptor's first cycle, stepped at each VN's end.
+    let geo = |b: &mut ModuleBuilder, name: &str, w: u32| b.input(&format!("i_{name}"), w);
+    let [g_q, g_p, g_st, g_pad, g_h, g_w, g_dq, g_drow, g_dimg] =
+        Geometry::fields(sb).map(|(name, w)| geo(&mut b, name, w));
+    let z16 = b.zero(16);
+    let pad16 = b.extend(g_pad, 16);
+    let neg_pad = b.sub(z16, pad16);
+    let st16 = b.extend(g_st, 16);
+    let walker = |b: &mut ModuleBuilder, name: &str, w: u32, first: Sig| {
+        let q = b.reg(&format!("win_{name}"), Bits::zero(w));
+        (q, b.mux(se.starting, first, q))
+    };
+    let (wq_q, wq) = walker(&mut b, "q", 16, z16);
+    let (wp_q, wp) = walker(&mut b, "p", 16, z16);
+    let (hb_q, hb) = walker(&mut b, "hb", 16, neg_pad);
+    let (wb_q, wb) = walker(&mut b, "wb", 16, neg_pad);
+    let (prow_q, prow) = walker(&mut b, "prow", sb, s_base);
+    let (pline_q, pline) = walker(&mut b, "pline", sb, s_base);
+    let one16 = b.lit(16, 1);
+    let q_last = {
+        let q1 = b.sub(g_q, one16);
+        b.eq(wq, q1)
+    };
+    let p_last = {
+        let p1 = b.sub(g_p, one16);
+        b.eq(wp, p1)
+    };
+    let wq1 = b.add(wq, one16);
+    let wq_n = b.mux(q_last, z16, wq1);
+    let wp1 = b.add(wp, one16);
+    let wp_row = b.mux(p_last, z16, wp1);
+    let wp_n = b.mux(q_last, wp_row, wp);
+    let wb1 = b.add(wb, st16);
+    let wb_n = b.mux(q_last, neg_pad, wb1);
+    let hb1 = b.add(hb, st16);
+    let hb_row = b.mux(p_last, neg_pad, hb1);
+    let hb_n = b.mux(q_last, hb_row, hb);
+    let prow_img = b.add(prow, g_dimg);
+    let prow_next = b.add(prow, g_drow);
+    let prow_row = b.mux(p_last, prow_img, prow_next);
+    let prow_n = b.mux(q_last, prow_row, prow);
+    let pline1 = b.add(pline, g_dq);
+    let pline_n = b.mux(q_last, prow_n, pline1);
+    let vn_end = b.and(se.busy, se.last_inner);
+    let step_en = b.or(vn_end, se.starting);
+    for (q, cur, next) in [
+        (wq_q, wq, wq_n),
+        (wp_q, wp, wp_n),
+        (hb_q, hb, hb_n),
+        (wb_q, wb, wb_n),
+        (prow_q, prow, prow_n),
+        (pline_q, pline, pline_n),
+    ] {
+        let d = b.mux(vn_end, next, cur);
+        b.next(q, d, Some(step_en));
+    }
+    let wbits = seq.window_depth.trailing_zeros();
+    let m_win = {
+        let m = b.memory(
+            "windows",
+            lay.window.width(),
+            seq.window_depth,
+            MemStyle::Block,
+            ReadDuringWrite::ReadFirst,
+        );
+        let hit = b.eq_lit(tsel, 5);
+        let we = b.and(twe, hit);
+        let a = b.resize(taddr, wbits);
+        let d = b.slice(tdata, lay.window.width() - 1, 0);
+        b.mem_write(m, a, d, we);
+        m
+    };
+    let inner_w = b.resize(se.inner, wbits);
+    let t_addr = b.add(t0, inner_w);
+    let t_en = b.and(se.busy, win);
+    let tap = b.mem_read(m_win, t_addr, Some(t_en));
+    // ---- one cycle later: the micro-instruction's stream fields.
+    let st_busy = b.delay("st_busy_q", se.busy);
+    let win_q = b.delay("st_win_q", win);
+    let lin_addr = b.delay("st_lin_q", lin_addr);
+    let hb_d = b.delay("st_hb_q", hb);
+    let wb_d = b.delay("st_wb_q", wb);
+    let pline_d = b.delay("st_pline_q", pline);
+    let widx = b.delay("st_widx_q", widx);
+    let rbank = b.delay("st_rbank_q", rbank);
+    let s_buf = b.delay("st_buf_q", s_buf);
+    let last = b.delay("st_last_q", se.last_inner);
+    let wf = &lay.window;
+    let tap_valid = wf.slice(&mut b, tap, "valid");
+    let dh = wf.slice(&mut b, tap, "dh");
+    let dw = wf.slice(&mut b, tap, "dw");
+    let off = wf.slice(&mut b, tap, "off");
+    let h = b.add(hb_d, dh);
+    let w = b.add(wb_d, dw);
+    // A negative coordinate is a large unsigned one: one comparison finds both edges.
+    let in_h = b.lt(h, g_h);
+    let in_w = b.lt(w, g_w);
+    let inside = b.and(in_h, in_w);
+    let real = b.and(tap_valid, inside);
+    let not_real = b.not(real);
+    let pad = b.and(win_q, not_real);
+    let win_addr = b.add(pline_d, off);
+    let zs = b.zero(sb);
+    let win_addr = b.mux(pad, zs, win_addr);
+    let s_addr = b.mux(win_q, win_addr, lin_addr);
 
     // ---- out engine, stage A: which pattern entry, and the line offset.
     let oe = engine(
@@ -535,12 +692,13 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
         b.mux(en, s, z)
     };
     let parts: Vec<(&str, Sig)> = vec![
-        ("s_read", se.busy),
-        ("s_buf", gate(&mut b, se.busy, s_buf)),
-        ("s_addr", gate(&mut b, se.busy, s_addr)),
-        ("widx", gate(&mut b, se.busy, widx)),
-        ("rbank", gate(&mut b, se.busy, rbank)),
-        ("last", gate(&mut b, se.busy, last)),
+        ("s_read", st_busy),
+        ("s_buf", gate(&mut b, st_busy, s_buf)),
+        ("s_addr", gate(&mut b, st_busy, s_addr)),
+        ("s_pad", gate(&mut b, st_busy, pad)),
+        ("widx", gate(&mut b, st_busy, widx)),
+        ("rbank", gate(&mut b, st_busy, rbank)),
+        ("last", gate(&mut b, st_busy, last)),
         ("w_read", le.busy),
         ("w_addr", gate(&mut b, le.busy, w_addr)),
         ("wrow", gate(&mut b, le.busy, wrow)),
@@ -559,7 +717,7 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
 }
 
 /// The programmable top: sequencer + core. Ports: the core's host and layer ports, the
-/// sequencer's table port and `i_start`.
+/// sequencer's table port, its window-walker registers (`i_win_*`) and `i_start`.
 pub fn programmable_top(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, FeatherError> {
     let core_mod = core(cfg)?;
     let seq_mod = sequencer(cfg, seq)?;
@@ -573,17 +731,20 @@ pub fn programmable_top(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Modul
     let tsel = b.input("i_tsel", 3);
     let taddr = b.input("i_taddr", lay.addr_width());
     let tdata = b.input("i_tdata", lay.data_width());
-    let s = b.instance(
-        "seq",
-        &seq_mod,
-        &[
-            ("i_start", start),
-            ("i_twe", twe),
-            ("i_tsel", tsel),
-            ("i_taddr", taddr),
-            ("i_tdata", tdata),
-        ],
-    );
+    let mut seq_conns: Vec<(String, Sig)> = vec![
+        ("i_start".into(), start),
+        ("i_twe".into(), twe),
+        ("i_tsel".into(), tsel),
+        ("i_taddr".into(), taddr),
+        ("i_tdata".into(), tdata),
+    ];
+    for (name, w) in Geometry::fields(cfg.s_bits()) {
+        let port = format!("i_{name}");
+        let sig = b.input(&port, w);
+        seq_conns.push((port, sig));
+    }
+    let seq_refs: Vec<(&str, Sig)> = seq_conns.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let s = b.instance("seq", &seq_mod, &seq_refs);
     let mut conns: Vec<(String, Sig)> = vec![("i_uop".to_string(), s.get("o_uop"))];
     for (name, id) in &core_mod.inputs {
         if name == "i_uop" || name == "rst" || name == "clk" {

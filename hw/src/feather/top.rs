@@ -186,6 +186,7 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     let s_read = f(&mut b, "s_read");
     let s_buf = f(&mut b, "s_buf");
     let s_addr = f(&mut b, "s_addr");
+    let s_pad = f(&mut b, "s_pad");
     let widx = f(&mut b, "widx");
     let rbank = f(&mut b, "rbank");
     let last = f(&mut b, "last");
@@ -271,6 +272,10 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     b.mem_write(wm, host_w_addr, host_data, host_w_we);
 
     // ---- NEST: control delayed one cycle to meet the buffer data.
+    // A padding element is the streamed operand's zero point in every column.
+    let pad_q = b.delay("n_pad_q", s_pad);
+    let zp_line = b.cat(&vec![zp_i; aw as usize]);
+    let iact = b.mux(pad_q, zp_line, s_line);
     let valid_q = b.delay("n_valid_q", s_read);
     let widx_q = b.delay("n_widx_q", widx);
     let rbank_q = b.delay("n_rbank_q", rbank);
@@ -283,7 +288,7 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
         "nest",
         &nest_mod,
         &[
-            ("i_iact", s_line),
+            ("i_iact", iact),
             ("i_wdata", w_line),
             ("i_valid", valid_q),
             ("i_widx", widx_q),

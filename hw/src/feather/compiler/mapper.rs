@@ -22,15 +22,17 @@
 //! then both reduces the G columns and steers each sum to its bank (reorder in reduction).
 //!
 //! Convolutions are lowered to GEMM (`conv_gemm`, `im2col`): output pixels are GEMM rows,
-//! (r, s, c) the reduction, filters the columns, so C is the NHWC output. The streaming buffer
-//! holds the lowered iActs (each input pixel up to R·S times); reading windows out of a compact
-//! layout is not modelled yet.
+//! (r, s, c) the reduction, filters the columns, so C is the NHWC output. Placed in the
+//! mapping's own placement the streaming buffer holds the lowered iActs (each input pixel up
+//! to R·S times); with `Stream::Window` it holds the compact NHWC input instead and the
+//! sequencer walks the windows (`window.rs`).
 //!
 //! Among the splits that satisfy the layout the compiler keeps the one the timing model says is
 //! fastest. The inputs-stationary dataflow is the same machine on the transposed GEMM
 //! (`Cᵀ = Bᵀ Aᵀ`): the compiler swaps the operands' roles and transposes the layout.
 
 use super::route::{RouteCache, RouteError, Target};
+use super::window::Window;
 use crate::feather::birrd::Config;
 use crate::feather::buffers::QUANT_LATENCY;
 use crate::feather::controller::Uop;
@@ -78,8 +80,7 @@ pub fn im2col(x: &[u8], sh: &ConvShape, zp_i: u8) -> Vec<u8> {
                 let m = (n * p_out + p) * q_out + q;
                 for r in 0..sh.r {
                     for s in 0..sh.s {
-                        let hi = (p * sh.stride + r) as isize - sh.pad as isize;
-                        let wi = (q * sh.stride + s) as isize - sh.pad as isize;
+                        let (hi, wi) = sh.tap(p, q, r, s);
                         if hi < 0 || wi < 0 || hi >= sh.h as isize || wi >= sh.w as isize {
                             continue;
                         }
@@ -362,7 +363,11 @@ impl Mapping {
         pm: usize,
         blocked: bool,
     ) -> Mapping {
-        let v = gemm.k.min(cfg.ah as usize);
+        Mapping::with_v(gemm.k.min(cfg.ah as usize), gemm, g, pn, pm, blocked)
+    }
+
+    /// A split with VN length v (≤ AH).
+    fn with_v(v: usize, gemm: &Gemm, g: usize, pn: usize, pm: usize, blocked: bool) -> Mapping {
         let rows = v.min(gemm.n.div_ceil(pn));
         let kg = gemm.k.div_ceil(v);
         let nb = gemm.n.div_ceil(rows * pn);
@@ -475,6 +480,8 @@ pub struct Schedule {
     pub starts: Vec<(u64, u64)>,
     /// The distinct BIRRD command words, in order of first use.
     pub config_words: Vec<Bits>,
+    /// The window walk, when the input is streamed from its compact layout.
+    pub window: Option<Window>,
     /// Per tile, per (VN j, PE row r) at index j·rows + r: the row vector's outputs, or None
     /// when it holds only padding.
     pub row_vectors: Vec<Vec<Option<RowVector>>>,
@@ -506,6 +513,19 @@ pub enum MapError {
     Conflict(String),
     #[error("BIRRD cannot route a row vector of this mapping ({0}); try --topology benes or another layout")]
     Route(RouteError),
+    #[error("window streaming: {0}")]
+    Window(String),
+}
+
+/// How the streamed operand sits in the streaming buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// In the mapping's own placement (`place`): a GEMM operand or a convolution's lowered
+    /// (im2col) input.
+    Placed,
+    /// A convolution's compact NHWC input in `HWC_C<AW>` from line 0, the windows walked by
+    /// the sequencer (`window.rs`). Weights stationary only.
+    Window(ConvShape),
 }
 
 /// Compiles `gemm` for `cfg` with a dataflow and an output layout (of the GEMM's C[M][N]),
@@ -526,6 +546,7 @@ pub fn compile(
             in_buf: 0,
             out_buf: 1,
             single_pn: false,
+            stream: Stream::Placed,
         },
         cache,
     )
@@ -542,6 +563,7 @@ pub struct Options {
     /// Only mappings with Pn = 1 (each streamed element in one bank): required of a layer
     /// whose input another layer writes directly (`Out::Feed`).
     pub single_pn: bool,
+    pub stream: Stream,
 }
 
 pub fn compile_with(
@@ -566,8 +588,52 @@ pub fn compile_with(
             });
         }
     }
-    let (hw_gemm, hw_layout) = hardware_view(gemm, dataflow, opt.out);
-    let map = best_mapping(cfg, &hw_gemm, &hw_layout, opt.single_pn)?;
+    let window = match opt.stream {
+        Stream::Placed => None,
+        Stream::Window(shape) => {
+            let win = Window::new(cfg, &shape)?;
+            if dataflow != Dataflow::Ws {
+                return Err(MapError::Window(
+                    "only the weights-stationary dataflow streams windows".into(),
+                ));
+            }
+            if conv_gemm(&shape) != Some(gemm) {
+                return Err(MapError::Window(format!(
+                    "the GEMM {gemm:?} is not the convolution's"
+                )));
+            }
+            Some(win)
+        }
+    };
+    let (hw_gemm, hw_layout) = match &window {
+        None => hardware_view(gemm, dataflow, opt.out),
+        Some(win) => {
+            let (_, hw) = hardware_view(gemm, dataflow, opt.out);
+            let hw_gemm = Gemm {
+                m: win.pixels(),
+                k: win.hw_k(),
+                n: gemm.n,
+            };
+            (hw_gemm, hw)
+        }
+    };
+    let map = match &window {
+        None => best_mapping(cfg, &hw_gemm, &hw_layout, opt.single_pn)?,
+        Some(win) => {
+            let map = Mapping::with_v(win.v, &hw_gemm, aw, 1, 1, false);
+            if let Some(e) = conflict(&map, &hw_gemm, &hw_layout) {
+                return Err(MapError::Conflict(e));
+            }
+            capacity(cfg, "the compact input", win.lines(), cfg.s_depth)?;
+            capacity(
+                cfg,
+                "the stationary operand",
+                map.tiles() * map.rows * map.v,
+                cfg.w_depth,
+            )?;
+            map
+        }
+    };
     let out_lines = opt.out.lines(gemm.m, gemm.n);
     capacity(cfg, "the output", out_lines, cfg.o_depth.min(cfg.s_depth))?;
     let starts = tile_starts(&map);
@@ -597,7 +663,13 @@ pub fn compile_with(
                 let u = &mut uops[s as usize + j * map.v + k];
                 u.s_read = true;
                 u.s_buf = opt.in_buf;
-                u.s_addr = ((ksi * map.mb + j) * map.v + k) as u32;
+                match &window {
+                    None => u.s_addr = ((ksi * map.mb + j) * map.v + k) as u32,
+                    Some(win) => match win.element(j, ksi * map.v + k) {
+                        Some(line) => u.s_addr = line as u32,
+                        None => u.s_pad = true,
+                    },
+                }
                 u.widx = k as u32;
                 u.rbank = bank;
                 u.last = k + 1 == map.v;
@@ -673,6 +745,7 @@ pub fn compile_with(
         starts,
         config_words,
         row_vectors,
+        window,
     })
 }
 
@@ -794,9 +867,96 @@ pub fn plan(cfg: &FeatherConfig, gemm: Gemm, dataflow: Dataflow, layout: Layout)
     }
 }
 
+/// Plans a convolution streamed from its compact input (`Stream::Window`) with the timing
+/// model only; `s_lines` is the compact input's size.
+pub fn plan_window(
+    cfg: &FeatherConfig,
+    shape: &ConvShape,
+    layout: Layout,
+) -> Result<Plan, MapError> {
+    let win = Window::new(cfg, shape)?;
+    let gemm =
+        conv_gemm(shape).ok_or_else(|| MapError::Window("the filter does not fit".into()))?;
+    let hw_gemm = Gemm {
+        m: win.pixels(),
+        k: win.hw_k(),
+        n: gemm.n,
+    };
+    let map = Mapping::with_v(win.v, &hw_gemm, cfg.aw as usize, 1, 1, false);
+    Ok(Plan {
+        map,
+        cycles: predict_cycles(cfg, &map),
+        s_lines: win.lines(),
+        w_lines: map.tiles() * map.rows * map.v,
+        o_lines: layout.lines(gemm.m, gemm.n),
+    })
+}
+
+/// Which way a convolution's input is streamed, as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamChoice {
+    /// Windows from the compact input when the timing model says they are no slower, or when
+    /// only the compact input fits the buffers; else the lowered input.
+    Auto,
+    Window,
+    Lowered,
+}
+
+impl std::str::FromStr for StreamChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(StreamChoice::Auto),
+            "window" => Ok(StreamChoice::Window),
+            "lowered" => Ok(StreamChoice::Lowered),
+            _ => Err(format!(
+                "unknown stream {s:?} (expected auto, window or lowered)"
+            )),
+        }
+    }
+}
+
+/// The stream for a layer (`shape`: Some for a convolution) and its plan. `Window` for a GEMM,
+/// for the inputs-stationary dataflow or for a shape the walker cannot hold is an error.
+pub fn choose_stream(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    shape: Option<&ConvShape>,
+    dataflow: Dataflow,
+    layout: Layout,
+    choice: StreamChoice,
+) -> Result<(Stream, Plan), MapError> {
+    let lowered = || (Stream::Placed, plan(cfg, gemm, dataflow, layout));
+    let window = || -> Result<(Stream, Plan), MapError> {
+        let sh = shape.ok_or_else(|| MapError::Window("only convolutions have windows".into()))?;
+        if dataflow != Dataflow::Ws {
+            return Err(MapError::Window(
+                "only the weights-stationary dataflow streams windows".into(),
+            ));
+        }
+        Ok((Stream::Window(*sh), plan_window(cfg, sh, layout)?))
+    };
+    match choice {
+        StreamChoice::Lowered => Ok(lowered()),
+        StreamChoice::Window => window(),
+        StreamChoice::Auto => {
+            let low = lowered();
+            let Ok(win) = window() else { return Ok(low) };
+            let fits = |p: &Plan| {
+                p.s_lines.max(p.o_lines) <= cfg.s_depth as usize
+                    && p.w_lines <= cfg.w_depth as usize
+                    && p.o_lines <= cfg.o_depth as usize
+            };
+            let take_window = win.1.cycles <= low.1.cycles || (fits(&win.1) && !fits(&low.1));
+            Ok(if take_window { win } else { low })
+        }
+    }
+}
+
 /// Where the host puts the operands: streaming-buffer lines (AW bytes each) and weight-buffer
-/// lines, for operand matrices A (M×K) and B (K×N) of the *original* GEMM. Unused bytes hold
-/// the zero point, so padding contributes nothing.
+/// lines, for operand matrices A (M×K) and B (K×N) of the *original* GEMM — or, when the
+/// schedule streams windows, A is the convolution's compact NHWC input (N·H·W × C) and B its
+/// lowered filters. Unused bytes hold the zero point, so padding contributes nothing.
 pub fn place(
     sched: &Schedule,
     a: &[u8],
@@ -827,6 +987,19 @@ pub fn place(
         Dataflow::Is => (zp_w, zp_i),
     };
     let hg = sched.hw_gemm;
+    if let Some(win) = &sched.window {
+        let c = win.shape.c;
+        assert_eq!(a.len(), win.shape.n * win.shape.h * win.shape.w * c);
+        let mut s_lines = vec![vec![zx; aw]; win.lines()];
+        for (i, &x) in a.iter().enumerate() {
+            let (pixel, ch) = (i / c, i % c);
+            s_lines[pixel * win.cb + ch / aw][ch % aw] = x;
+        }
+        let w_lines = weight_lines(sched, zy, &|k, n| {
+            win.weight_row(k).map(|row| b[row * g.n + n])
+        });
+        return (s_lines, w_lines);
+    }
     let mut s_lines = vec![vec![zx; aw]; map.ks * map.mb * map.v];
     for ksi in 0..map.ks {
         for j in 0..map.mb {
@@ -846,6 +1019,16 @@ pub fn place(
             }
         }
     }
+    let w_lines = weight_lines(sched, zy, &|k, n| (k < hg.k && n < hg.n).then(|| y(k, n)));
+    (s_lines, w_lines)
+}
+
+/// Weight-buffer lines for the stationary matrix `y(k, n)` of the hardware's GEMM (None:
+/// padding, which holds the stationary operand's zero point).
+fn weight_lines(sched: &Schedule, zy: u8, y: &dyn Fn(usize, usize) -> Option<u8>) -> Vec<Vec<u8>> {
+    let map = &sched.map;
+    let aw = sched.cfg.aw as usize;
+    let hg = sched.hw_gemm;
     let mut w_lines = vec![vec![zy; aw]; map.tiles() * map.rows * map.v];
     for i in 0..map.tiles() {
         let (nbi, ksi) = (i / map.ks, i % map.ks);
@@ -856,9 +1039,12 @@ pub fn place(
                     let k = (ksi * map.g + gi) * map.v + kk;
                     for pn in 0..map.pn {
                         let n = map.channel(nbi, r, pn);
-                        if k < hg.k && n < hg.n {
+                        if n >= hg.n {
+                            continue;
+                        }
+                        if let Some(v) = y(k, n) {
                             for pm in 0..map.pm {
-                                line[map.column(gi, pm, pn)] = y(k, n);
+                                line[map.column(gi, pm, pn)] = v;
                             }
                         }
                     }
@@ -866,7 +1052,7 @@ pub fn place(
             }
         }
     }
-    (s_lines, w_lines)
+    w_lines
 }
 
 /// Reads C (M×N, row-major) out of the output streaming buffer's lines.

@@ -22,6 +22,7 @@
 //! compiler's stream micro-instruction for micro-instruction.
 
 use super::mapper::{RowVector, Schedule};
+use super::window::{Geometry, Tap};
 use crate::feather::controller::Uop;
 use crate::rtl::Bits;
 use std::collections::HashMap;
@@ -38,11 +39,25 @@ pub struct LoadDesc {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamDesc {
     pub start: u64,
+    /// First line, or in window mode the line of the first pixel's window origin.
     pub s_base: u32,
     pub vns: u32,
     pub v: u32,
     pub rbank: u8,
     pub s_buf: u8,
+    /// Window mode: VN j is output pixel j of the layer, element k its window-table entry
+    /// `t0 + k` (`window.rs`).
+    pub win: bool,
+    pub t0: u32,
+}
+
+/// What a window-mode program needs beyond its descriptors: the window table and the
+/// walker's registers (for a streaming buffer of `2^s_bits` lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowProgram {
+    pub table: Vec<Option<Tap>>,
+    pub geometry: Geometry,
+    pub s_bits: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +91,7 @@ pub struct Program {
     pub outs: Vec<OutDesc>,
     pub patterns: Vec<PatEntry>,
     pub configs: Vec<Bits>,
+    pub window: Option<WindowProgram>,
 }
 
 impl Program {
@@ -86,6 +102,7 @@ impl Program {
             + self.outs.len()
             + self.patterns.len()
             + self.configs.len()
+            + self.window.as_ref().map_or(0, |w| w.table.len())
     }
 }
 
@@ -162,6 +179,12 @@ pub fn build(sched: &Schedule) -> Program {
         configs: sched.config_words.clone(),
         ..Program::default()
     };
+    let s_bits = sched.cfg.s_bits();
+    prog.window = sched.window.as_ref().map(|w| WindowProgram {
+        table: w.table(),
+        geometry: w.geometry(s_bits),
+        s_bits,
+    });
     let mut shared: HashMap<Vec<PatEntry>, u32> = HashMap::new();
     for (i, &(l, s)) in sched.starts.iter().enumerate() {
         let ksi = i % map.ks;
@@ -175,11 +198,16 @@ pub fn build(sched: &Schedule) -> Program {
         });
         prog.streams.push(StreamDesc {
             start: s,
-            s_base: (ksi * map.mb * map.v) as u32,
+            s_base: match &sched.window {
+                None => (ksi * map.mb * map.v) as u32,
+                Some(w) => w.origin(s_bits),
+            },
             vns: map.mb as u32,
             v: map.v as u32,
             rbank: bank,
             s_buf: sched.in_buf,
+            win: sched.window.is_some(),
+            t0: (ksi * map.v) as u32,
         });
         let rv = &sched.row_vectors[i];
         for (j0, j1, p, delta) in segments(rv, map.rows, 0, map.mb) {
@@ -240,6 +268,68 @@ pub fn build(sched: &Schedule) -> Program {
     prog
 }
 
+/// The sequencer's window walker in software: the current output pixel's window origin
+/// (hb, wb) and line, stepped pixel by pixel with the geometry registers only.
+struct Walk<'a> {
+    w: &'a WindowProgram,
+    q: u32,
+    p: u32,
+    hb: i64,
+    wb: i64,
+    prow: u32,
+    pline: u32,
+}
+
+impl<'a> Walk<'a> {
+    fn new(w: &'a WindowProgram, origin: u32) -> Walk<'a> {
+        let pad = -(w.geometry.pad as i64);
+        Walk {
+            w,
+            q: 0,
+            p: 0,
+            hb: pad,
+            wb: pad,
+            prow: origin,
+            pline: origin,
+        }
+    }
+
+    fn wrap(&self, x: u32) -> u32 {
+        x & ((1u64 << self.w.s_bits) - 1) as u32
+    }
+
+    /// The line of window-table entry t for the current pixel, or None for padding.
+    fn line(&self, t: usize) -> Option<u32> {
+        let g = &self.w.geometry;
+        let tap = self.w.table[t]?;
+        let (h, w) = (self.hb + tap.dh as i64, self.wb + tap.dw as i64);
+        let inside = (0..g.h as i64).contains(&h) && (0..g.w as i64).contains(&w);
+        inside.then(|| self.wrap(self.pline.wrapping_add(tap.off)))
+    }
+
+    fn next_pixel(&mut self) {
+        let g = self.w.geometry;
+        if self.q + 1 < g.q {
+            self.q += 1;
+            self.wb += g.stride as i64;
+            self.pline = self.wrap(self.pline.wrapping_add(g.dq));
+            return;
+        }
+        self.q = 0;
+        self.wb = -(g.pad as i64);
+        if self.p + 1 < g.p {
+            self.p += 1;
+            self.hb += g.stride as i64;
+            self.prow = self.wrap(self.prow.wrapping_add(g.drow));
+        } else {
+            self.p = 0;
+            self.hb = -(g.pad as i64);
+            self.prow = self.wrap(self.prow.wrapping_add(g.dimg));
+        }
+        self.pline = self.prow;
+    }
+}
+
 /// The sequencer's output in software: `len` micro-instructions, `s_lat` = BIRRD latency.
 pub fn expand(prog: &Program, len: usize, aw: usize, s_lat: usize) -> Vec<Uop> {
     let mut u = vec![Uop::default(); len];
@@ -257,16 +347,32 @@ pub fn expand(prog: &Program, len: usize, aw: usize, s_lat: usize) -> Vec<Uop> {
         }
     }
     for d in &prog.streams {
+        let mut walk = d.win.then(|| {
+            let w = prog
+                .window
+                .as_ref()
+                .expect("window descriptors need a window table");
+            Walk::new(w, d.s_base)
+        });
         for j in 0..d.vns {
             for k in 0..d.v {
                 let t = d.start as usize + (j * d.v + k) as usize;
                 let x = &mut u[t];
                 x.s_read = true;
                 x.s_buf = d.s_buf;
-                x.s_addr = d.s_base + j * d.v + k;
+                match &walk {
+                    None => x.s_addr = d.s_base + j * d.v + k,
+                    Some(w) => match w.line((d.t0 + k) as usize) {
+                        Some(line) => x.s_addr = line,
+                        None => x.s_pad = true,
+                    },
+                }
                 x.widx = k;
                 x.rbank = d.rbank;
                 x.last = k + 1 == d.v;
+            }
+            if let Some(w) = &mut walk {
+                w.next_pixel();
             }
         }
     }

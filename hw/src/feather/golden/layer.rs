@@ -36,8 +36,8 @@ pub fn requant_all(acc: &[u32], q: &Quant) -> Vec<u8> {
         .collect()
 }
 
-/// A convolution's shape: batch N, C input channels, H×W input, K filters of R×S, stride and
-/// zero padding (the same on every side).
+/// A convolution's shape: batch N, C input channels, H×W input, K filters of R×S, stride,
+/// zero padding (the same on every side) and dilation (filter taps `dilation` pixels apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvShape {
     pub n: usize,
@@ -49,19 +49,38 @@ pub struct ConvShape {
     pub s: usize,
     pub stride: usize,
     pub pad: usize,
+    pub dilation: usize,
 }
 
 impl ConvShape {
     /// Output height and width, or None when the filter does not fit the padded input.
     pub fn out_hw(&self) -> Option<(usize, usize)> {
         let (hp, wp) = (self.h + 2 * self.pad, self.w + 2 * self.pad);
-        if self.stride == 0 || self.r == 0 || self.s == 0 || self.r > hp || self.s > wp {
+        if self.stride == 0 || self.dilation == 0 || self.r == 0 || self.s == 0 {
             return None;
         }
-        Some((
-            (hp - self.r) / self.stride + 1,
-            (wp - self.s) / self.stride + 1,
-        ))
+        let (re, se) = self.extent();
+        if re > hp || se > wp {
+            return None;
+        }
+        Some(((hp - re) / self.stride + 1, (wp - se) / self.stride + 1))
+    }
+
+    /// Rows and columns of input one filter spans: (R − 1)·dilation + 1, (S − 1)·dilation + 1.
+    pub fn extent(&self) -> (usize, usize) {
+        (
+            (self.r - 1) * self.dilation + 1,
+            (self.s - 1) * self.dilation + 1,
+        )
+    }
+
+    /// The input row and column tap (r, s) of output pixel (p, q) reads, padding included
+    /// (negative or past the edge: padding).
+    pub fn tap(&self, p: usize, q: usize, r: usize, s: usize) -> (isize, isize) {
+        (
+            (p * self.stride + r * self.dilation) as isize - self.pad as isize,
+            (q * self.stride + s * self.dilation) as isize - self.pad as isize,
+        )
     }
 }
 
@@ -84,8 +103,8 @@ pub fn conv_acc(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u32> {
                     let mut acc = 0u32;
                     for r in 0..sh.r {
                         for s in 0..sh.s {
-                            let hi = (p * sh.stride + r) as isize - sh.pad as isize;
-                            let wi = (qq * sh.stride + s) as isize - sh.pad as isize;
+                            let hi = (p * sh.stride + r * sh.dilation) as isize - sh.pad as isize;
+                            let wi = (qq * sh.stride + s * sh.dilation) as isize - sh.pad as isize;
                             if hi < 0 || wi < 0 || hi >= sh.h as isize || wi >= sh.w as isize {
                                 continue;
                             }
