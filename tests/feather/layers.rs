@@ -441,6 +441,7 @@ fn window_case(ah: u32, aw: u32, sh: ConvShape, layout: &str, seed: u64) -> u64 
     r.cycles
 }
 
+#[allow(clippy::too_many_arguments)]
 fn conv(
     c: usize,
     h: usize,
@@ -530,4 +531,67 @@ fn a_window_streamed_convolution_replays_in_verilator_and_icarus() {
             );
         }
     }
+}
+
+/// Two convolutions chained on chip through the sequencer: layer 1 writes its output
+/// channel-last (`HWC_C<AW>`) into S1, which is exactly the compact input layer 2 streams its
+/// windows from — no host round trip and no im2col, the second layer strided and dilated.
+#[test]
+fn a_convolution_streams_windows_from_the_previous_layers_output_where_it_lies() {
+    use plume::feather::layer::Session;
+    use plume_hw::feather::compiler::mapper::{compile_with, gather, place, Options, Out, Stream};
+    use plume_hw::feather::compiler::program::build;
+    use plume_hw::feather::golden;
+    use plume_hw::feather::sequencer::SeqConfig;
+    let mut cfg = FeatherConfig::new(8, 8);
+    cfg.s_depth = 4096;
+    cfg.w_depth = 4096;
+    let sh1 = conv(5, 9, 8, 12, 3, 1, 1, 1);
+    let sh2 = conv(12, 9, 8, 10, 3, 2, 2, 2);
+    let p1 = prepare(&Layer::Conv(sh1), 31).unwrap();
+    let y1 = p1.golden.clone();
+    let p2 = prepare(&Layer::Conv(sh2), 32).unwrap();
+    // Layer 2 reads layer 1's quantized output: its iAct zero point and format are layer 1's.
+    let mut q2 = p2.data.q;
+    q2.zp_i = p1.data.q.zp_o;
+    q2.iact_signed = p1.data.q.out_signed;
+    let want = golden::conv(&y1, &p2.operands[1], &sh2, &q2);
+    let channel_last = Out::Layout(Layout { cb: 8, wb: 1 });
+    let opt = |stream, in_buf, out_buf| Options {
+        dataflow: Dataflow::Ws,
+        out: channel_last,
+        in_buf,
+        out_buf,
+        single_pn: false,
+        stream,
+    };
+    let mut cache = RouteCache::new();
+    let l1 = compile_with(&cfg, p1.gemm, &opt(Stream::Window(sh1), 0, 1), &mut cache).unwrap();
+    let l2 = compile_with(&cfg, p2.gemm, &opt(Stream::Window(sh2), 1, 0), &mut cache).unwrap();
+    let mut ses = Session::programmable(&cfg, &SeqConfig::default(), None, false).unwrap();
+    ses.set_layer(&l1, &p1.data.q).unwrap();
+    let (s1, w1) = place(
+        &l1,
+        &p1.operands[0],
+        &p1.data.b,
+        p1.data.q.zp_i,
+        p1.data.q.zp_w,
+    );
+    ses.load(0, &s1).unwrap();
+    ses.load(2, &w1).unwrap();
+    let (c1, _) = ses.play_program(&build(&l1), l1.uops.len()).unwrap();
+    assert_eq!(c1, l1.cycles);
+    // Only layer 2's weights are loaded: its input is already in S1.
+    ses.set_layer(&l2, &q2).unwrap();
+    let (_, w2) = place(&l2, &y1, &p2.data.b, q2.zp_i, q2.zp_w);
+    ses.load(2, &w2).unwrap();
+    let (c2, _) = ses.play_program(&build(&l2), l2.uops.len()).unwrap();
+    assert_eq!(c2, l2.cycles);
+    let out = ses.read(0, l2.out.lines(p2.gemm.m, p2.gemm.n)).unwrap();
+    let got = gather(&l2, &out);
+    compare(&l2, &got, &want).unwrap();
+    eprintln!(
+        "chained: {c1} + {c2} cycles, {} distinct outputs",
+        got.iter().collect::<std::collections::HashSet<_>>().len()
+    );
 }
