@@ -256,6 +256,11 @@ pub enum FeatherCmd {
         /// Plot per-layer utilisation and cycles (SVG for a .svg name, else PNG).
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// Board engine: how the dense convolutions' inputs are tiled — window (bands of the
+        /// compact input), lowered (tiles of the im2col matrix) or auto (the cheaper in compute
+        /// cycles plus lines moved).
+        #[arg(long, default_value = "auto")]
+        stream: String,
     },
 }
 
@@ -436,13 +441,20 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                         "--tiled runs on plume's simulator through the AXI top: no --engine verilator/icarus, --vcd or --uops",
                     ));
                 }
-                if l.stream_choice()? == StreamChoice::Window {
-                    return Err(bad(
-                        "--tiled streams the lowered input: window-streamed tiles are not built yet (use --stream lowered or auto)",
-                    ));
-                }
-                let tiling = plume_hw::feather::compiler::tiling::tile(&cfg, gemm, df, layout, 1.0)
-                    .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
+                let shape = match &layer {
+                    Layer::Conv(sh) => Some(sh),
+                    Layer::Gemm(_) => None,
+                };
+                let (tiling, df) = plume_hw::feather::compiler::tiling::tile_layer(
+                    &cfg,
+                    gemm,
+                    shape,
+                    df,
+                    layout,
+                    l.stream_choice()?,
+                    1.0,
+                )
+                .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
                 let prep = l.data(&layer)?;
                 let (got, cycles) =
                     run_tiled_layer(&cfg, &layer, &prep, df, layout, &tiling, dram)?;
@@ -485,9 +497,11 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             verify,
             json,
             plot,
+            stream,
         } => {
             let cfg = a.config()?;
             let engine: super::net::Engine = engine.parse()?;
+            let stream: StreamChoice = stream.parse().map_err(bad)?;
             if verify > 0 && engine != super::net::Engine::Model {
                 return Err(bad(
                     "--verify K belongs to --engine model (sim and board run every selected layer)",
@@ -503,6 +517,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                 verify,
                 json,
                 plot: plot.map(|p| file_target(&p, "plot")).transpose()?,
+                stream,
             };
             super::net::net_cmd(&net, &cfg, &opts)
         }
@@ -796,6 +811,13 @@ fn run_tiled_layer(
         g.k,
         g.n
     );
+    if let Some(sh) = &tiling.window {
+        let (_, q) = sh.out_hw().expect("a valid convolution");
+        crate::outln!(
+            "input streamed from its compact NHWC layout: bands of {} output rows, each loading only the input rows its windows touch",
+            tiling.mt / q
+        );
+    }
     crate::outln!(
         "tiled {} × {} (M × N tiles of at most {} × {}; K whole): {} tiles, {} compute cycles predicted, {} buffer lines loaded and read back",
         g.m.div_ceil(tiling.mt),
@@ -814,7 +836,7 @@ fn run_tiled_layer(
         tiling,
         df,
         layout,
-        &prep.data.a,
+        prep.data.tiled_operand(tiling),
         &prep.data.b,
         &prep.data.q,
         Stalls::default(),

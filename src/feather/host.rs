@@ -9,10 +9,13 @@
 
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
-use plume_hw::feather::compiler::mapper::{compile, place, Dataflow, Layout, Schedule};
+use plume_hw::feather::compiler::mapper::{
+    compile_with, place, Dataflow, Layout, Options, Out, Schedule, Stream,
+};
 use plume_hw::feather::compiler::program;
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::compiler::tiling::Tiling;
+use plume_hw::feather::compiler::window::slab_rows;
 use plume_hw::feather::golden::Quant;
 use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
 use plume_hw::feather::top::FeatherConfig;
@@ -91,11 +94,14 @@ impl Package {
             .iter()
             .map(|(n, v)| (n.to_string(), *v))
             .collect();
-        registers.extend(
-            super::layer::window_constants(sched)
-                .into_iter()
-                .map(|(n, v)| (n.to_string(), v)),
-        );
+        // The walker's registers matter only to window descriptors (others ignore them).
+        if sched.window.is_some() {
+            registers.extend(
+                super::layer::window_constants(sched)
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v)),
+            );
+        }
         registers.push(("length".into(), sched.uops.len() as u64));
         let (s_lines, w_lines) = place(sched, a, bm, q.zp_i, q.zp_w);
         let s_target = if sched.in_buf == 0 {
@@ -456,7 +462,9 @@ pub struct TileRun {
 
 /// Runs `tiling` of the GEMM `a`·`b` (row-major, M×K and K×N) on the wrapped design for `cfg`:
 /// each tile compiled for the same hardware, its rows of A and columns of B loaded from `dram`,
-/// run and read back, one after another (no overlap of loading and computing yet).
+/// run and read back, one after another (no overlap of loading and computing yet). For a
+/// window tiling (`tile_window`) `a` is the convolution's compact NHWC input and each band
+/// loads only its slab of input rows.
 #[allow(clippy::too_many_arguments)]
 pub fn run_tiled(
     cfg: &FeatherConfig,
@@ -483,9 +491,27 @@ pub fn run_tiled(
     let mut out = vec![0u8; g.m * g.n];
     let mut tiles = Vec::new();
     for t in &tiling.tiles {
-        let sched = compile(cfg, t.gemm(g.k), df, layout, &mut cache)
+        let (stream, ta) = match (tiling.band(t), tiling.band_shape(t)) {
+            (Some((n, p0, rows)), Some(shape)) => {
+                // A band: the input rows its windows touch, from the compact input `a`.
+                let (lo, hi) = slab_rows(&shape, p0, rows);
+                let row = shape.w * shape.c;
+                let first = (n * shape.h + lo) * row;
+                let slab = &a[first..first + (hi - lo) * row];
+                (Stream::Band { shape, n, p0, rows }, slab)
+            }
+            _ => (Stream::Placed, &a[t.m0 * g.k..(t.m0 + t.mt) * g.k]),
+        };
+        let opt = Options {
+            dataflow: df,
+            out: Out::Layout(layout),
+            in_buf: 0,
+            out_buf: 1,
+            single_pn: false,
+            stream,
+        };
+        let sched = compile_with(cfg, t.gemm(g.k), &opt, &mut cache)
             .map_err(|e| anyhow::anyhow!("tile at m={} n={}: {e}", t.m0, t.n0))?;
-        let ta = &a[t.m0 * g.k..(t.m0 + t.mt) * g.k];
         let tb: Vec<u8> = (0..g.k)
             .flat_map(|k| b[k * g.n + t.n0..k * g.n + t.n0 + t.nt].iter().copied())
             .collect();

@@ -34,6 +34,16 @@ pub struct LayerData {
 }
 
 impl LayerData {
+    /// The operand `host::run_tiled` takes for this tiling: the compact input for bands of
+    /// a window tiling, else the lowered A.
+    pub fn tiled_operand(&self, tiling: &plume_hw::feather::compiler::tiling::Tiling) -> &[u8] {
+        match (&tiling.window, &self.conv_input) {
+            (Some(_), Some(x)) => x,
+            (Some(_), None) => panic!("a window tiling needs the convolution's input"),
+            (None, _) => &self.a,
+        }
+    }
+
     /// The streamed operand `place` takes for this schedule: the compact input when the
     /// schedule streams windows, else the lowered A.
     pub fn streamed(&self, sched: &Schedule) -> &[u8] {
@@ -226,7 +236,7 @@ pub fn window_constants(sched: &Schedule) -> Vec<(&'static str, u64)> {
     let values = sched
         .window
         .map(|w| w.geometry(s_bits).values())
-        .unwrap_or([0; 9]);
+        .unwrap_or([0; 10]);
     Geometry::fields(s_bits)
         .iter()
         .zip(values)

@@ -8,7 +8,7 @@ use super::layer::{compare, prepare, run_programmed, Layer};
 use crate::error::{bad, failed, Result};
 use crate::tools::TempDir;
 use plume_hw::feather::compiler::mapper::{
-    compile, conv_gemm, plan, plan_window, Dataflow, Gemm, Layout, Plan,
+    compile, conv_gemm, plan, plan_window, Dataflow, Gemm, Layout, Plan, StreamChoice,
 };
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::golden::ConvShape;
@@ -145,6 +145,8 @@ pub struct NetOptions {
     pub verify: usize,
     pub json: bool,
     pub plot: Option<crate::output::FileTarget>,
+    /// How the board engine tiles dense convolutions' inputs.
+    pub stream: StreamChoice,
 }
 
 /// Parses `A..B` (or one number) into an inclusive range of layer numbers.
@@ -231,6 +233,8 @@ struct BoardRun {
     /// Bus cycles: loading, running, reading back.
     phases: [u64; 3],
     seconds: f64,
+    /// Tiled as bands of the compact input (else tiles of the lowered matrix).
+    window: bool,
 }
 
 pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> {
@@ -277,7 +281,7 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
         })
         .collect();
     match opts.engine {
-        Engine::Board => board_all(cfg, opts.dram, &mut rows)?,
+        Engine::Board => board_all(cfg, opts.dram, opts.stream, &mut rows)?,
         Engine::Sim => simulate_all(cfg, &mut rows)?,
         Engine::Model => {}
     }
@@ -358,32 +362,44 @@ fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
 /// Every row tiled for the configuration's buffers and run through the AXI-wrapped top (a
 /// depthwise layer: one channel), output bit-exact, every tile's `CYCLES` the compiler's; a
 /// progress line after each layer.
-fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> Result<()> {
+fn board_all(
+    cfg: &FeatherConfig,
+    dram: super::host::Dram,
+    stream: StreamChoice,
+    rows: &mut [Row],
+) -> Result<()> {
     use super::host::{run_tiled, Stalls};
-    use plume_hw::feather::compiler::tiling::tile;
+    use plume_hw::feather::compiler::tiling::tile_layer;
     let seq = plume_hw::feather::sequencer::SeqConfig::default();
-    let tilings = rows
+    let plans = rows
         .iter()
         .map(|r| {
-            tile(cfg, r.gemm, r.df, r.layout, 1.0)
+            // Depthwise layers run as per-channel GEMMs: no windows.
+            let (shape, choice) = if r.l.depthwise {
+                (None, StreamChoice::Lowered)
+            } else {
+                (Some(&r.l.shape), stream)
+            };
+            tile_layer(cfg, r.gemm, shape, r.df, r.layout, choice, 1.0)
                 .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
         })
         .collect::<Result<Vec<_>>>()?;
+    let (tilings, dfs): (Vec<_>, Vec<_>) = plans.into_iter().unzip();
     // Work estimate for the time left: compute cycles plus one bus beat per line moved.
     let work =
         |t: &plume_hw::feather::compiler::tiling::Tiling| t.compute_cycles() + t.moved_lines();
     let total: u64 = tilings.iter().map(work).sum();
     let (t0, mut done, n) = (std::time::Instant::now(), 0u64, rows.len());
-    for (i, (row, t)) in rows.iter_mut().zip(&tilings).enumerate() {
+    for (i, ((row, t), &df)) in rows.iter_mut().zip(&tilings).zip(&dfs).enumerate() {
         let prep = row.prepared()?;
         let started = std::time::Instant::now();
         let r = run_tiled(
             cfg,
             &seq,
             t,
-            row.df,
+            df,
             row.layout,
-            &prep.data.a,
+            prep.data.tiled_operand(t),
             &prep.data.b,
             &prep.data.q,
             Stalls::default(),
@@ -399,12 +415,18 @@ fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> 
             compute: r.compute_cycles(),
             phases: r.phases(),
             seconds: started.elapsed().as_secs_f64(),
+            window: t.window.is_some(),
         });
         done += work(t);
         let what = format!(
-            "layer {}: {} tiles through the AXI top{}, bit-exact, CYCLES = the compiler's",
+            "layer {}: {} {} through the AXI top{}, bit-exact, CYCLES = the compiler's",
             row.l.layer,
             t.tiles.len(),
+            if t.window.is_some() {
+                "bands of the compact input"
+            } else {
+                "tiles"
+            },
             if row.l.depthwise {
                 " (one channel)"
             } else {
@@ -561,8 +583,9 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         dram.bytes_per_cycle
     );
     crate::outln!(
-        "{:>5} {:>7} {:>12} {:>6} {:>12} {:>12} {:>12} {:>12} {:>9}",
+        "{:>5} {:>8} {:>7} {:>12} {:>6} {:>12} {:>12} {:>12} {:>12} {:>9}",
         "layer",
+        "input",
         "tiles",
         "compute",
         "util",
@@ -590,8 +613,9 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         }
         secs += b.seconds;
         crate::outln!(
-            "{:>5} {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.2} s",
+            "{:>5} {:>8} {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.2} s",
             r.l.layer,
+            if b.window { "window" } else { "lowered" },
             b.tiles * r.groups,
             v[0],
             100.0 * r.macs as f64 / (pes * v[0]) as f64,
@@ -608,7 +632,8 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         .map(|r| r.macs)
         .sum();
     crate::outln!(
-        "total {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.1} s",
+        "total {:>8} {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.1} s",
+        "",
         "",
         tot[0],
         100.0 * macs as f64 / (pes * tot[0]).max(1) as f64,
@@ -649,6 +674,7 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
                 "sim_seconds": r.sim.map(|s| s.1),
                 "board": r.board.map(|b| serde_json::json!({
                     "tiles": b.tiles, "compute_cycles": b.compute,
+                    "input": if b.window { "window" } else { "lowered" },
                     "load_cycles": b.phases[0], "run_cycles": b.phases[1],
                     "readback_cycles": b.phases[2], "seconds": b.seconds,
                     "per": if r.l.depthwise { "one channel" } else { "layer" },

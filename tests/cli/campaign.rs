@@ -328,6 +328,11 @@ fn usage_cases() -> Vec<Case> {
             "expected model, sim or board",
         ),
         case(
+            &["feather", "net", "resnet50", "--stream", "im2col"],
+            2,
+            "expected auto, window or lowered",
+        ),
+        case(
             &[
                 "feather", "run", "--array", "8x8", "--depths", "4,4,4", "--gemm", "4,4096,4",
                 "--tiled",
@@ -630,14 +635,20 @@ fn feather_cases(work: &Path) -> Vec<Case> {
             "only the weights-stationary dataflow streams windows",
         ),
         (
+            &["--gemm", "8,8,8", "--stream", "window", "--tiled"],
+            "only convolutions have windows",
+        ),
+        (
             &[
                 "--conv",
-                "1,4,5,5,4,3,3,1,1",
+                "1,64,9,9,4,3,3,1,1",
                 "--stream",
                 "window",
                 "--tiled",
+                "--depths",
+                "16,1024,1024",
             ],
-            "window-streamed tiles are not built yet",
+            "cannot be tiled into the buffers",
         ),
         (
             &["--conv", "1,4,5,5,4,3,3,1,1,0"],

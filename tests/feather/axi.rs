@@ -280,7 +280,8 @@ fn wrapped_birrd_verilog_matches_the_simulator() {
 #[test]
 fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
     use plume::feather::host::{run_tiled, Dram};
-    use plume_hw::feather::compiler::tiling::tile;
+    use plume_hw::feather::compiler::mapper::StreamChoice;
+    use plume_hw::feather::compiler::tiling::tile_layer;
     let mut cfg = FeatherConfig::new(4, 8);
     (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 32, 64);
     let seq = small_seq();
@@ -300,6 +301,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
             }),
             Dataflow::Ws,
             Layout { cb: 8, wb: 1 },
+            StreamChoice::Lowered,
         ),
         (
             Layer::Gemm(Gemm {
@@ -309,15 +311,40 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
             }),
             Dataflow::Is,
             Layout { cb: 1, wb: 8 },
+            StreamChoice::Lowered,
+        ),
+        // Bands of a convolution streamed from its compact input: two images, dilation 2,
+        // channels not a multiple of AW; each band loads only its slab of input rows.
+        (
+            Layer::Conv(ConvShape {
+                n: 2,
+                c: 11,
+                h: 9,
+                w: 5,
+                k: 10,
+                r: 3,
+                s: 3,
+                stride: 1,
+                pad: 2,
+                dilation: 2,
+            }),
+            Dataflow::Ws,
+            Layout { cb: 8, wb: 1 },
+            StreamChoice::Window,
         ),
     ];
-    for (layer, df, layout) in cases {
+    for (layer, df, layout, choice) in cases {
         let prep = prepare(&layer, 5).unwrap();
         let g = prep.gemm;
         // The layer does not fit whole.
         assert!(compile(&cfg, g, df, layout, &mut RouteCache::new()).is_err());
-        let t = tile(&cfg, g, df, layout, 1.0).unwrap();
+        let shape = match &layer {
+            Layer::Conv(sh) => Some(sh),
+            Layer::Gemm(_) => None,
+        };
+        let (t, df) = tile_layer(&cfg, g, shape, df, layout, choice, 1.0).unwrap();
         assert!(t.tiles.len() > 1, "{layer:?}: {t:?}");
+        assert_eq!(t.window.is_some(), choice == StreamChoice::Window);
         let mut bus = Vec::new();
         let mut outs = Vec::new();
         let busy = Stalls {
@@ -347,7 +374,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
                 &t,
                 df,
                 layout,
-                &prep.data.a,
+                prep.data.tiled_operand(&t),
                 &prep.data.b,
                 &prep.data.q,
                 stalls,

@@ -492,7 +492,7 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
     // The window walker: the current output pixel's window origin (hb, wb), its row's and its
     // own first line; start values on a descriptor's first cycle, stepped at each VN's end.
     let geo = |b: &mut ModuleBuilder, name: &str, w: u32| b.input(&format!("i_{name}"), w);
-    let [g_q, g_p, g_st, g_pad, g_h, g_w, g_dq, g_drow, g_dimg] =
+    let [g_hb0, g_q, g_p, g_st, g_pad, g_h, g_w, g_dq, g_drow, g_dimg] =
         Geometry::fields(sb).map(|(name, w)| geo(&mut b, name, w));
     let z16 = b.zero(16);
     let pad16 = b.extend(g_pad, 16);
@@ -504,7 +504,7 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
     };
     let (wq_q, wq) = walker(&mut b, "q", 16, z16);
     let (wp_q, wp) = walker(&mut b, "p", 16, z16);
-    let (hb_q, hb) = walker(&mut b, "hb", 16, neg_pad);
+    let (hb_q, hb) = walker(&mut b, "hb", 16, g_hb0);
     let (wb_q, wb) = walker(&mut b, "wb", 16, neg_pad);
     let (prow_q, prow) = walker(&mut b, "prow", sb, s_base);
     let (pline_q, pline) = walker(&mut b, "pline", sb, s_base);
@@ -525,7 +525,7 @@ pub fn sequencer(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, Fea
     let wb1 = b.add(wb, st16);
     let wb_n = b.mux(q_last, neg_pad, wb1);
     let hb1 = b.add(hb, st16);
-    let hb_row = b.mux(p_last, neg_pad, hb1);
+    let hb_row = b.mux(p_last, g_hb0, hb1);
     let hb_n = b.mux(q_last, hb_row, hb);
     let prow_img = b.add(prow, g_dimg);
     let prow_next = b.add(prow, g_drow);

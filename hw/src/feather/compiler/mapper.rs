@@ -526,6 +526,14 @@ pub enum Stream {
     /// A convolution's compact NHWC input in `HWC_C<AW>` from line 0, the windows walked by
     /// the sequencer (`window.rs`). Weights stationary only.
     Window(ConvShape),
+    /// Output rows `p0 .. p0 + rows` of image `n` of a convolution (a tile of a tiled layer),
+    /// streamed from the input rows their windows touch (`window::slab_rows`), from line 0.
+    Band {
+        shape: ConvShape,
+        n: usize,
+        p0: usize,
+        rows: usize,
+    },
 }
 
 /// Compiles `gemm` for `cfg` with a dataflow and an output layout (of the GEMM's C[M][N]),
@@ -590,14 +598,24 @@ pub fn compile_with(
     }
     let window = match opt.stream {
         Stream::Placed => None,
-        Stream::Window(shape) => {
-            let win = Window::new(cfg, &shape)?;
+        Stream::Window(_) | Stream::Band { .. } => {
+            let win = match opt.stream {
+                Stream::Band { shape, n, p0, rows } => Window::band(cfg, &shape, n, p0, rows)?,
+                Stream::Window(shape) => Window::new(cfg, &shape)?,
+                Stream::Placed => unreachable!(),
+            };
             if dataflow != Dataflow::Ws {
                 return Err(MapError::Window(
                     "only the weights-stationary dataflow streams windows".into(),
                 ));
             }
-            if conv_gemm(&shape) != Some(gemm) {
+            let sh = &win.shape;
+            let want = Gemm {
+                m: win.pixels(),
+                k: sh.c * sh.r * sh.s,
+                n: sh.k,
+            };
+            if want != gemm {
                 return Err(MapError::Window(format!(
                     "the GEMM {gemm:?} is not the convolution's"
                 )));
@@ -874,22 +892,25 @@ pub fn plan_window(
     shape: &ConvShape,
     layout: Layout,
 ) -> Result<Plan, MapError> {
-    let win = Window::new(cfg, shape)?;
-    let gemm =
-        conv_gemm(shape).ok_or_else(|| MapError::Window("the filter does not fit".into()))?;
+    Ok(plan_of(cfg, &Window::new(cfg, shape)?, layout))
+}
+
+/// The timing-model plan of a window (a whole layer or a band).
+pub fn plan_of(cfg: &FeatherConfig, win: &Window, layout: Layout) -> Plan {
+    let (m, n) = (win.pixels(), win.shape.k);
     let hw_gemm = Gemm {
-        m: win.pixels(),
+        m,
         k: win.hw_k(),
-        n: gemm.n,
+        n,
     };
     let map = Mapping::with_v(win.v, &hw_gemm, cfg.aw as usize, 1, 1, false);
-    Ok(Plan {
+    Plan {
         map,
         cycles: predict_cycles(cfg, &map),
         s_lines: win.lines(),
         w_lines: map.tiles() * map.rows * map.v,
-        o_lines: layout.lines(gemm.m, gemm.n),
-    })
+        o_lines: layout.lines(m, n),
+    }
 }
 
 /// Which way a convolution's input is streamed, as asked.
@@ -989,7 +1010,11 @@ pub fn place(
     let hg = sched.hw_gemm;
     if let Some(win) = &sched.window {
         let c = win.shape.c;
-        assert_eq!(a.len(), win.shape.n * win.shape.h * win.shape.w * c);
+        assert_eq!(
+            a.len(),
+            win.lines() / win.cb * c,
+            "the compact input (or slab)"
+        );
         let mut s_lines = vec![vec![zx; aw]; win.lines()];
         for (i, &x) in a.iter().enumerate() {
             let (pixel, ch) = (i / c, i % c);

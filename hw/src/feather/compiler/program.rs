@@ -268,6 +268,13 @@ pub fn build(sched: &Schedule) -> Program {
     prog
 }
 
+impl WindowProgram {
+    /// The first output row's window origin row (the 16-bit register, sign-extended).
+    fn hb0(&self) -> i64 {
+        self.geometry.hb0 as u16 as i16 as i64
+    }
+}
+
 /// The sequencer's window walker in software: the current output pixel's window origin
 /// (hb, wb) and line, stepped pixel by pixel with the geometry registers only.
 struct Walk<'a> {
@@ -287,7 +294,7 @@ impl<'a> Walk<'a> {
             w,
             q: 0,
             p: 0,
-            hb: pad,
+            hb: w.hb0(),
             wb: pad,
             prow: origin,
             pline: origin,
@@ -323,7 +330,7 @@ impl<'a> Walk<'a> {
             self.prow = self.wrap(self.prow.wrapping_add(g.drow));
         } else {
             self.p = 0;
-            self.hb = -(g.pad as i64);
+            self.hb = self.w.hb0();
             self.prow = self.wrap(self.prow.wrapping_add(g.dimg));
         }
         self.pline = self.prow;

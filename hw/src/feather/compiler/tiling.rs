@@ -7,8 +7,15 @@
 //! Among the tile sizes whose every tile fits the buffers (by `plan`'s line counts), the one
 //! with the fewest predicted cycles wins: the tiles' compute cycles (the timing model, exact
 //! against simulation) plus the buffer lines loaded and read back, at `cycles_per_line`.
+//!
+//! A convolution streamed from its compact input (`tile_window`) is cut into bands of whole
+//! output rows of one image (a contiguous range of the GEMM's rows) and blocks of output
+//! channels; a band loads only the input rows its windows touch (`window::slab_rows`), so
+//! neighbouring bands share just the filter's halo, and nothing is lowered.
 
-use super::mapper::{plan, Dataflow, Gemm, Layout};
+use super::mapper::{plan, plan_of, Dataflow, Gemm, Layout, StreamChoice};
+use super::window::Window;
+use crate::feather::golden::ConvShape;
 use crate::feather::top::FeatherConfig;
 
 /// One tile of a layer's GEMM.
@@ -43,6 +50,8 @@ pub struct Tiling {
     pub cycles: Vec<u64>,
     /// Buffer lines moved per tile: streamed and stationary operands in, outputs back.
     pub lines: Vec<u64>,
+    /// Set when the tiles are bands of this convolution streamed from its compact input.
+    pub window: Option<ConvShape>,
 }
 
 impl Tiling {
@@ -52,6 +61,18 @@ impl Tiling {
 
     pub fn moved_lines(&self) -> u64 {
         self.lines.iter().sum()
+    }
+
+    /// A band tile's image, first output row and rows (window tilings only).
+    pub fn band(&self, t: &Tile) -> Option<(usize, usize, usize)> {
+        let sh = self.window?;
+        let (p, q) = sh.out_hw()?;
+        Some((t.m0 / (p * q), t.m0 % (p * q) / q, t.mt / q))
+    }
+
+    /// The convolution a band tile runs: the layer with its `nt` filters.
+    pub fn band_shape(&self, t: &Tile) -> Option<ConvShape> {
+        self.window.map(|sh| ConvShape { k: t.nt, ..sh })
     }
 }
 
@@ -71,6 +92,8 @@ pub enum TileError {
         wd: u32,
         od: u32,
     },
+    #[error("window streaming: {0}")]
+    Window(String),
 }
 
 /// Sizes worth trying for a dimension of `total`: the whole, then halves down to 1.
@@ -140,6 +163,7 @@ pub fn tile(
                 tiles: Vec::new(),
                 cycles: Vec::new(),
                 lines: Vec::new(),
+                window: None,
             };
             for m0 in (0..gemm.m).step_by(mt) {
                 for n0 in (0..gemm.n).step_by(nt) {
@@ -179,6 +203,124 @@ pub fn tile(
             s: p.s_lines,
             w: p.w_lines,
             o: p.o_lines,
+            sd: cfg.s_depth,
+            wd: cfg.w_depth,
+            od: cfg.o_depth,
+        }
+    })
+}
+
+/// Tiles a layer (`shape`: Some for a convolution) as `choice` asks: `Window` bands of the
+/// compact input, `Lowered` the GEMM, `Auto` whichever the cost (compute cycles plus lines
+/// moved at `cycles_per_line`) favours. Returns the tiling and the dataflow it runs (windows:
+/// weights stationary).
+pub fn tile_layer(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    shape: Option<&ConvShape>,
+    dataflow: Dataflow,
+    layout: Layout,
+    choice: StreamChoice,
+    cycles_per_line: f64,
+) -> Result<(Tiling, Dataflow), TileError> {
+    let cost = |t: &Tiling| t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
+    let window = || -> Result<(Tiling, Dataflow), TileError> {
+        let sh = shape.ok_or_else(|| TileError::Window("only convolutions have windows".into()))?;
+        Ok((tile_window(cfg, sh, layout, cycles_per_line)?, Dataflow::Ws))
+    };
+    let lowered = || tile(cfg, gemm, dataflow, layout, cycles_per_line).map(|t| (t, dataflow));
+    match choice {
+        StreamChoice::Window => window(),
+        StreamChoice::Lowered => lowered(),
+        StreamChoice::Auto => match (window(), lowered()) {
+            (Ok(w), Ok(l)) => Ok(if cost(&w.0) <= cost(&l.0) { w } else { l }),
+            (Ok(w), Err(_)) => Ok(w),
+            (Err(_), l) => l,
+        },
+    }
+}
+
+/// Tiles a convolution streamed from its compact input: bands of output rows of one image
+/// × blocks of output channels, for each channel block the largest band height whose every
+/// tile fits, the fewest predicted cycles (compute plus lines moved at `cycles_per_line`) kept.
+pub fn tile_window(
+    cfg: &FeatherConfig,
+    shape: &ConvShape,
+    layout: Layout,
+    cycles_per_line: f64,
+) -> Result<Tiling, TileError> {
+    let sh = *shape;
+    let gemm =
+        super::mapper::conv_gemm(&sh).ok_or(TileError::Shape(0, sh.c * sh.r * sh.s, sh.k))?;
+    let (p_out, q_out) = sh.out_hw().expect("conv_gemm checked the shape");
+    let fits = |n: usize, p0: usize, rows: usize, nt: usize| -> Option<(u64, u64)> {
+        let band = ConvShape { k: nt, ..sh };
+        let win = Window::band(cfg, &band, n, p0, rows).ok()?;
+        let p = plan_of(cfg, &win, layout);
+        let ok = p.s_lines <= cfg.s_depth as usize
+            && p.w_lines <= cfg.w_depth as usize
+            && p.o_lines <= cfg.o_depth.min(cfg.s_depth) as usize;
+        ok.then_some((p.cycles, (p.s_lines + p.w_lines + p.o_lines) as u64))
+    };
+    let mut best: Option<(f64, Tiling)> = None;
+    for &nt in &candidates(sh.k) {
+        for &pt in &candidates(p_out) {
+            let mut t = Tiling {
+                gemm,
+                mt: pt * q_out,
+                nt,
+                tiles: Vec::new(),
+                cycles: Vec::new(),
+                lines: Vec::new(),
+                window: Some(sh),
+            };
+            let mut ok = true;
+            'all: for n in 0..sh.n {
+                for p0 in (0..p_out).step_by(pt) {
+                    let rows = pt.min(p_out - p0);
+                    for n0 in (0..sh.k).step_by(nt) {
+                        let ntt = nt.min(sh.k - n0);
+                        let Some((c, l)) = fits(n, p0, rows, ntt) else {
+                            ok = false;
+                            break 'all;
+                        };
+                        t.tiles.push(Tile {
+                            m0: (n * p_out + p0) * q_out,
+                            mt: rows * q_out,
+                            n0,
+                            nt: ntt,
+                        });
+                        t.cycles.push(c);
+                        t.lines.push(l);
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let total = t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, t));
+            }
+            break;
+        }
+    }
+    best.map(|b| b.1).ok_or_else(|| {
+        // The largest one-row, one-channel band (an interior one has the tallest slab).
+        let band = ConvShape { k: 1, ..sh };
+        let (s, w, o) = (0..p_out)
+            .filter_map(|p0| Window::band(cfg, &band, 0, p0, 1).ok())
+            .map(|win| {
+                let p = plan_of(cfg, &win, layout);
+                (p.s_lines, p.w_lines, p.o_lines)
+            })
+            .max()
+            .unwrap_or((0, 0, 0));
+        TileError::TooDeep {
+            k: gemm.k,
+            s,
+            w,
+            o,
             sd: cfg.s_depth,
             wd: cfg.w_depth,
             od: cfg.o_depth,

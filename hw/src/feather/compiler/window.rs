@@ -42,6 +42,15 @@ pub struct Window {
     /// Output height and width.
     pub p: usize,
     pub q: usize,
+    /// What the window covers: `images` images from image `n0`, output rows `p0 .. p0 + rows`
+    /// of each, read from an input slab of `slab_h` rows from input row `h_lo` (the whole layer:
+    /// all images, all rows, the whole input; a band of a tiled layer: one image, some rows).
+    pub images: usize,
+    pub n0: usize,
+    pub p0: usize,
+    pub rows: usize,
+    pub h_lo: usize,
+    pub slab_h: usize,
     /// Channel blocks ⌈C / AW⌉.
     pub cb: usize,
     /// Taps per column, R·S·CB.
@@ -63,6 +72,8 @@ pub struct Tap {
 /// The walker's per-layer registers (line deltas wrap at the streaming buffer's depth).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Geometry {
+    /// The first output row's window origin row p0·st − pad, 16-bit two's complement.
+    pub hb0: u32,
     pub q: u32,
     pub p: u32,
     pub stride: u32,
@@ -80,8 +91,9 @@ pub struct Geometry {
 impl Geometry {
     /// The walker's registers by name (the sequencer's `i_<name>` inputs, AXI-Lite registers
     /// of the wrapped top) and their widths for a streaming buffer of `2^s_bits` lines.
-    pub fn fields(s_bits: u32) -> [(&'static str, u32); 9] {
+    pub fn fields(s_bits: u32) -> [(&'static str, u32); 10] {
         [
+            ("win_hb0", 16),
             ("win_q", 16),
             ("win_p", 16),
             ("win_stride", 8),
@@ -95,8 +107,9 @@ impl Geometry {
     }
 
     /// Values in the order of `fields`.
-    pub fn values(&self) -> [u64; 9] {
+    pub fn values(&self) -> [u64; 10] {
         [
+            self.hb0,
             self.q,
             self.p,
             self.stride,
@@ -140,6 +153,12 @@ impl Window {
             aw,
             p,
             q,
+            images: shape.n,
+            n0: 0,
+            p0: 0,
+            rows: p,
+            h_lo: 0,
+            slab_h: shape.h,
             cb,
             t,
             v,
@@ -147,14 +166,38 @@ impl Window {
         })
     }
 
-    /// Output pixels N·P·Q (the rows of the GEMM the array runs).
-    pub fn pixels(&self) -> usize {
-        self.shape.n * self.p * self.q
+    /// A band of a tiled layer: output rows `p0 .. p0 + rows` of image `n`, read from the
+    /// input rows their windows touch (the slab, `slab_rows`).
+    pub fn band(
+        cfg: &FeatherConfig,
+        shape: &ConvShape,
+        n: usize,
+        p0: usize,
+        rows: usize,
+    ) -> Result<Window, MapError> {
+        let mut w = Window::new(cfg, shape)?;
+        if n >= shape.n || rows == 0 || p0 + rows > w.p {
+            return Err(MapError::Window(format!(
+                "band of output rows {p0}..{} of image {n} is outside the {}x{} output of {} images",
+                p0 + rows,
+                w.p,
+                w.q,
+                shape.n
+            )));
+        }
+        let (lo, hi) = slab_rows(shape, p0, rows);
+        (w.images, w.n0, w.p0, w.rows, w.h_lo, w.slab_h) = (1, n, p0, rows, lo, hi - lo);
+        Ok(w)
     }
 
-    /// Streaming-buffer lines the compact input takes.
+    /// Output pixels the window covers (the rows of the GEMM the array runs).
+    pub fn pixels(&self) -> usize {
+        self.images * self.rows * self.q
+    }
+
+    /// Streaming-buffer lines the compact input (the slab) takes.
     pub fn lines(&self) -> usize {
-        self.shape.n * self.shape.h * self.shape.w * self.cb
+        self.images * self.slab_h * self.shape.w * self.cb
     }
 
     /// Length of the hardware's reduction: every column's ⌈T / V⌉·V taps.
@@ -176,12 +219,15 @@ impl Window {
     pub fn element(&self, m: usize, t: usize) -> Option<usize> {
         let sh = &self.shape;
         let (r, s, cbi) = self.tap(t)?;
-        let (n, pq) = (m / (self.p * self.q), m % (self.p * self.q));
-        let (hi, wi) = sh.tap(pq / self.q, pq % self.q, r, s);
+        let per = self.rows * self.q;
+        let (img, pq) = (m / per, m % per);
+        let (hi, wi) = sh.tap(self.p0 + pq / self.q, pq % self.q, r, s);
         if hi < 0 || wi < 0 || hi >= sh.h as isize || wi >= sh.w as isize {
             return None;
         }
-        Some(((n * sh.h + hi as usize) * sh.w + wi as usize) * self.cb + cbi)
+        let h = hi as usize - self.h_lo;
+        debug_assert!(h < self.slab_h, "row {hi} outside the slab");
+        Some(((img * self.slab_h + h) * sh.w + wi as usize) * self.cb + cbi)
     }
 
     /// Where hardware reduction index k' (column g = ⌊k'/V⌋ mod AW of superchunk ⌊k'/(V·AW)⌋,
@@ -218,25 +264,44 @@ impl Window {
         let wrap = |x: i64| (x.rem_euclid(1i64 << s_bits)) as u32;
         let cb = self.cb as i64;
         let (st, w, h) = (sh.stride as i64, sh.w as i64, sh.h as i64);
+        let slab = self.slab_h as i64;
         Geometry {
+            hb0: (self.hb0() as i64).rem_euclid(1 << 16) as u32,
             q: self.q as u32,
-            p: self.p as u32,
+            p: self.rows as u32,
             stride: sh.stride as u32,
             pad: sh.pad as u32,
-            h: sh.h as u32,
+            h: h as u32,
             w: sh.w as u32,
             dq: wrap(st * cb),
             drow: wrap(st * w * cb),
-            dimg: wrap((h * w - (self.p as i64 - 1) * st * w) * cb),
+            dimg: wrap((slab * w - (self.rows as i64 - 1) * st * w) * cb),
         }
     }
 
-    /// Line of output pixel 0's window origin (−pad, −pad), wrapped to the buffer's depth.
+    /// The first output row's window origin row, p0·st − pad.
+    fn hb0(&self) -> isize {
+        (self.p0 * self.shape.stride) as isize - self.shape.pad as isize
+    }
+
+    /// Line of the first output pixel's window origin (hb0, −pad) in the slab, wrapped to the
+    /// buffer's depth.
     pub fn origin(&self, s_bits: u32) -> u32 {
         let pad = self.shape.pad as i64;
-        let x = (-pad * self.shape.w as i64 - pad) * self.cb as i64;
+        let row = self.hb0() as i64 - self.h_lo as i64;
+        let x = (row * self.shape.w as i64 - pad) * self.cb as i64;
         x.rem_euclid(1i64 << s_bits) as u32
     }
+}
+
+/// The input rows [lo, hi) the windows of output rows `p0 .. p0 + rows` touch, inside the input.
+pub fn slab_rows(shape: &ConvShape, p0: usize, rows: usize) -> (usize, usize) {
+    let top = (p0 * shape.stride) as isize - shape.pad as isize;
+    let (re, _) = shape.extent();
+    let bottom = ((p0 + rows - 1) * shape.stride + re) as isize - shape.pad as isize;
+    let lo = top.clamp(0, shape.h as isize) as usize;
+    let hi = bottom.clamp(lo as isize, shape.h as isize) as usize;
+    (lo, hi)
 }
 
 #[cfg(test)]
