@@ -6,8 +6,8 @@ use crate::output::{dir_target, file_target, FileTarget, StagedFile, TempDir};
 use clap::{Args, Command, Subcommand};
 use plume_hw::feather::birrd::Topology;
 use plume_hw::feather::compiler::mapper::{
-    choose_stream, compile_with, plan, Dataflow, Gemm, Layout, MapError, Options, Out, Plan,
-    Schedule, Stream, StreamChoice,
+    choose_stream, compile_with, plan, Dataflow, Gemm, Layout, MapError, Options, Plan, Stream,
+    StreamChoice,
 };
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::golden::ConvShape;
@@ -561,15 +561,19 @@ fn export_layer(
         .gemm()
         .ok_or_else(|| bad("the filter does not fit the padded input"))?;
     let (stream, _) = args.stream(cfg, layer, gemm, df, layout)?;
-    let sched = compile_layer(cfg, gemm, df, layout, stream, &mut RouteCache::new()).map_err(
-        |e| match e {
-            MapError::Route(_) | MapError::Conflict(_) => failed(&e),
-            other => bad(format!(
-                "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
-                cfg.s_depth, cfg.w_depth, cfg.o_depth
-            )),
-        },
-    )?;
+    let sched = compile_with(
+        cfg,
+        gemm,
+        &Options::layer(df, layout, stream),
+        &mut RouteCache::new(),
+    )
+    .map_err(|e| match e {
+        MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+        other => bad(format!(
+            "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
+            cfg.s_depth, cfg.w_depth, cfg.o_depth
+        )),
+    })?;
     let prep = args.data(layer)?;
     let q = &prep.data.q;
     let pkg = Package::new(
@@ -629,26 +633,6 @@ struct RunHow {
     uops: bool,
 }
 
-/// Compiles a layer for the first streaming buffer, outputs into the second.
-fn compile_layer(
-    cfg: &FeatherConfig,
-    gemm: Gemm,
-    df: Dataflow,
-    layout: Layout,
-    stream: Stream,
-    cache: &mut RouteCache,
-) -> Result<Schedule, MapError> {
-    let opt = Options {
-        dataflow: df,
-        out: Out::Layout(layout),
-        in_buf: 0,
-        out_buf: 1,
-        single_pn: false,
-        stream,
-    };
-    compile_with(cfg, gemm, &opt, cache)
-}
-
 /// Runs a layer on a core whose buffers were sized for it (`sized_for`); returns the output
 /// tensor read back from the core and the cycles the layer took, once both check out.
 fn run_layer(
@@ -668,11 +652,16 @@ fn run_layer(
     } = *how;
     let mut cache = RouteCache::new();
     let t_compile = std::time::Instant::now();
-    let sched =
-        compile_layer(&cfg, prep.gemm, df, layout, stream, &mut cache).map_err(|e| match e {
-            MapError::Route(_) | MapError::Conflict(_) => failed(&e),
-            other => bad(other.to_string()),
-        })?;
+    let sched = compile_with(
+        &cfg,
+        prep.gemm,
+        &Options::layer(df, layout, stream),
+        &mut cache,
+    )
+    .map_err(|e| match e {
+        MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+        other => bad(other.to_string()),
+    })?;
     let g = prep.gemm;
     crate::outln!(
         "FEATHER {}x{} ({} BIRRD) · {} → GEMM M={} K={} N={}",

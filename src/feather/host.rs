@@ -10,7 +10,7 @@
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
 use plume_hw::feather::compiler::mapper::{
-    compile_with, place, Dataflow, Layout, Options, Out, Schedule, Stream,
+    compile_with, place, Dataflow, Layout, Options, Schedule, Stream,
 };
 use plume_hw::feather::compiler::program;
 use plume_hw::feather::compiler::route::RouteCache;
@@ -502,14 +502,7 @@ pub fn run_tiled(
             }
             _ => (Stream::Placed, &a[t.m0 * g.k..(t.m0 + t.mt) * g.k]),
         };
-        let opt = Options {
-            dataflow: df,
-            out: Out::Layout(layout),
-            in_buf: 0,
-            out_buf: 1,
-            single_pn: false,
-            stream,
-        };
+        let opt = Options::layer(df, layout, stream);
         let sched = compile_with(cfg, t.gemm(g.k), &opt, &mut cache)
             .map_err(|e| anyhow::anyhow!("tile at m={} n={}: {e}", t.m0, t.n0))?;
         let tb: Vec<u8> = (0..g.k)

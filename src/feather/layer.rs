@@ -377,6 +377,16 @@ impl<S: BorrowMut<Sim>> Session<S> {
         Ok(())
     }
 
+    /// A layer's constants, then its operands placed (`place`) and loaded: the streamed one
+    /// into its streaming buffer, the stationary one into the weight buffer.
+    pub fn load_layer(&mut self, sched: &Schedule, data: &LayerData) -> Result<()> {
+        self.set_layer(sched, &data.q)?;
+        let q = &data.q;
+        let (s_lines, w_lines) = place(sched, data.streamed(sched), &data.b, q.zp_i, q.zp_w);
+        self.load(sched.in_buf as u64, &s_lines)?;
+        self.load(2, &w_lines)
+    }
+
     /// Host writes lines into buffer `sel` (0 = S0, 1 = S1, 2 = W) from line 0, one per cycle.
     pub fn load(&mut self, sel: u64, lines: &[Vec<u8>]) -> Result<()> {
         let sim = self.sim.borrow_mut();
@@ -514,16 +524,7 @@ pub fn run(
     keep_recording: bool,
 ) -> Result<RunResult> {
     let mut ses = Session::new(&sched.cfg, vcd, cosim_tool.is_some() || keep_recording)?;
-    ses.set_layer(sched, &data.q)?;
-    let (s_lines, w_lines) = place(
-        sched,
-        data.streamed(sched),
-        &data.b,
-        data.q.zp_i,
-        data.q.zp_w,
-    );
-    ses.load(sched.in_buf as u64, &s_lines)?;
-    ses.load(2, &w_lines)?;
+    ses.load_layer(sched, data)?;
     let (cycles, sim_seconds) = ses.play(&sched.uops)?;
     let lines = sched.out.lines(sched.gemm.m, sched.gemm.n);
     let out_lines = ses.read(sched.out_buf, lines)?;
@@ -552,16 +553,7 @@ pub fn run_programmed(
     let prog = plume_hw::feather::compiler::program::build(sched);
     let seq = SeqConfig::default();
     let mut ses = Session::programmable(&sched.cfg, &seq, vcd, cosim_tool.is_some())?;
-    ses.set_layer(sched, &data.q)?;
-    let (s_lines, w_lines) = place(
-        sched,
-        data.streamed(sched),
-        &data.b,
-        data.q.zp_i,
-        data.q.zp_w,
-    );
-    ses.load(sched.in_buf as u64, &s_lines)?;
-    ses.load(2, &w_lines)?;
+    ses.load_layer(sched, data)?;
     let (cycles, sim_seconds) = ses.play_program(&prog, sched.uops.len())?;
     let lines = sched.out.lines(sched.gemm.m, sched.gemm.n);
     let out_lines = ses.read(sched.out_buf, lines)?;

@@ -548,14 +548,7 @@ pub fn compile(
     compile_with(
         cfg,
         gemm,
-        &Options {
-            dataflow,
-            out: Out::Layout(layout),
-            in_buf: 0,
-            out_buf: 1,
-            single_pn: false,
-            stream: Stream::Placed,
-        },
+        &Options::layer(dataflow, layout, Stream::Placed),
         cache,
     )
 }
@@ -572,6 +565,20 @@ pub struct Options {
     /// whose input another layer writes directly (`Out::Feed`).
     pub single_pn: bool,
     pub stream: Stream,
+}
+
+impl Options {
+    /// A layer on its own: streamed from S0, outputs in a named layout into S1.
+    pub fn layer(dataflow: Dataflow, layout: Layout, stream: Stream) -> Options {
+        Options {
+            dataflow,
+            out: Out::Layout(layout),
+            in_buf: 0,
+            out_buf: 1,
+            single_pn: false,
+            stream,
+        }
+    }
 }
 
 pub fn compile_with(
