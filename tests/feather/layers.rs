@@ -595,3 +595,30 @@ fn a_convolution_streams_windows_from_the_previous_layers_output_where_it_lies()
         got.iter().collect::<std::collections::HashSet<_>>().len()
     );
 }
+
+/// A lowered layer whose K-superchunks outnumber the window table still encodes: only window
+/// descriptors carry a table index (ResNet-50 layer 45 tiled for the board found this).
+#[test]
+fn a_deep_lowered_layer_encodes_whatever_the_window_tables_depth() {
+    use plume_hw::feather::compiler::program::build;
+    use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
+    let mut cfg = FeatherConfig::new(4, 4);
+    cfg.s_depth = 8192;
+    cfg.w_depth = 8192;
+    let g = Gemm {
+        m: 2,
+        k: 2100,
+        n: 3,
+    };
+    let sched = compile(
+        &cfg,
+        g,
+        Dataflow::Ws,
+        Layout { cb: 4, wb: 1 },
+        &mut RouteCache::new(),
+    )
+    .unwrap();
+    let seq = SeqConfig::default();
+    assert!(sched.map.ks * sched.map.v > seq.window_depth as usize);
+    SeqLayout::new(&cfg, &seq).encode(&build(&sched)).unwrap();
+}

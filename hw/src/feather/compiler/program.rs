@@ -207,7 +207,12 @@ pub fn build(sched: &Schedule) -> Program {
             rbank: bank,
             s_buf: sched.in_buf,
             win: sched.window.is_some(),
-            t0: (ksi * map.v) as u32,
+            // Only the window walk reads t0 (its table is as deep as one column's taps).
+            t0: if sched.window.is_some() {
+                (ksi * map.v) as u32
+            } else {
+                0
+            },
         });
         let rv = &sched.row_vectors[i];
         for (j0, j1, p, delta) in segments(rv, map.rows, 0, map.mb) {
