@@ -830,6 +830,7 @@ fn run_tiled_layer(
         &prep.data.q,
         Stalls::default(),
         dram,
+        false,
     )
     .map_err(|e| failed(format!("{e:#}")))?;
     r.verify().map_err(|e| failed(format!("{e:#}")))?;

@@ -404,6 +404,10 @@ pub struct TiledRun {
     pub tiles: Vec<TileRun>,
     /// Bus cycles of the whole session.
     pub bus_cycles: u64,
+    /// Every input and output of every cycle of the session, when asked for.
+    pub recording: Option<Recording>,
+    /// The wrapped design the session ran.
+    pub top: Rc<Module>,
 }
 
 impl TiledRun {
@@ -464,7 +468,8 @@ pub struct TileRun {
 /// each tile compiled for the same hardware, its rows of A and columns of B loaded from `dram`,
 /// run and read back, one after another (no overlap of loading and computing yet). For a
 /// window tiling (`tile_window`) `a` is the convolution's compact NHWC input and each band
-/// loads only its slab of input rows.
+/// loads only its slab of input rows. With `record`, the whole session is recorded for a
+/// replay on the emitted Verilog.
 #[allow(clippy::too_many_arguments)]
 pub fn run_tiled(
     cfg: &FeatherConfig,
@@ -477,13 +482,14 @@ pub fn run_tiled(
     q: &Quant,
     stalls: Stalls,
     dram: Dram,
+    record: bool,
 ) -> Result<TiledRun> {
     let g = tiling.gemm;
     let mut h = Host::new(
         axi_feather(cfg, seq)?,
         feather_map(cfg, seq)?,
         stalls,
-        false,
+        record,
     )?;
     let pace = dram.pace(feather_stream_width(cfg) as u64 / 8);
     h.dram = pace;
@@ -526,6 +532,8 @@ pub fn run_tiled(
         out,
         tiles,
         bus_cycles: h.sim.cycle(),
+        recording: h.sim.take_recording(),
+        top: h.top(),
     })
 }
 

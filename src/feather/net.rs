@@ -404,6 +404,7 @@ fn board_all(
             &prep.data.q,
             Stalls::default(),
             dram,
+            false,
         )
         .map_err(|e| failed(format!("layer {}: {e:#}", row.l.layer)))?;
         super::layer::compare_tensor(&r.out, &prep.golden, row.gemm.n)
