@@ -12,6 +12,20 @@ use plume_hw::feather::golden::ConvShape;
 use plume_hw::feather::top::FeatherConfig;
 use plume_sim::cosim::Tool;
 
+/// A schedule's loop-compressed program and its software expansion (the sequencer's behaviour).
+fn expansion(
+    sched: &plume_hw::feather::compiler::mapper::Schedule,
+) -> (
+    plume_hw::feather::compiler::program::Program,
+    Vec<plume_hw::feather::controller::Uop>,
+) {
+    use plume_hw::feather::compiler::program::{build, expand};
+    let prog = build(sched);
+    let s_lat = sched.cfg.birrd_latency() as usize;
+    let uops = expand(&prog, sched.uops.len(), sched.cfg.aw as usize, s_lat);
+    (prog, uops)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn case(
     ah: u32,
@@ -48,13 +62,7 @@ fn layer_case(
     let sched = compile(&cfg, gemm, df, layout, &mut cache)
         .unwrap_or_else(|e| panic!("{ah}x{aw} {gemm:?} {df} {}: {e}", layout.name()));
     // The loop-compressed program expands to exactly the compiler's micro-instructions.
-    let prog = plume_hw::feather::compiler::program::build(&sched);
-    let expanded = plume_hw::feather::compiler::program::expand(
-        &prog,
-        sched.uops.len(),
-        aw as usize,
-        cfg.birrd_latency() as usize,
-    );
+    let (prog, expanded) = expansion(&sched);
     assert!(
         expanded == sched.uops,
         "program expansion differs from the micro-instructions, {ah}x{aw} {gemm:?} {df}"
@@ -421,13 +429,7 @@ fn window_case(ah: u32, aw: u32, sh: ConvShape, layout: &str, seed: u64) -> u64 
         s_lines.len()
     );
     // The sequencer's walk, in software and in hardware, gives the same micro-instructions.
-    let prog = plume_hw::feather::compiler::program::build(&sched);
-    let expanded = plume_hw::feather::compiler::program::expand(
-        &prog,
-        sched.uops.len(),
-        aw as usize,
-        cfg.birrd_latency() as usize,
-    );
+    let (_, expanded) = expansion(&sched);
     if let Some(t) = (0..sched.uops.len()).find(|&t| expanded[t] != sched.uops[t]) {
         panic!(
             "{ah}x{aw} {sh:?}: the walk differs at micro-instruction {t}: {:?} vs {:?}",
