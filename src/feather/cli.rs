@@ -445,7 +445,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                     Layer::Conv(sh) => Some(sh),
                     Layer::Gemm(_) => None,
                 };
-                let (tiling, df) = plume_hw::feather::compiler::tiling::tile_layer(
+                let tiling = plume_hw::feather::compiler::tiling::tile_layer(
                     &cfg,
                     gemm,
                     shape,
@@ -579,7 +579,7 @@ fn export_layer(
     let pkg = Package::new(
         &sched,
         &seq,
-        prep.data.streamed(&sched),
+        prep.data.streamed(sched.window.is_some()),
         &prep.data.b,
         q,
         &prep.golden,
@@ -825,7 +825,7 @@ fn run_tiled_layer(
         tiling,
         df,
         layout,
-        prep.data.tiled_operand(tiling),
+        prep.data.streamed(tiling.window.is_some()),
         &prep.data.b,
         &prep.data.q,
         Stalls::default(),

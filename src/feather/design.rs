@@ -277,7 +277,7 @@ impl Testbench for RandomLayers {
             ses.set_layer(&sched, &data.q).map_err(fail)?;
             let (s_lines, w_lines) = place(
                 &sched,
-                data.streamed(&sched),
+                data.streamed(sched.window.is_some()),
                 &data.b,
                 data.q.zp_i,
                 data.q.zp_w,

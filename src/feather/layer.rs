@@ -34,23 +34,14 @@ pub struct LayerData {
 }
 
 impl LayerData {
-    /// The operand `host::run_tiled` takes for this tiling: the compact input for bands of
-    /// a window tiling, else the lowered A.
-    pub fn tiled_operand(&self, tiling: &plume_hw::feather::compiler::tiling::Tiling) -> &[u8] {
-        match (&tiling.window, &self.conv_input) {
-            (Some(_), Some(x)) => x,
-            (Some(_), None) => panic!("a window tiling needs the convolution's input"),
-            (None, _) => &self.a,
-        }
-    }
-
-    /// The streamed operand `place` takes for this schedule: the compact input when the
-    /// schedule streams windows, else the lowered A.
-    pub fn streamed(&self, sched: &Schedule) -> &[u8] {
-        match (&sched.window, &self.conv_input) {
-            (Some(_), Some(x)) => x,
-            (Some(_), None) => panic!("a window-streamed schedule needs the convolution's input"),
-            (None, _) => &self.a,
+    /// The streamed operand: the convolution's compact input when the schedule or tiling
+    /// streams windows (`compact`: `Schedule::window` / `Tiling::window` is set), else the
+    /// lowered A (what `place` and `host::run_tiled` take).
+    pub fn streamed(&self, compact: bool) -> &[u8] {
+        match (compact, &self.conv_input) {
+            (true, Some(x)) => x,
+            (true, None) => panic!("streaming windows needs the convolution's input"),
+            (false, _) => &self.a,
         }
     }
 
@@ -382,7 +373,13 @@ impl<S: BorrowMut<Sim>> Session<S> {
     pub fn load_layer(&mut self, sched: &Schedule, data: &LayerData) -> Result<()> {
         self.set_layer(sched, &data.q)?;
         let q = &data.q;
-        let (s_lines, w_lines) = place(sched, data.streamed(sched), &data.b, q.zp_i, q.zp_w);
+        let (s_lines, w_lines) = place(
+            sched,
+            data.streamed(sched.window.is_some()),
+            &data.b,
+            q.zp_i,
+            q.zp_w,
+        );
         self.load(sched.in_buf as u64, &s_lines)?;
         self.load(2, &w_lines)
     }

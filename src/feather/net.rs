@@ -371,7 +371,7 @@ fn board_all(
     use super::host::{run_tiled, Stalls};
     use plume_hw::feather::compiler::tiling::tile_layer;
     let seq = plume_hw::feather::sequencer::SeqConfig::default();
-    let plans = rows
+    let tilings = rows
         .iter()
         .map(|r| {
             // Depthwise layers run as per-channel GEMMs: no windows.
@@ -384,22 +384,21 @@ fn board_all(
                 .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (tilings, dfs): (Vec<_>, Vec<_>) = plans.into_iter().unzip();
     // Work estimate for the time left: compute cycles plus one bus beat per line moved.
     let work =
         |t: &plume_hw::feather::compiler::tiling::Tiling| t.compute_cycles() + t.moved_lines();
     let total: u64 = tilings.iter().map(work).sum();
     let (t0, mut done, n) = (std::time::Instant::now(), 0u64, rows.len());
-    for (i, ((row, t), &df)) in rows.iter_mut().zip(&tilings).zip(&dfs).enumerate() {
+    for (i, (row, t)) in rows.iter_mut().zip(&tilings).enumerate() {
         let prep = row.prepared()?;
         let started = std::time::Instant::now();
         let r = run_tiled(
             cfg,
             &seq,
             t,
-            df,
+            row.df,
             row.layout,
-            prep.data.tiled_operand(t),
+            prep.data.streamed(t.window.is_some()),
             &prep.data.b,
             &prep.data.q,
             Stalls::default(),

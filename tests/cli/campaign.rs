@@ -641,6 +641,18 @@ fn feather_cases(work: &Path) -> Vec<Case> {
         (
             &[
                 "--conv",
+                "1,4,5,5,4,3,3,1,1",
+                "--stream",
+                "window",
+                "--tiled",
+                "--dataflow",
+                "is",
+            ],
+            "only the weights-stationary dataflow streams windows",
+        ),
+        (
+            &[
+                "--conv",
                 "1,64,9,9,4,3,3,1,1",
                 "--stream",
                 "window",

@@ -342,7 +342,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
             Layer::Conv(sh) => Some(sh),
             Layer::Gemm(_) => None,
         };
-        let (t, df) = tile_layer(&cfg, g, shape, df, layout, choice, 1.0).unwrap();
+        let t = tile_layer(&cfg, g, shape, df, layout, choice, 1.0).unwrap();
         assert!(t.tiles.len() > 1, "{layer:?}: {t:?}");
         assert_eq!(t.window.is_some(), choice == StreamChoice::Window);
         let mut bus = Vec::new();
@@ -374,7 +374,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
                 &t,
                 df,
                 layout,
-                prep.data.tiled_operand(&t),
+                prep.data.streamed(t.window.is_some()),
                 &prep.data.b,
                 &prep.data.q,
                 stalls,
@@ -440,7 +440,7 @@ fn a_tiled_layer_replays_in_verilator_and_icarus() {
         &t,
         Dataflow::Ws,
         layout,
-        prep.data.tiled_operand(&t),
+        prep.data.streamed(t.window.is_some()),
         &prep.data.b,
         &prep.data.q,
         Stalls::default(),

@@ -300,7 +300,7 @@ fn programmed_case(ah: u32, aw: u32, layer: Layer, df: Dataflow, layout: &str, t
     ses.set_layer(&sched, q).unwrap();
     let (s_lines, w_lines) = place(
         &sched,
-        prep.data.streamed(&sched),
+        prep.data.streamed(sched.window.is_some()),
         &prep.data.b,
         q.zp_i,
         q.zp_w,
@@ -411,7 +411,7 @@ fn window_case(ah: u32, aw: u32, sh: ConvShape, layout: &str, seed: u64) -> u64 
     // The compact input is all the streaming buffer holds: no lowered copy.
     let (s_lines, _) = plume_hw::feather::compiler::mapper::place(
         &sched,
-        prep.data.streamed(&sched),
+        prep.data.streamed(sched.window.is_some()),
         &prep.data.b,
         prep.data.q.zp_i,
         prep.data.q.zp_w,

@@ -605,47 +605,27 @@ pub fn compile_with(
     }
     let window = match opt.stream {
         Stream::Placed => None,
-        Stream::Window(_) | Stream::Band { .. } => {
-            let win = match opt.stream {
-                Stream::Band { shape, n, p0, rows } => Window::band(cfg, &shape, n, p0, rows)?,
-                Stream::Window(shape) => Window::new(cfg, &shape)?,
-                Stream::Placed => unreachable!(),
-            };
-            if dataflow != Dataflow::Ws {
-                return Err(MapError::Window(
-                    "only the weights-stationary dataflow streams windows".into(),
-                ));
-            }
-            let sh = &win.shape;
-            let want = Gemm {
-                m: win.pixels(),
-                k: sh.c * sh.r * sh.s,
-                n: sh.k,
-            };
-            if want != gemm {
-                return Err(MapError::Window(format!(
-                    "the GEMM {gemm:?} is not the convolution's"
-                )));
-            }
-            Some(win)
+        Stream::Window(shape) => Some(Window::new(cfg, window_shape(Some(&shape), dataflow)?)?),
+        Stream::Band { shape, n, p0, rows } => {
+            let shape = window_shape(Some(&shape), dataflow)?;
+            Some(Window::band(cfg, shape, n, p0, rows)?)
         }
     };
-    let (hw_gemm, hw_layout) = match &window {
-        None => hardware_view(gemm, dataflow, opt.out),
-        Some(win) => {
-            let (_, hw) = hardware_view(gemm, dataflow, opt.out);
-            let hw_gemm = Gemm {
-                m: win.pixels(),
-                k: win.hw_k(),
-                n: gemm.n,
-            };
-            (hw_gemm, hw)
+    if let Some(win) = &window {
+        if win_gemm(win) != gemm {
+            return Err(MapError::Window(format!(
+                "the GEMM {gemm:?} is not the convolution's"
+            )));
         }
-    };
-    let map = match &window {
-        None => best_mapping(cfg, &hw_gemm, &hw_layout, opt.single_pn)?,
+    }
+    let (lowered, hw_layout) = hardware_view(gemm, dataflow, opt.out);
+    let (hw_gemm, map) = match &window {
+        None => (
+            lowered,
+            best_mapping(cfg, &lowered, &hw_layout, opt.single_pn)?,
+        ),
         Some(win) => {
-            let map = Mapping::with_v(win.v, &hw_gemm, aw, 1, 1, false);
+            let (hw_gemm, map) = window_mapping(cfg, win);
             if let Some(e) = conflict(&map, &hw_gemm, &hw_layout) {
                 return Err(MapError::Conflict(e));
             }
@@ -656,7 +636,7 @@ pub fn compile_with(
                 map.tiles() * map.rows * map.v,
                 cfg.w_depth,
             )?;
-            map
+            (hw_gemm, map)
         }
     };
     let out_lines = opt.out.lines(gemm.m, gemm.n);
@@ -877,6 +857,16 @@ pub struct Plan {
     pub o_lines: usize,
 }
 
+impl Plan {
+    /// Whether the buffers hold the layer as the compiler requires: the streamed operand and
+    /// the quantized outputs in a streaming buffer, the weights, the sums in the output buffer.
+    pub fn fits(&self, cfg: &FeatherConfig) -> bool {
+        self.s_lines.max(self.o_lines) <= cfg.s_depth as usize
+            && self.w_lines <= cfg.w_depth as usize
+            && self.o_lines <= cfg.o_depth as usize
+    }
+}
+
 /// Plans a GEMM as `compile` would, ignoring buffer capacity (for whole-network estimates:
 /// operands are assumed resident; the traffic that tiling them through DRAM would add is not
 /// modelled).
@@ -904,20 +894,48 @@ pub fn plan_window(
 
 /// The timing-model plan of a window (a whole layer or a band).
 pub fn plan_of(cfg: &FeatherConfig, win: &Window, layout: Layout) -> Plan {
-    let (m, n) = (win.pixels(), win.shape.k);
-    let hw_gemm = Gemm {
-        m,
-        k: win.hw_k(),
-        n,
-    };
-    let map = Mapping::with_v(win.v, &hw_gemm, cfg.aw as usize, 1, 1, false);
+    let (_, map) = window_mapping(cfg, win);
+    let g = win_gemm(win);
     Plan {
         map,
         cycles: predict_cycles(cfg, &map),
         s_lines: win.lines(),
         w_lines: map.tiles() * map.rows * map.v,
-        o_lines: layout.lines(m, n),
+        o_lines: layout.lines(g.m, g.n),
     }
+}
+
+/// The lowered GEMM of the pixels a window covers.
+fn win_gemm(win: &Window) -> Gemm {
+    let sh = &win.shape;
+    Gemm {
+        m: win.pixels(),
+        k: sh.c * sh.r * sh.s,
+        n: sh.k,
+    }
+}
+
+/// The GEMM the array runs for a window (every column's taps padded to whole VNs) and its
+/// split: G = AW (each column one channel residue), VN length the window's.
+fn window_mapping(cfg: &FeatherConfig, win: &Window) -> (Gemm, Mapping) {
+    let hw_gemm = Gemm {
+        k: win.hw_k(),
+        ..win_gemm(win)
+    };
+    let map = Mapping::with_v(win.v, &hw_gemm, cfg.aw as usize, 1, 1, false);
+    (hw_gemm, map)
+}
+
+/// The convolution a window stream is asked for, if it can have one: a convolution
+/// (`shape`: Some) in the weights-stationary dataflow.
+pub fn window_shape(shape: Option<&ConvShape>, dataflow: Dataflow) -> Result<&ConvShape, MapError> {
+    let sh = shape.ok_or_else(|| MapError::Window("only convolutions have windows".into()))?;
+    if dataflow != Dataflow::Ws {
+        return Err(MapError::Window(
+            "only the weights-stationary dataflow streams windows".into(),
+        ));
+    }
+    Ok(sh)
 }
 
 /// Which way a convolution's input is streamed, as asked.
@@ -956,12 +974,7 @@ pub fn choose_stream(
 ) -> Result<(Stream, Plan), MapError> {
     let lowered = || (Stream::Placed, plan(cfg, gemm, dataflow, layout));
     let window = || -> Result<(Stream, Plan), MapError> {
-        let sh = shape.ok_or_else(|| MapError::Window("only convolutions have windows".into()))?;
-        if dataflow != Dataflow::Ws {
-            return Err(MapError::Window(
-                "only the weights-stationary dataflow streams windows".into(),
-            ));
-        }
+        let sh = window_shape(shape, dataflow)?;
         Ok((Stream::Window(*sh), plan_window(cfg, sh, layout)?))
     };
     match choice {
@@ -970,12 +983,7 @@ pub fn choose_stream(
         StreamChoice::Auto => {
             let low = lowered();
             let Ok(win) = window() else { return Ok(low) };
-            let fits = |p: &Plan| {
-                p.s_lines.max(p.o_lines) <= cfg.s_depth as usize
-                    && p.w_lines <= cfg.w_depth as usize
-                    && p.o_lines <= cfg.o_depth as usize
-            };
-            let take_window = win.1.cycles <= low.1.cycles || (fits(&win.1) && !fits(&low.1));
+            let take_window = win.1.cycles <= low.1.cycles || (win.1.fits(cfg) && !low.1.fits(cfg));
             Ok(if take_window { win } else { low })
         }
     }

@@ -13,7 +13,7 @@
 //! channels; a band loads only the input rows its windows touch (`window::slab_rows`), so
 //! neighbouring bands share just the filter's halo, and nothing is lowered.
 
-use super::mapper::{plan, plan_of, Dataflow, Gemm, Layout, StreamChoice};
+use super::mapper::{plan, plan_of, window_shape, Dataflow, Gemm, Layout, Plan, StreamChoice};
 use super::window::Window;
 use crate::feather::golden::ConvShape;
 use crate::feather::top::FeatherConfig;
@@ -92,7 +92,8 @@ pub enum TileError {
         wd: u32,
         od: u32,
     },
-    #[error("window streaming: {0}")]
+    /// Why windows cannot be streamed (`MapError::Window`'s message).
+    #[error("{0}")]
     Window(String),
 }
 
@@ -111,11 +112,13 @@ fn candidates(total: usize) -> Vec<usize> {
 
 /// A sub-GEMM's compute cycles and buffer lines moved, if it fits the core's buffers.
 fn fits(cfg: &FeatherConfig, g: Gemm, df: Dataflow, layout: Layout) -> Option<(u64, u64)> {
-    let p = plan(cfg, g, df, layout);
-    let ok = p.s_lines <= cfg.s_depth as usize
-        && p.w_lines <= cfg.w_depth as usize
-        && p.o_lines <= cfg.o_depth as usize;
-    ok.then_some((p.cycles, (p.s_lines + p.w_lines + p.o_lines) as u64))
+    cost(cfg, &plan(cfg, g, df, layout))
+}
+
+/// A tile's compute cycles and buffer lines moved, if its plan fits the core's buffers.
+fn cost(cfg: &FeatherConfig, p: &Plan) -> Option<(u64, u64)> {
+    p.fits(cfg)
+        .then_some((p.cycles, (p.s_lines + p.w_lines + p.o_lines) as u64))
 }
 
 /// The tiling of `gemm` with the fewest predicted cycles, a buffer line taking
@@ -212,8 +215,7 @@ pub fn tile(
 
 /// Tiles a layer (`shape`: Some for a convolution) as `choice` asks: `Window` bands of the
 /// compact input, `Lowered` the GEMM, `Auto` whichever the cost (compute cycles plus lines
-/// moved at `cycles_per_line`) favours. Returns the tiling and the dataflow it runs (windows:
-/// weights stationary).
+/// moved at `cycles_per_line`) favours (windows only for weights stationary).
 pub fn tile_layer(
     cfg: &FeatherConfig,
     gemm: Gemm,
@@ -222,18 +224,18 @@ pub fn tile_layer(
     layout: Layout,
     choice: StreamChoice,
     cycles_per_line: f64,
-) -> Result<(Tiling, Dataflow), TileError> {
-    let cost = |t: &Tiling| t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
-    let window = || -> Result<(Tiling, Dataflow), TileError> {
-        let sh = shape.ok_or_else(|| TileError::Window("only convolutions have windows".into()))?;
-        Ok((tile_window(cfg, sh, layout, cycles_per_line)?, Dataflow::Ws))
+) -> Result<Tiling, TileError> {
+    let total = |t: &Tiling| t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
+    let window = || -> Result<Tiling, TileError> {
+        let sh = window_shape(shape, dataflow).map_err(|e| TileError::Window(e.to_string()))?;
+        tile_window(cfg, sh, layout, cycles_per_line)
     };
-    let lowered = || tile(cfg, gemm, dataflow, layout, cycles_per_line).map(|t| (t, dataflow));
+    let lowered = || tile(cfg, gemm, dataflow, layout, cycles_per_line);
     match choice {
         StreamChoice::Window => window(),
         StreamChoice::Lowered => lowered(),
         StreamChoice::Auto => match (window(), lowered()) {
-            (Ok(w), Ok(l)) => Ok(if cost(&w.0) <= cost(&l.0) { w } else { l }),
+            (Ok(w), Ok(l)) => Ok(if total(&w) <= total(&l) { w } else { l }),
             (Ok(w), Err(_)) => Ok(w),
             (Err(_), l) => l,
         },
@@ -256,11 +258,7 @@ pub fn tile_window(
     let fits = |n: usize, p0: usize, rows: usize, nt: usize| -> Option<(u64, u64)> {
         let band = ConvShape { k: nt, ..sh };
         let win = Window::band(cfg, &band, n, p0, rows).ok()?;
-        let p = plan_of(cfg, &win, layout);
-        let ok = p.s_lines <= cfg.s_depth as usize
-            && p.w_lines <= cfg.w_depth as usize
-            && p.o_lines <= cfg.o_depth.min(cfg.s_depth) as usize;
-        ok.then_some((p.cycles, (p.s_lines + p.w_lines + p.o_lines) as u64))
+        cost(cfg, &plan_of(cfg, &win, layout))
     };
     let mut best: Option<(f64, Tiling)> = None;
     for &nt in &candidates(sh.k) {

@@ -42,11 +42,10 @@ pub struct Window {
     /// Output height and width.
     pub p: usize,
     pub q: usize,
-    /// What the window covers: `images` images from image `n0`, output rows `p0 .. p0 + rows`
-    /// of each, read from an input slab of `slab_h` rows from input row `h_lo` (the whole layer:
-    /// all images, all rows, the whole input; a band of a tiled layer: one image, some rows).
+    /// What the window covers: `images` images, output rows `p0 .. p0 + rows` of each, read
+    /// from an input slab of `slab_h` rows from input row `h_lo` (the whole layer: all images,
+    /// all rows, the whole input; a band of a tiled layer: one image's slab, some rows).
     pub images: usize,
-    pub n0: usize,
     pub p0: usize,
     pub rows: usize,
     pub h_lo: usize,
@@ -154,7 +153,6 @@ impl Window {
             p,
             q,
             images: shape.n,
-            n0: 0,
             p0: 0,
             rows: p,
             h_lo: 0,
@@ -186,7 +184,7 @@ impl Window {
             )));
         }
         let (lo, hi) = slab_rows(shape, p0, rows);
-        (w.images, w.n0, w.p0, w.rows, w.h_lo, w.slab_h) = (1, n, p0, rows, lo, hi - lo);
+        (w.images, w.p0, w.rows, w.h_lo, w.slab_h) = (1, p0, rows, lo, hi - lo);
         Ok(w)
     }
 
