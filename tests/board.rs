@@ -279,11 +279,11 @@ fn bad_input_writes_nothing() {
             "--array",
             "4x4",
             "--gemm",
-            "64,512,64",
+            "16,8192,16",
             "-o",
             o,
         ],
-        "see --depths",
+        "see --depths); nor can it be tiled: cannot be tiled into the buffers",
     );
     assert_bad_input(
         &[
@@ -485,6 +485,39 @@ fn board_runner_drives_the_simulated_hardware() {
         text.contains("the package is for feather_4x8_bitrev"),
         "{text}"
     );
+    // A layer too large for the build's buffers: a session of tiles, double-buffered (the
+    // next band's rows sent while a band runs), played step by step by the same script.
+    let session = t.path().join("session");
+    let o = plume(&[
+        "feather",
+        "export",
+        "--array",
+        "4x4",
+        "--conv",
+        "1,8,24,24,8,3,3,1,1",
+        "-o",
+        session.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("does not fit the buffers whole"), "{said}");
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(session.join("session.json")).unwrap()).unwrap();
+    let tiles = s["tiles"].as_array().unwrap().len();
+    assert!(tiles > 1 && s["double_buffered"] == true, "{s}");
+    let (code, text) = run_board(&script, &session, &server);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("CYCLES of {tiles} tiles = the compiler's"))
+            && text.contains("output matches the golden model: 576 x 8 bytes"),
+        "{text}"
+    );
+    let mut golden = std::fs::read(session.join("golden.u8")).unwrap();
+    golden[4000] ^= 1;
+    std::fs::write(session.join("golden.u8"), &golden).unwrap();
+    let (code, text) = run_board(&script, &session, &server);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("(1 of 4608 elements differ)"), "{text}");
 }
 
 /// The shell simulates in Icarus: through `aclk`/`aresetn` and the 12-bit AXI4-Lite window a

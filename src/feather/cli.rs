@@ -215,9 +215,11 @@ pub enum FeatherCmd {
     },
     /// Compile one layer for the board: a package (layer.json, DMA-ready packet images, the
     /// golden output) that `sw/run_feather.py` of a `plume fpga zcu104 feather` build runs on
-    /// the ZCU104. The hardware is the build's: default buffer and table depths. Before
-    /// writing, the package runs through AXI on plume's simulator and must match the golden
-    /// model.
+    /// the ZCU104 — or, for a layer that does not fit the buffers whole (or with --tiled), a
+    /// session (session.json: the host's steps for every tile, double-buffered where the
+    /// timing model says so, and their transfers). The hardware is the build's: default
+    /// buffer and table depths unless --depths. Before writing, the package runs through AXI
+    /// on plume's simulator and must match the golden model.
     Export {
         #[command(flatten)]
         a: ArrayArgs,
@@ -229,6 +231,12 @@ pub enum FeatherCmd {
         /// Skip the check on plume's simulator.
         #[arg(long)]
         no_verify: bool,
+        /// Export as a session of tiles even if the layer fits whole.
+        #[arg(long)]
+        tiled: bool,
+        /// The DRAM the check on plume's simulator runs against (tiled layers).
+        #[command(flatten)]
+        dram: DramArgs,
     },
     /// Every convolution layer of a network through the compiler and the timing model.
     Net {
@@ -526,11 +534,21 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
             l,
             out,
             no_verify,
+            tiled,
+            dram,
         } => {
             let cfg = a.config()?;
             let (layer, df, layout) = l.parse(&cfg)?;
+            let dram = dram.get()?;
             dir_target(&out, |_| false)?;
-            export_layer(&cfg, &layer, &l, df, layout, &out, !no_verify)
+            let how = ExportHow {
+                df,
+                layout,
+                verify: !no_verify,
+                tiled,
+                dram,
+            };
+            export_layer(&cfg, &layer, &l, &how, &out)
         }
         FeatherCmd::Switch { a, gemm, n2, seed } => {
             let cfg = a.config()?;
@@ -545,35 +563,55 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How `feather export` packages a layer.
+struct ExportHow {
+    df: Dataflow,
+    layout: Layout,
+    verify: bool,
+    /// A session of tiles even if the layer fits whole.
+    tiled: bool,
+    dram: super::host::Dram,
+}
+
 fn export_layer(
     cfg: &FeatherConfig,
     layer: &Layer,
     args: &LayerArgs,
-    df: Dataflow,
-    layout: Layout,
+    how: &ExportHow,
     out: &Path,
-    verify: bool,
 ) -> Result<()> {
     use super::host::{run_package, Package, Stalls};
+    let (df, layout, verify) = (how.df, how.layout, how.verify);
     let seq = SeqConfig::default();
     let gemm = layer
         .gemm()
         .ok_or_else(|| bad("the filter does not fit the padded input"))?;
-    let (stream, _) = args.stream(cfg, layer, gemm, df, layout)?;
-    let sched = compile_with(
-        cfg,
-        gemm,
-        &Options::layer(df, layout, stream),
-        &mut RouteCache::new(),
-    )
-    .map_err(|e| match e {
-        MapError::Route(_) | MapError::Conflict(_) => failed(&e),
-        other => bad(format!(
-            "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
-            cfg.s_depth, cfg.w_depth, cfg.o_depth
-        )),
-    })?;
+    let whole = args
+        .stream(cfg, layer, gemm, df, layout)
+        .and_then(|(stream, _)| {
+            compile_with(
+                cfg,
+                gemm,
+                &Options::layer(df, layout, stream),
+                &mut RouteCache::new(),
+            )
+            .map_err(|e| match e {
+                MapError::Route(_) | MapError::Conflict(_) => failed(&e),
+                other => bad(format!(
+                    "{other} (the hardware's buffers hold {},{},{} lines; see --depths)",
+                    cfg.s_depth, cfg.w_depth, cfg.o_depth
+                )),
+            })
+        });
+    let sched = match whole {
+        Ok(_) if how.tiled => return export_session(cfg, layer, args, gemm, how, out, None),
+        Ok(s) => s,
+        // Too big to hold whole (the only refusals tiling can answer): a session of tiles.
+        Err(e @ crate::Error::BadInput(_)) => {
+            return export_session(cfg, layer, args, gemm, how, out, Some(e))
+        }
+        Err(e) => return Err(e),
+    };
     let prep = args.data(layer)?;
     let q = &prep.data.q;
     let pkg = Package::new(
@@ -619,6 +657,106 @@ fn export_layer(
         pkg.packets.len(),
         pkg.rd_lines,
         pkg.golden.len()
+    );
+    Ok(())
+}
+
+/// `feather export` of a layer as a session of tiles (`why`: the whole layer's refusal, when
+/// it does not fit): tiled as `feather run --tiled` would, checked on plume's simulator
+/// against the DRAM model unless asked not to, written as session.json and its files.
+#[allow(clippy::too_many_arguments)]
+fn export_session(
+    cfg: &FeatherConfig,
+    layer: &Layer,
+    args: &LayerArgs,
+    gemm: Gemm,
+    how: &ExportHow,
+    out: &Path,
+    why: Option<crate::Error>,
+) -> Result<()> {
+    use super::host::{play_session, Host, Session, Stalls};
+    use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width};
+    let seq = SeqConfig::default();
+    let shape = match layer {
+        Layer::Conv(sh) => Some(sh),
+        Layer::Gemm(_) => None,
+    };
+    let tiling = plume_hw::feather::compiler::tiling::tile_layer(
+        cfg,
+        gemm,
+        shape,
+        how.df,
+        how.layout,
+        args.stream_choice()?,
+        1.0,
+    )
+    .map_err(|e| match &why {
+        Some(w) => bad(format!("{w}; nor can it be tiled: {e}")),
+        None => bad(format!("{}: {e}", layer.describe())),
+    })?;
+    if let Some(w) = &why {
+        crate::outln!("the layer does not fit the buffers whole — {w} — so it is exported as a session of tiles");
+    }
+    let prep = args.data(layer)?;
+    let session = Session::tiled(
+        cfg,
+        &seq,
+        &tiling,
+        how.df,
+        how.layout,
+        prep.data.streamed(tiling.window.is_some()),
+        &prep.data.b,
+        &prep.data.q,
+        &prep.golden,
+        &layer.describe(),
+    )
+    .map_err(|e| failed(format!("{e:#}")))?;
+    if how.verify {
+        let t0 = std::time::Instant::now();
+        eprintln!(
+            "plume: checking the session through AXI on plume's simulator ({} tiles, {} cycles of compute)…",
+            session.tiles.len(),
+            session.cycles()
+        );
+        let mut h = Host::new(
+            axi_feather(cfg, &seq)?,
+            feather_map(cfg, &seq)?,
+            Stalls::default(),
+            false,
+        )?;
+        h.dram = how.dram.pace(feather_stream_width(cfg) as u64 / 8);
+        let r = play_session(&mut h, &session).map_err(|e| failed(format!("{e:#}")))?;
+        r.verify().map_err(|e| failed(format!("{e:#}")))?;
+        super::layer::compare_tensor(&r.out, &prep.golden, gemm.n)
+            .map_err(|e| failed(format!("{e:#}")))?;
+        crate::outln!(
+            "verified through AXI on plume's simulator in {:.1} s: output bit-exact, every tile's CYCLES = the compiler's ({} in all), {} bus cycles against DRAM with {} cycles of latency and {} bytes per cycle",
+            t0.elapsed().as_secs_f64(),
+            r.compute_cycles(),
+            r.bus_cycles,
+            how.dram.latency,
+            how.dram.bytes_per_cycle
+        );
+    }
+    session.write(out)?;
+    let sends = session
+        .steps
+        .iter()
+        .filter(|s| matches!(s, super::host::Step::Send { .. }))
+        .count();
+    crate::outln!(
+        "wrote {}: {} for {} — a session of {} tiles{}, {} steps ({sends} transfers), {} output bytes",
+        out.display(),
+        layer.describe(),
+        session.design,
+        session.tiles.len(),
+        if session.double_buffered {
+            ", double-buffered"
+        } else {
+            ""
+        },
+        session.steps.len(),
+        session.golden.len()
     );
     Ok(())
 }
@@ -808,14 +946,19 @@ fn run_tiled_layer(
         );
     }
     crate::outln!(
-        "tiled {} × {} (M × N tiles of at most {} × {}; K whole): {} tiles, {} compute cycles predicted, {} buffer lines loaded and read back",
+        "tiled {} × {} (M × N tiles of at most {} × {}; K whole): {} tiles, {} compute cycles predicted, {} buffer lines loaded and read back, {}",
         g.m.div_ceil(tiling.mt),
         g.n.div_ceil(tiling.nt),
         tiling.mt,
         tiling.nt,
         tiling.tiles.len(),
         tiling.compute_cycles(),
-        tiling.moved_lines()
+        tiling.moved_lines(),
+        if tiling.double {
+            "double-buffered (each tile in half the buffers, the next one loading while it runs)"
+        } else {
+            "one tile after another (double buffering would need more, smaller tiles)"
+        }
     );
     let t0 = std::time::Instant::now();
     let seq = plume_hw::feather::sequencer::SeqConfig::default();
@@ -837,15 +980,17 @@ fn run_tiled_layer(
     let compute = r.compute_cycles();
     let bus = r.phases();
     crate::outln!(
-        "simulated through AXI in {:.1} s against DRAM with {} cycles of latency and {} bytes per cycle: {} bus cycles ({} loading — {} of them stream transfers, = the DRAM model — {} running, {} reading back); CYCLES of every tile = the compiler's, {} in all ({:.1} % utilisation while computing)",
+        "simulated through AXI in {:.1} s against DRAM with {} cycles of latency and {} bytes per cycle: {} bus cycles ({} loading, {} running — {} cycles of loads hidden beside the runs — {} reading back; the stream transfers took {} cycles, = the DRAM model; {} operand loads skipped, the buffers held them); CYCLES of every tile = the compiler's, {} in all ({:.1} % utilisation while computing)",
         t0.elapsed().as_secs_f64(),
         dram.latency,
         dram.bytes_per_cycle,
         r.bus_cycles,
         bus[0],
-        r.load_transfers(),
         bus[1],
+        r.overlapped(),
         bus[2],
+        r.load_transfers(),
+        r.reused(),
         compute,
         100.0 * g.macs() as f64 / ((cfg.ah * cfg.aw) as f64 * compute as f64)
     );

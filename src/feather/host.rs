@@ -7,15 +7,12 @@
 //! models of `plume_sim::bfm`, with random stalls if asked) and the board (`sw/run_feather.py` in a
 //! `plume fpga zcu104 feather` build reads the directory [`Package::write`] produces).
 
+pub use super::session::{play_session, Session, Step};
 use anyhow::{bail, Context, Result};
 use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width, Target};
-use plume_hw::feather::compiler::mapper::{
-    compile_with, place, Dataflow, Layout, Options, Schedule, Stream,
-};
+use plume_hw::feather::compiler::mapper::{place, Dataflow, Layout, Schedule};
 use plume_hw::feather::compiler::program;
-use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::compiler::tiling::Tiling;
-use plume_hw::feather::compiler::window::slab_rows;
 use plume_hw::feather::golden::Quant;
 use plume_hw::feather::sequencer::{SeqConfig, SeqLayout};
 use plume_hw::feather::top::FeatherConfig;
@@ -169,29 +166,7 @@ impl Package {
 
     /// The hardware sizes this package needs.
     pub fn config(&self) -> Result<(FeatherConfig, SeqConfig)> {
-        let h = &self.hardware;
-        let u = |k: &str| -> Result<u32> {
-            h[k].as_u64()
-                .map(|v| v as u32)
-                .with_context(|| format!("layer.json: hardware.{k} is missing"))
-        };
-        let mut cfg = FeatherConfig::new(u("ah")?, u("aw")?);
-        cfg.topology = h["topology"]
-            .as_str()
-            .context("layer.json: hardware.topology is missing")?
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!(e))?;
-        cfg.s_depth = u("s_depth")?;
-        cfg.w_depth = u("w_depth")?;
-        cfg.o_depth = u("o_depth")?;
-        let seq = SeqConfig {
-            desc_depth: u("desc_depth")?,
-            pattern_depth: u("pattern_depth")?,
-            config_depth: u("config_depth")?,
-            window_depth: u("window_depth")?,
-        };
-        cfg.validate()?;
-        Ok((cfg, seq))
+        config_of(&self.hardware)
     }
 
     /// The output tensor from the read-back stream's bytes.
@@ -240,6 +215,32 @@ impl Package {
         p.golden = std::fs::read(dir.join("golden.u8"))?;
         Ok(p)
     }
+}
+
+/// The hardware sizes a package's or a session's `hardware` object names.
+pub fn config_of(h: &serde_json::Value) -> Result<(FeatherConfig, SeqConfig)> {
+    let u = |k: &str| -> Result<u32> {
+        h[k].as_u64()
+            .map(|v| v as u32)
+            .with_context(|| format!("hardware.{k} is missing"))
+    };
+    let mut cfg = FeatherConfig::new(u("ah")?, u("aw")?);
+    cfg.topology = h["topology"]
+        .as_str()
+        .context("hardware.topology is missing")?
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    cfg.s_depth = u("s_depth")?;
+    cfg.w_depth = u("w_depth")?;
+    cfg.o_depth = u("o_depth")?;
+    let seq = SeqConfig {
+        desc_depth: u("desc_depth")?,
+        pattern_depth: u("pattern_depth")?,
+        config_depth: u("config_depth")?,
+        window_depth: u("window_depth")?,
+    };
+    cfg.validate()?;
+    Ok((cfg, seq))
 }
 
 pub struct AxiRun {
@@ -355,9 +356,7 @@ pub fn play(h: &mut Host, pkg: &Package) -> Result<Played> {
     let mut want_entries = 0;
     let mut load_transfers = 0;
     for p in &pkg.packets {
-        h.write("wr_target", p.target as u64)?;
-        h.write("wr_base", 0)?;
-        load_transfers += h.send(&p.bytes)?;
+        load_transfers += send_packet(h, p, 0)?;
         want_entries += p.entries;
     }
     // ENTRIES counts from reset (32 bits): this package's share is the difference.
@@ -367,13 +366,28 @@ pub fn play(h: &mut Host, pkg: &Package) -> Result<Played> {
     }
     let t_in = h.sim.cycle() - t_start;
     h.write("op", 0)?;
-    let length = pkg
-        .registers
-        .iter()
-        .find(|r| r.0 == "length")
-        .map_or(0, |r| r.1);
-    let t_run = h.start_and_wait(2 * length + 10_000)?;
+    let t_run = h.start_and_wait(2 * length(pkg) + 10_000)?;
     let cycles = h.read("cycles")?;
+    let (out, t_read) = read_back(h, pkg)?;
+    Ok(Played {
+        out,
+        cycles,
+        entries,
+        phases: [t_in, t_run, t_read],
+        load_transfers,
+    })
+}
+
+/// Sends one packet's entries to its target from entry `base`; returns the transfer's cycles.
+fn send_packet(h: &mut Host, p: &Packet, base: u64) -> Result<u64> {
+    h.write("wr_target", p.target as u64)?;
+    h.write("wr_base", base)?;
+    Ok(h.send(&p.bytes)?)
+}
+
+/// Reads the package's output lines back over `m_axis`: the output tensor and the cycles the
+/// read-back took (until CTRL reports done).
+fn read_back(h: &mut Host, pkg: &Package) -> Result<(Vec<u8>, u64)> {
     h.write("op", 1)?;
     h.write("rd_sel", pkg.rd_sel)?;
     h.write("rd_base", 0)?;
@@ -387,14 +401,15 @@ pub fn play(h: &mut Host, pkg: &Package) -> Result<Played> {
     let received = h.sim.cycle() - t0;
     h.wait_done(t0, received + 1000)
         .context("CTRL does not report done after the read-back")?;
-    let t_read = h.sim.cycle() - t0;
-    Ok(Played {
-        out: pkg.tensor(&bytes)?,
-        cycles,
-        entries,
-        phases: [t_in, t_run, t_read],
-        load_transfers,
-    })
+    Ok((pkg.tensor(&bytes)?, h.sim.cycle() - t0))
+}
+
+/// The length register of a package (its program's micro-instructions).
+pub(crate) fn length(pkg: &Package) -> u64 {
+    pkg.registers
+        .iter()
+        .find(|r| r.0 == "length")
+        .map_or(0, |r| r.1)
 }
 
 /// A tiled layer run tile by tile on one simulated board session.
@@ -411,8 +426,9 @@ pub struct TiledRun {
 }
 
 impl TiledRun {
-    /// Fails unless every tile's `CYCLES` is the compiler's count and every tile's load
-    /// transfers took the DRAM model's cycles (a run without random stalls).
+    /// Fails unless every tile's `CYCLES` is the compiler's count and every tile's transfers
+    /// took the DRAM model's cycles (a run without random stalls) — loads sent while the
+    /// previous tile ran included, so the wrapper never held them back.
     pub fn verify(&self) -> Result<()> {
         for (i, t) in self.tiles.iter().enumerate() {
             if t.cycles != t.model_cycles {
@@ -438,7 +454,8 @@ impl TiledRun {
         self.tiles.iter().map(|t| t.cycles).sum()
     }
 
-    /// Bus cycles of each phase summed over the tiles: loading, running, reading back.
+    /// Bus cycles of each phase summed over the tiles: loading, running (with the next tile's
+    /// loads when double-buffered), reading back.
     pub fn phases(&self) -> [u64; 3] {
         self.tiles.iter().fold([0; 3], |a, t| {
             [a[0] + t.phases[0], a[1] + t.phases[1], a[2] + t.phases[2]]
@@ -449,6 +466,16 @@ impl TiledRun {
     pub fn load_transfers(&self) -> u64 {
         self.tiles.iter().map(|t| t.load_transfers).sum()
     }
+
+    /// Load transfer cycles that ran while a tile computed (double buffering).
+    pub fn overlapped(&self) -> u64 {
+        self.tiles.iter().map(|t| t.overlapped).sum()
+    }
+
+    /// Operand packets not sent because the buffers already held them.
+    pub fn reused(&self) -> u64 {
+        self.tiles.iter().map(|t| t.reused).sum()
+    }
 }
 
 /// One tile of a tiled run.
@@ -457,19 +484,27 @@ pub struct TileRun {
     /// `CYCLES` as counted in hardware, and the compiler's count.
     pub cycles: u64,
     pub model_cycles: u64,
-    /// Bus cycles of the three phases: loading, running, reading back.
+    /// Bus cycles of the three phases: loading (registers, tables, and the operands unless
+    /// they went in during the previous run), running (start to done), reading back.
     pub phases: [u64; 3],
-    /// The load phase's stream transfers as simulated against the DRAM, and as modelled.
+    /// This tile's stream transfers (tables and operands, whenever sent) as simulated against
+    /// the DRAM, and as modelled.
     pub load_transfers: u64,
     pub model_load_transfers: u64,
+    /// Cycles of the next tile's operand transfers made during this tile's run.
+    pub overlapped: u64,
+    /// This tile's operand packets (streamed, stationary) the buffers already held.
+    pub reused: u64,
+    /// Operand lines sent for this tile (what the tiler's `loaded_lines` predicts).
+    pub loaded_lines: u64,
 }
 
-/// Runs `tiling` of the GEMM `a`·`b` (row-major, M×K and K×N) on the wrapped design for `cfg`:
-/// each tile compiled for the same hardware, its rows of A and columns of B loaded from `dram`,
-/// run and read back, one after another (no overlap of loading and computing yet). For a
-/// window tiling (`tile_window`) `a` is the convolution's compact NHWC input and each band
-/// loads only its slab of input rows. With `record`, the whole session is recorded for a
-/// replay on the emitted Verilog.
+/// Runs `tiling` of the GEMM `a`·`b` (row-major, M×K and K×N) on the wrapped design for `cfg`
+/// from `dram`: the host's operations planned by [`Session::tiled`] (each tile compiled for the
+/// same hardware, operands the buffers already hold not sent again, a double-buffered tiling's
+/// next operands sent while a tile runs) and played by [`play_session`]. For a window tiling
+/// (`tile_window`) `a` is the convolution's compact NHWC input. With `record`, the whole
+/// session is recorded for a replay on the emitted Verilog.
 #[allow(clippy::too_many_arguments)]
 pub fn run_tiled(
     cfg: &FeatherConfig,
@@ -484,57 +519,17 @@ pub fn run_tiled(
     dram: Dram,
     record: bool,
 ) -> Result<TiledRun> {
-    let g = tiling.gemm;
+    let session = Session::tiled(cfg, seq, tiling, df, layout, a, b, q, &[], "")?;
     let mut h = Host::new(
         axi_feather(cfg, seq)?,
         feather_map(cfg, seq)?,
         stalls,
         record,
     )?;
-    let pace = dram.pace(feather_stream_width(cfg) as u64 / 8);
-    h.dram = pace;
-    let mut cache = RouteCache::new();
-    let mut out = vec![0u8; g.m * g.n];
-    let mut tiles = Vec::new();
-    for t in &tiling.tiles {
-        let (stream, ta) = match (tiling.band(t), tiling.band_shape(t)) {
-            (Some((n, p0, rows)), Some(shape)) => {
-                // A band: the input rows its windows touch, from the compact input `a`.
-                let (lo, hi) = slab_rows(&shape, p0, rows);
-                let row = shape.w * shape.c;
-                let first = (n * shape.h + lo) * row;
-                let slab = &a[first..first + (hi - lo) * row];
-                (Stream::Band { shape, n, p0, rows }, slab)
-            }
-            _ => (Stream::Placed, &a[t.m0 * g.k..(t.m0 + t.mt) * g.k]),
-        };
-        let opt = Options::layer(df, layout, stream);
-        let sched = compile_with(cfg, t.gemm(g.k), &opt, &mut cache)
-            .map_err(|e| anyhow::anyhow!("tile at m={} n={}: {e}", t.m0, t.n0))?;
-        let tb: Vec<u8> = (0..g.k)
-            .flat_map(|k| b[k * g.n + t.n0..k * g.n + t.n0 + t.nt].iter().copied())
-            .collect();
-        let pkg = Package::new(&sched, seq, ta, &tb, q, &[], "")?;
-        let p = play(&mut h, &pkg)?;
-        for m in 0..t.mt {
-            let row = (t.m0 + m) * g.n + t.n0;
-            out[row..row + t.nt].copy_from_slice(&p.out[m * t.nt..(m + 1) * t.nt]);
-        }
-        tiles.push(TileRun {
-            cycles: p.cycles,
-            model_cycles: sched.cycles,
-            phases: p.phases,
-            load_transfers: p.load_transfers,
-            model_load_transfers: pkg.load_transfer_cycles(pace),
-        });
-    }
-    Ok(TiledRun {
-        out,
-        tiles,
-        bus_cycles: h.sim.cycle(),
-        recording: h.sim.take_recording(),
-        top: h.top(),
-    })
+    h.dram = dram.pace(feather_stream_width(cfg) as u64 / 8);
+    let mut r = play_session(&mut h, &session)?;
+    r.recording = h.sim.take_recording();
+    Ok(r)
 }
 
 /// Compiles the host's side of a layer and runs it on the wrapped design in plume's simulator.

@@ -17,6 +17,7 @@ pub mod draw;
 pub mod host;
 pub mod layer;
 pub mod net;
+pub mod session;
 pub mod tensors;
 
 use crate::error::Result;

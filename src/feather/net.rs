@@ -235,6 +235,10 @@ struct BoardRun {
     seconds: f64,
     /// Tiled as bands of the compact input (else tiles of the lowered matrix).
     window: bool,
+    /// Double-buffered: the next tile's operands loaded while one runs.
+    double: bool,
+    /// Load transfer cycles that ran beside a tile's run (inside `phases[1]`).
+    overlapped: u64,
 }
 
 pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> {
@@ -416,6 +420,8 @@ fn board_all(
             phases: r.phases(),
             seconds: started.elapsed().as_secs_f64(),
             window: t.window.is_some(),
+            double: t.double,
+            overlapped: r.overlapped(),
         });
         done += work(t);
         let what = format!(
@@ -575,7 +581,7 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
 fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Result<()> {
     let pes = (cfg.ah * cfg.aw) as u64;
     crate::outln!(
-        "through the AXI-wrapped top on {},{},{}-line buffers against DRAM with {} cycles of latency and {} bytes per cycle (tiles one after another: loading does not overlap computing):",
+        "through the AXI-wrapped top on {},{},{}-line buffers against DRAM with {} cycles of latency and {} bytes per cycle (buf 1: tiles one after another; buf 2: double-buffered, the next tile's operands loading while one runs — `hidden` of the run cycles; operands a tile shares with the one before are not loaded again):",
         cfg.s_depth,
         cfg.w_depth,
         cfg.o_depth,
@@ -583,19 +589,21 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         dram.bytes_per_cycle
     );
     crate::outln!(
-        "{:>5} {:>8} {:>7} {:>12} {:>6} {:>12} {:>12} {:>12} {:>12} {:>9}",
+        "{:>5} {:>8} {:>7} {:>3} {:>12} {:>6} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9}",
         "layer",
         "input",
         "tiles",
+        "buf",
         "compute",
         "util",
         "load",
         "run",
+        "hidden",
         "read-back",
         "bus total",
         "time"
     );
-    let mut tot = [0u64; 5];
+    let mut tot = [0u64; 6];
     let mut secs = 0.0;
     for r in rows {
         let Some(b) = r.board else { continue };
@@ -605,6 +613,7 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
             b.compute * g,
             b.phases[0] * g,
             b.phases[1] * g,
+            b.overlapped * g,
             b.phases[2] * g,
             bus * g,
         ];
@@ -613,16 +622,18 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         }
         secs += b.seconds;
         crate::outln!(
-            "{:>5} {:>8} {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.2} s",
+            "{:>5} {:>8} {:>7} {:>3} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>12} {:>7.2} s",
             r.l.layer,
             if b.window { "window" } else { "lowered" },
             b.tiles * r.groups,
+            if b.double { 2 } else { 1 },
             v[0],
             100.0 * r.macs as f64 / (pes * v[0]) as f64,
             v[1],
             v[2],
             v[3],
             v[4],
+            v[5],
             b.seconds
         );
     }
@@ -632,7 +643,8 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         .map(|r| r.macs)
         .sum();
     crate::outln!(
-        "total {:>8} {:>7} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>7.1} s",
+        "total {:>8} {:>7} {:>3} {:>12} {:>5.1}% {:>12} {:>12} {:>12} {:>12} {:>12} {:>7.1} s",
+        "",
         "",
         "",
         tot[0],
@@ -641,6 +653,7 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         tot[2],
         tot[3],
         tot[4],
+        tot[5],
         secs
     );
     Ok(())
@@ -677,6 +690,7 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
                     "input": if b.window { "window" } else { "lowered" },
                     "load_cycles": b.phases[0], "run_cycles": b.phases[1],
                     "readback_cycles": b.phases[2], "seconds": b.seconds,
+                    "double_buffered": b.double, "overlapped_load_cycles": b.overlapped,
                     "per": if r.l.depthwise { "one channel" } else { "layer" },
                 })),
             })

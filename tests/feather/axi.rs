@@ -274,16 +274,17 @@ fn wrapped_birrd_verilog_matches_the_simulator() {
 }
 
 /// A layer larger than the buffers, cut into tiles along M and N and run tile by tile on one
-/// simulated board session: the assembled output equals the golden model's (so the untiled
-/// layer's), every tile's hardware CYCLES equals the compiler's count, and random stalls on
+/// simulated board session, one tile after another and double-buffered (the next tile's
+/// operands sent while one runs): the assembled output equals the golden model's (so the
+/// untiled layer's), every tile's hardware CYCLES equals the compiler's count, every transfer
+/// — those overlapping a run included — takes the DRAM model's cycles, and random stalls on
 /// every bus change neither the output nor any tile's CYCLES — only the bus time.
 #[test]
 fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
-    use plume::feather::host::{run_tiled, Dram};
     use plume_hw::feather::compiler::mapper::StreamChoice;
-    use plume_hw::feather::compiler::tiling::tile_layer;
+    use plume_hw::feather::compiler::tiling::{tile, tile_layer, tile_window};
     let mut cfg = FeatherConfig::new(4, 8);
-    (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 32, 64);
+    (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 64, 64);
     let seq = small_seq();
     let cases = [
         (
@@ -320,7 +321,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
                 n: 2,
                 c: 11,
                 h: 9,
-                w: 5,
+                w: 3,
                 k: 10,
                 r: 3,
                 s: 3,
@@ -342,9 +343,39 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
             Layer::Conv(sh) => Some(sh),
             Layer::Gemm(_) => None,
         };
-        let t = tile_layer(&cfg, g, shape, df, layout, choice, 1.0).unwrap();
-        assert!(t.tiles.len() > 1, "{layer:?}: {t:?}");
-        assert_eq!(t.window.is_some(), choice == StreamChoice::Window);
+        let chosen = tile_layer(&cfg, g, shape, df, layout, choice, 1.0).unwrap();
+        assert_eq!(chosen.window.is_some(), choice == StreamChoice::Window);
+        for double in [false, true] {
+            let t = match (choice, shape) {
+                (StreamChoice::Window, Some(sh)) => tile_window(&cfg, sh, layout, 1.0, double),
+                _ => tile(&cfg, g, df, layout, 1.0, double),
+            }
+            .unwrap();
+            assert_eq!(t.double, double);
+            assert_eq!(t.window, chosen.window);
+            if t.window.is_some() {
+                // Neighbouring bands share halo rows, which stay in the ring.
+                assert!((1..t.tiles.len()).any(|i| t.held_rows(i) > 0), "{t:?}");
+            }
+            assert!(t.tiles.len() > 1, "{layer:?}: {t:?}");
+            tiled_runs(&cfg, &seq, &layer, &prep, df, layout, &t);
+        }
+    }
+}
+
+/// Runs tiling `t` without stalls against a fast and a slow DRAM and with random stalls on
+/// every bus: the same golden output each time, every tile's CYCLES the compiler's.
+fn tiled_runs(
+    cfg: &FeatherConfig,
+    seq: &SeqConfig,
+    layer: &Layer,
+    prep: &plume::feather::layer::Prepared,
+    df: Dataflow,
+    layout: Layout,
+    t: &plume_hw::feather::compiler::tiling::Tiling,
+) {
+    use plume::feather::host::{run_tiled, Dram};
+    {
         let mut bus = Vec::new();
         let mut outs = Vec::new();
         let busy = Stalls {
@@ -369,9 +400,9 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
             (busy, Dram::default()),
         ] {
             let r = run_tiled(
-                &cfg,
-                &seq,
-                &t,
+                cfg,
+                seq,
+                t,
                 df,
                 layout,
                 prep.data.streamed(t.window.is_some()),
@@ -383,6 +414,13 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
             )
             .unwrap();
             assert_eq!(r.out, prep.golden, "{layer:?}");
+            // Double buffering sends every tile's new operands but the first during a run.
+            assert_eq!(r.overlapped() > 0, t.double, "{layer:?}");
+            // The host, tracking what the buffers hold, sends exactly the lines the tiler
+            // predicted (operands a tile shares with the one before, a band's halo rows, stay).
+            for (i, x) in r.tiles.iter().enumerate() {
+                assert_eq!(x.loaded_lines, t.loaded_lines(i), "{layer:?} tile {i}");
+            }
             for (i, x) in r.tiles.iter().enumerate() {
                 assert_eq!(x.cycles, x.model_cycles, "{layer:?} tile {i}");
             }
@@ -405,9 +443,10 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
     }
 }
 
-/// One tiled layer — a convolution in bands of its compact input, against a slow DRAM — replayed
-/// on the emitted Verilog of the wrapped top: Verilator and Icarus agree with plume's simulator
-/// on every output of every cycle of the whole session (loads, runs, read-backs of every band).
+/// One tiled layer — a convolution in bands of its compact input, double-buffered, against a
+/// slow DRAM — replayed on the emitted Verilog of the wrapped top: Verilator and Icarus agree
+/// with plume's simulator on every output of every cycle of the whole session (loads, runs
+/// with the next band's loads beside them, read-backs of every band).
 #[test]
 fn a_tiled_layer_replays_in_verilator_and_icarus() {
     use plume::feather::host::{run_tiled, Dram};
@@ -428,7 +467,7 @@ fn a_tiled_layer_replays_in_verilator_and_icarus() {
     };
     let prep = prepare(&Layer::Conv(sh), 13).unwrap();
     let layout = Layout { cb: 4, wb: 1 };
-    let t = tile_window(&cfg, &sh, layout, 1.0).unwrap();
+    let t = tile_window(&cfg, &sh, layout, 1.0, true).unwrap();
     assert!(t.tiles.len() > 1, "{t:?}");
     let slow = Dram {
         latency: 11,
@@ -450,6 +489,8 @@ fn a_tiled_layer_replays_in_verilator_and_icarus() {
     .unwrap();
     assert_eq!(r.out, prep.golden);
     r.verify().unwrap();
+    assert!(r.overlapped() > 0);
+    assert!((1..t.tiles.len()).any(|i| t.held_rows(i) > 0), "{t:?}");
     let rec = r.recording.expect("a recorded session");
     for tool in [Tool::Verilator, Tool::Icarus] {
         if !cosim::require(tool).unwrap() {
@@ -464,4 +505,90 @@ fn a_tiled_layer_replays_in_verilator_and_icarus() {
             t.tiles.len()
         );
     }
+}
+
+/// A tiled layer's session — the host's every step — written to a directory and read back is
+/// the same session, and played on plume's simulator it gives the golden output with every
+/// tile's CYCLES the compiler's, as `run_tiled` does.
+#[test]
+fn a_tiled_session_written_to_disk_reads_back_and_plays_the_same() {
+    use plume::feather::host::{play_session, run_tiled, Dram, Host, Session, Step};
+    use plume_hw::feather::compiler::tiling::tile_window;
+    let mut cfg = FeatherConfig::new(4, 4);
+    (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 64, 64);
+    let seq = small_seq();
+    let sh = ConvShape {
+        n: 2,
+        c: 5,
+        h: 6,
+        w: 5,
+        k: 6,
+        r: 3,
+        s: 3,
+        stride: 1,
+        pad: 1,
+        dilation: 1,
+    };
+    let prep = prepare(&Layer::Conv(sh), 21).unwrap();
+    let layout = Layout { cb: 4, wb: 1 };
+    let t = tile_window(&cfg, &sh, layout, 1.0, true).unwrap();
+    let a = prep.data.streamed(true);
+    let s = Session::tiled(
+        &cfg,
+        &seq,
+        &t,
+        Dataflow::Ws,
+        layout,
+        a,
+        &prep.data.b,
+        &prep.data.q,
+        &prep.golden,
+        "a band tiling",
+    )
+    .unwrap();
+    assert!(s.double_buffered && s.tiles.len() > 1);
+    // Some band's rows go in between its predecessor's start and wait.
+    let mut running = false;
+    let mut beside = 0;
+    for st in &s.steps {
+        match st {
+            Step::Start { .. } => running = true,
+            Step::Wait { .. } => running = false,
+            Step::Send { .. } if running => beside += 1,
+            _ => {}
+        }
+    }
+    assert!(beside > 0);
+    let dir = common::TempDir::new("session").unwrap();
+    let path = dir.path().join("s");
+    s.write(&path).unwrap();
+    let back = Session::read(&path).unwrap();
+    assert_eq!(back, s);
+    let dram = Dram::default();
+    let mut h = Host::new(
+        axi_feather(&cfg, &seq).unwrap(),
+        feather_map(&cfg, &seq).unwrap(),
+        Stalls::default(),
+        false,
+    )
+    .unwrap();
+    h.dram = dram.pace(4);
+    let played = play_session(&mut h, &back).unwrap();
+    assert_eq!(played.out, prep.golden);
+    played.verify().unwrap();
+    let direct = run_tiled(
+        &cfg,
+        &seq,
+        &t,
+        Dataflow::Ws,
+        layout,
+        a,
+        &prep.data.b,
+        &prep.data.q,
+        Stalls::default(),
+        dram,
+        false,
+    )
+    .unwrap();
+    assert_eq!(played.bus_cycles, direct.bus_cycles);
 }

@@ -177,6 +177,16 @@ pub fn feather_map(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<RegMap, RegMa
         p("rd_sel", 1, "streaming buffer read back by op 1 (0 S0, 1 S1)"),
         p("rd_base", sb, "first line read back"),
         p("rd_count", sb + 1, "lines read back"),
+        p(
+            "s_base",
+            sb,
+            "added to every streaming-buffer line the program reads (double buffering)",
+        ),
+        p(
+            "w_base",
+            cfg.w_bits(),
+            "added to every weight-buffer line the program loads (double buffering)",
+        ),
     ];
     let mut params = params;
     for (name, w) in Geometry::fields(sb) {
@@ -212,8 +222,11 @@ pub fn feather_map(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<RegMap, RegMa
 ///
 /// * `s_axis` (8·AW bits): a packet writes entries of `WR_TARGET` from `WR_BASE` upward; an
 ///   entry takes `beats_per_entry` beats, LSB first; an incomplete entry at `tlast` is
-///   dropped (`ENTRIES` counts what was written). `tready` is low while a run or read-back is
-///   in progress.
+///   dropped (`ENTRIES` counts what was written). `tready` is low during a read-back, and
+///   during a run unless `WR_TARGET` is a buffer (S0, S1, W): the host may load the next
+///   tile into lines the running program does not touch (double buffering, with `S_BASE` /
+///   `W_BASE` saying where a program's lines start). It must not write the buffer the
+///   program's outputs go to: the host's write takes the port and the output line is lost.
 /// * `CTRL.start` with `OP = 0`: pulses the sequencer's start; done comes
 ///   `LENGTH + SEQ_LATENCY + RUN_DRAIN` cycles later, and `CYCLES` then holds the cycles from
 ///   micro-instruction 0 to the last quantized write (the number the simulator reports).
@@ -279,8 +292,16 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
         .collect();
     let zb = b.zero(beat_bits);
     let last_beat_idx = b.case(target, &arms, zb);
-    b.output("s_axis_tready", idle);
-    let take = b.and(s_valid, idle);
+    // While a program runs, packets may still go to the buffers (never to the tables the
+    // sequencer is reading): the host loads the next tile into lines this one does not use.
+    let to_buffer = {
+        let past = b.lit(4, Target::Weights as u64 + 1);
+        b.lt(target, past)
+    };
+    let loading = b.and(running, to_buffer);
+    let ready = b.or(idle, loading);
+    b.output("s_axis_tready", ready);
+    let take = b.and(s_valid, ready);
     let beat = b.reg("wr_beat", Bits::zero(beat_bits));
     let index = b.reg("wr_index", Bits::zero(wab));
     let mut slots = Vec::new();
@@ -383,6 +404,8 @@ pub fn axi_feather(cfg: &FeatherConfig, seq: &SeqConfig) -> Result<Rc<Module>, F
         "scale",
         "zp_o",
         "out_signed",
+        "s_base",
+        "w_base",
     ]
     .into_iter()
     .chain(Geometry::fields(cfg.s_bits()).map(|(n, _)| n))

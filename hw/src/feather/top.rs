@@ -153,8 +153,10 @@ impl FeatherConfig {
 /// Generates the core. Ports: `i_uop` (one micro-instruction per cycle), the layer constants
 /// `i_rows i_zp_i i_zp_w i_iact_signed i_weight_signed i_scale i_zp_o i_out_signed`, the host port
 /// `i_host_we i_host_sel (0 = S0, 1 = S1, 2 = W) i_host_addr i_host_data`, read-back
-/// `i_host_raddr i_host_rsel → o_host_rdata` (one cycle later), and `o_qwe` (a quantized byte
-/// is being written this cycle).
+/// `i_host_raddr i_host_rsel → o_host_rdata` (one cycle later), `o_qwe` (a quantized byte
+/// is being written this cycle), and the bases `i_s_base i_w_base` added to every line the
+/// program streams or loads (0 unless the host double-buffers: a program that reads lines it
+/// wrote itself, a chained `Out::Feed`, runs with `i_s_base` = 0).
 pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     cfg.validate()?;
     let aw = cfg.aw;
@@ -178,6 +180,10 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     let host_data = b.input("i_host_data", 8 * aw);
     let host_raddr = b.input("i_host_raddr", cfg.s_bits());
     let host_rsel = b.input("i_host_rsel", 1);
+    // Where the program's streamed and stationary lines start (double buffering: the host
+    // loads the next tile into the other half while this one runs).
+    let s_base = b.input("i_s_base", cfg.s_bits());
+    let w_base = b.input("i_w_base", cfg.w_bits());
 
     let f = |b: &mut ModuleBuilder, name: &str| {
         let s = lay.fields.slice(b, uop, name);
@@ -211,7 +217,8 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
     let q_addr = b.wire("q_addr", aw * ob);
     let q_sel = b.wire("q_sel", 1);
     let q_data = b.wire("q_data", 8 * aw);
-    let rd_addr = b.mux(s_read, s_addr, host_raddr);
+    let s_at = b.add(s_addr, s_base);
+    let rd_addr = b.mux(s_read, s_at, host_raddr);
     let rd_sel = b.mux(s_read, s_buf, host_rsel);
     let rd_sel_q = b.delay("s_rd_sel_q", rd_sel);
     let host_s_addr = b.trunc(host_addr, sb);
@@ -265,7 +272,8 @@ pub fn generate(cfg: &FeatherConfig) -> Result<Rc<Module>, FeatherError> {
         MemStyle::Block,
         ReadDuringWrite::ReadFirst,
     );
-    let w_line = b.mem_read(wm, w_addr, Some(w_read));
+    let w_at = b.add(w_addr, w_base);
+    let w_line = b.mem_read(wm, w_at, Some(w_read));
     let host_w_hit = b.eq_lit(host_sel, 2);
     let host_w_we = b.and(host_we, host_w_hit);
     let host_w_addr = b.trunc(host_addr, cfg.w_bits());

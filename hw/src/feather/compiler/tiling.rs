@@ -12,9 +12,20 @@
 //! output rows of one image (a contiguous range of the GEMM's rows) and blocks of output
 //! channels; a band loads only the input rows its windows touch (`window::slab_rows`), so
 //! neighbouring bands share just the filter's halo, and nothing is lowered.
+//!
+//! Two things the host does shape the choice, and the cost (`Tiling::predicted`) models both:
+//! an operand the previous tile already loaded is not sent again (so the tiles are ordered
+//! either stationary-operand-outer or streamed-operand-outer, whichever moves fewer lines), and
+//! with **double buffering** (`Tiling::double`) every GEMM tile fits half the streaming and
+//! weight buffers and the next tile's operands are loaded into the other half while this one
+//! runs (the wrapper's `S_BASE` / `W_BASE`), so a tile costs the larger of its compute and the
+//! next tile's load instead of their sum. Bands keep the whole buffers: the streaming buffer
+//! is a ring of input rows (a band loads only the rows past the previous band's, after them,
+//! while that band runs — `ring_fits`), and the weights, which change only between column
+//! blocks, wait for the run to end.
 
 use super::mapper::{plan, plan_of, window_shape, Dataflow, Gemm, Layout, Plan, StreamChoice};
-use super::window::Window;
+use super::window::{slab_rows, Window};
 use crate::feather::golden::ConvShape;
 use crate::feather::top::FeatherConfig;
 
@@ -37,6 +48,22 @@ impl Tile {
     }
 }
 
+/// Buffer lines of one tile: the streamed and stationary operands it reads, the outputs it
+/// writes (the plan's counts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lines {
+    pub s: u64,
+    pub w: u64,
+    pub o: u64,
+}
+
+/// Bus cycles a tile costs besides its operand lines and its run, as the tiler assumes:
+/// register writes, the program's tables, each packet's DRAM latency, starting, polling and
+/// the read-back's set-up over AXI4-Lite. Measured on the simulated board as (bus cycles −
+/// `CYCLES` − lines moved) / tiles for ResNet-50's layer 3 on 16×16 against the default DRAM:
+/// 543 in bands, 411 lowered. A round figure: it only weighs more tiles against fewer.
+pub const TILE_SETUP: f64 = 500.0;
+
 /// A layer cut into tiles.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tiling {
@@ -44,14 +71,23 @@ pub struct Tiling {
     /// Tile sizes (the last tile of each dimension may be smaller).
     pub mt: usize,
     pub nt: usize,
-    /// Row-major over (m-tile, n-tile).
+    /// In the order they run: row-major over (m-tile, n-tile) or column-block-outer,
+    /// whichever the cost favours (a tile does not reload the operand it shares with the one
+    /// before).
     pub tiles: Vec<Tile>,
     /// Predicted compute cycles of every tile (the timing model).
     pub cycles: Vec<u64>,
-    /// Buffer lines moved per tile: streamed and stationary operands in, outputs back.
-    pub lines: Vec<u64>,
+    /// Buffer lines of every tile.
+    pub lines: Vec<Lines>,
     /// Set when the tiles are bands of this convolution streamed from its compact input.
     pub window: Option<ConvShape>,
+    /// Double-buffered: the host loads the next tile's operands while one runs — a GEMM
+    /// tile's into the other half of the buffers (every tile fits half), a band's new input
+    /// rows into the ring after the running band's (`tile_cfg`, `ring_fits`).
+    pub double: bool,
+    /// The streamed operand holds B's columns and the stationary one A's rows (inputs
+    /// stationary: the hardware runs the transposed GEMM).
+    pub transposed: bool,
 }
 
 impl Tiling {
@@ -59,8 +95,164 @@ impl Tiling {
         self.cycles.iter().sum()
     }
 
+    /// Whether tile `i`'s streamed / stationary operand is tile `i - 1`'s (the host then
+    /// does not load it again).
+    pub fn reuses(&self, i: usize) -> (bool, bool) {
+        if i == 0 {
+            return (false, false);
+        }
+        let (a, b) = (self.tiles[i - 1], self.tiles[i]);
+        let rows = (a.m0, a.mt) == (b.m0, b.mt);
+        let cols = (a.n0, a.nt) == (b.n0, b.nt);
+        let (s, w) = if self.transposed {
+            (cols, rows)
+        } else {
+            (rows, cols)
+        };
+        // The same rows or columns are the same lines only if the two tiles' mappings place
+        // them alike: an edge tile's mapping may differ, seen here as another line count (the
+        // host compares the bytes themselves; the tests hold this rule to it).
+        let (la, lb) = (self.lines[i - 1], self.lines[i]);
+        (s && la.s == lb.s, w && la.w == lb.w)
+    }
+
+    /// A band tile's slab: its image and the input rows `lo..hi` its windows touch.
+    pub fn slab(&self, i: usize) -> Option<(usize, usize, usize)> {
+        let t = &self.tiles[i];
+        let (n, p0, rows) = self.band(t)?;
+        let (lo, hi) = slab_rows(&self.band_shape(t)?, p0, rows);
+        Some((n, lo, hi))
+    }
+
+    /// Input rows of band `i`'s slab that band `i - 1`'s slab already holds: the rows both
+    /// share when band `i` starts inside band `i - 1`'s slab and ends at or past its end (the
+    /// streaming buffer is then a ring of input rows: only the rest is loaded, after them).
+    pub fn held_rows(&self, i: usize) -> usize {
+        if i == 0 {
+            return 0;
+        }
+        match (self.slab(i - 1), self.slab(i)) {
+            (Some((n0, lo0, hi0)), Some((n1, lo1, hi1)))
+                if n0 == n1 && lo0 <= lo1 && lo1 <= hi0 && hi0 <= hi1 =>
+            {
+                hi0 - lo1
+            }
+            _ => 0,
+        }
+    }
+
+    /// Lines of one input row of band `i`'s slab (0 for a slab without rows).
+    fn row_lines(&self, i: usize) -> u64 {
+        match self.slab(i) {
+            Some((_, lo, hi)) if hi > lo => self.lines[i].s / (hi - lo) as u64,
+            _ => 0,
+        }
+    }
+
+    /// Streamed and stationary lines tile `i` loads (those the previous tile did not already
+    /// hold): for a band, the slab's rows past the previous band's.
+    pub fn loaded(&self, i: usize) -> (u64, u64) {
+        let (s, w) = self.reuses(i);
+        let l = self.lines[i];
+        let s = if self.window.is_some() {
+            l.s - self.held_rows(i) as u64 * self.row_lines(i)
+        } else if s {
+            0
+        } else {
+            l.s
+        };
+        (s, if w { 0 } else { l.w })
+    }
+
+    /// Operand lines tile `i` loads.
+    pub fn loaded_lines(&self, i: usize) -> u64 {
+        let (s, w) = self.loaded(i);
+        s + w
+    }
+
+    /// Of tile `i`'s loads, the lines that can go in while the previous tile runs and those
+    /// that must wait for it: double-buffered bands keep one copy of the weights (they
+    /// change only between column blocks), so new weights wait.
+    fn overlappable(&self, i: usize) -> (u64, u64) {
+        let (s, w) = self.loaded(i);
+        if self.window.is_some() {
+            (s, w)
+        } else {
+            (s + w, 0)
+        }
+    }
+
+    /// The buffers one tile may use: all of them, except that double-buffered GEMM tiles
+    /// get half the streaming and weight buffers (double-buffered bands keep the whole: their
+    /// input rows go round the streaming buffer as a ring, and their weights stay put).
+    pub fn tile_cfg(&self, cfg: &FeatherConfig) -> FeatherConfig {
+        if self.double && self.window.is_none() {
+            half(cfg)
+        } else {
+            *cfg
+        }
+    }
+
+    /// Double-buffered bands: while band `i` runs, band `i + 1`'s new rows go into the ring
+    /// after band `i`'s, so the two together must fit the streaming buffer.
+    pub fn ring_fits(&self, s_depth: u32) -> bool {
+        !(self.double && self.window.is_some())
+            || (1..self.tiles.len()).all(|i| {
+                let new = self.lines[i].s - self.held_rows(i) as u64 * self.row_lines(i);
+                self.lines[i - 1].s + new <= s_depth as u64
+            })
+    }
+
+    /// Lines moved over the bus: operands loaded, outputs read back.
     pub fn moved_lines(&self) -> u64 {
-        self.lines.iter().sum()
+        (0..self.tiles.len())
+            .map(|i| self.loaded_lines(i) + self.lines[i].o)
+            .sum()
+    }
+
+    /// Predicted bus cycles, a line taking `cycles_per_line` to move: one tile after another
+    /// (load, run, read back, `TILE_SETUP`), or with double buffering each tile's run
+    /// overlapping the next tile's load.
+    pub fn predicted(&self, cycles_per_line: f64) -> f64 {
+        let n = self.tiles.len();
+        let line = |l: u64| l as f64 * cycles_per_line;
+        let setup = n as f64 * TILE_SETUP;
+        if !self.double {
+            return self.compute_cycles() as f64 + line(self.moved_lines()) + setup;
+        }
+        // Tile i's run, the next tile's loads beside it, and those that wait for it.
+        let run = |i: usize| {
+            let (beside, after) = if i + 1 < n {
+                self.overlappable(i + 1)
+            } else {
+                (0, 0)
+            };
+            (self.cycles[i] as f64).max(line(beside)) + line(after)
+        };
+        line(self.loaded_lines(0))
+            + setup
+            + (0..n).map(|i| run(i) + line(self.lines[i].o)).sum::<f64>()
+    }
+
+    /// Puts the tiles column-block-outer (every block of output columns runs all its row
+    /// tiles before the next) when that is predicted cheaper than the order they are in;
+    /// of double-buffered bands, only an order whose ring fits `s_depth` (None if neither).
+    fn order(self, cycles_per_line: f64, s_depth: u32) -> Option<Tiling> {
+        let mut idx: Vec<usize> = (0..self.tiles.len()).collect();
+        idx.sort_by_key(|&i| (self.tiles[i].n0, self.tiles[i].m0));
+        let other = Tiling {
+            tiles: idx.iter().map(|&i| self.tiles[i]).collect(),
+            cycles: idx.iter().map(|&i| self.cycles[i]).collect(),
+            lines: idx.iter().map(|&i| self.lines[i]).collect(),
+            ..self.clone()
+        };
+        let cost = |t: &Tiling| t.ring_fits(s_depth).then(|| t.predicted(cycles_per_line));
+        match (cost(&self), cost(&other)) {
+            (Some(a), Some(b)) if b < a => Some(other),
+            (Some(_), _) => Some(self),
+            (None, Some(_)) => Some(other),
+            (None, None) => None,
+        }
     }
 
     /// A band tile's image, first output row and rows (window tilings only).
@@ -110,29 +302,52 @@ fn candidates(total: usize) -> Vec<usize> {
     v
 }
 
-/// A sub-GEMM's compute cycles and buffer lines moved, if it fits the core's buffers.
-fn fits(cfg: &FeatherConfig, g: Gemm, df: Dataflow, layout: Layout) -> Option<(u64, u64)> {
+/// A sub-GEMM's compute cycles and buffer lines, if it fits the core's buffers.
+fn fits(cfg: &FeatherConfig, g: Gemm, df: Dataflow, layout: Layout) -> Option<(u64, Lines)> {
     cost(cfg, &plan(cfg, g, df, layout))
 }
 
-/// A tile's compute cycles and buffer lines moved, if its plan fits the core's buffers.
-fn cost(cfg: &FeatherConfig, p: &Plan) -> Option<(u64, u64)> {
-    p.fits(cfg)
-        .then_some((p.cycles, (p.s_lines + p.w_lines + p.o_lines) as u64))
+/// A tile's compute cycles and buffer lines, if its plan fits the core's buffers.
+fn cost(cfg: &FeatherConfig, p: &Plan) -> Option<(u64, Lines)> {
+    p.fits(cfg).then_some((
+        p.cycles,
+        Lines {
+            s: p.s_lines as u64,
+            w: p.w_lines as u64,
+            o: p.o_lines as u64,
+        },
+    ))
 }
 
-/// The tiling of `gemm` with the fewest predicted cycles, a buffer line taking
-/// `cycles_per_line` cycles to load or read back.
+/// The buffers one tile of a double-buffered tiling may use: half the streaming buffers
+/// (outputs included — they share a depth) and half the weight buffer. The host compiles
+/// every tile for these and runs it on the whole hardware with `S_BASE` / `W_BASE` set to
+/// its half.
+pub fn half(cfg: &FeatherConfig) -> FeatherConfig {
+    FeatherConfig {
+        s_depth: cfg.s_depth / 2,
+        w_depth: cfg.w_depth / 2,
+        ..*cfg
+    }
+}
+
+/// The tiling of `gemm` with the fewest predicted bus cycles (`Tiling::predicted`), a buffer
+/// line taking `cycles_per_line` cycles to load or read back; with `double`, every tile fits
+/// half the buffers.
 pub fn tile(
     cfg: &FeatherConfig,
     gemm: Gemm,
     df: Dataflow,
     layout: Layout,
     cycles_per_line: f64,
+    double: bool,
 ) -> Result<Tiling, TileError> {
     if gemm.m == 0 || gemm.k == 0 || gemm.n == 0 {
         return Err(TileError::Shape(gemm.m, gemm.k, gemm.n));
     }
+    let whole = cfg;
+    let halves = half(cfg);
+    let cfg = if double { &halves } else { cfg };
     let mut best: Option<(f64, Tiling)> = None;
     for &nt in &candidates(gemm.n) {
         for &mt in &candidates(gemm.m) {
@@ -167,6 +382,8 @@ pub fn tile(
                 cycles: Vec::new(),
                 lines: Vec::new(),
                 window: None,
+                double,
+                transposed: df == Dataflow::Is,
             };
             for m0 in (0..gemm.m).step_by(mt) {
                 for n0 in (0..gemm.n).step_by(nt) {
@@ -182,7 +399,10 @@ pub fn tile(
                     t.tiles.push(tl);
                 }
             }
-            let total = t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
+            let Some(t) = t.order(cycles_per_line, cfg.s_depth) else {
+                continue;
+            };
+            let total = t.predicted(cycles_per_line);
             if best.as_ref().is_none_or(|b| total < b.0) {
                 best = Some((total, t));
             }
@@ -190,32 +410,51 @@ pub fn tile(
             break;
         }
     }
-    best.map(|b| b.1).ok_or_else(|| {
-        let p = plan(
-            cfg,
-            Gemm {
-                m: 1,
+    best.map(|b| b.1)
+        .ok_or_else(|| {
+            let p = plan(
+                cfg,
+                Gemm {
+                    m: 1,
+                    k: gemm.k,
+                    n: 1,
+                },
+                df,
+                layout,
+            );
+            TileError::TooDeep {
                 k: gemm.k,
-                n: 1,
-            },
-            df,
-            layout,
-        );
-        TileError::TooDeep {
-            k: gemm.k,
-            s: p.s_lines,
-            w: p.w_lines,
-            o: p.o_lines,
+                s: p.s_lines,
+                w: p.w_lines,
+                o: p.o_lines,
+                sd: cfg.s_depth,
+                wd: cfg.w_depth,
+                od: cfg.o_depth,
+            }
+        })
+        .map_err(|e| if double { too_deep_for(e, whole) } else { e })
+}
+
+/// A `TooDeep` error of a double-buffered attempt restated against the whole buffers.
+fn too_deep_for(e: TileError, cfg: &FeatherConfig) -> TileError {
+    match e {
+        TileError::TooDeep { k, s, w, o, .. } => TileError::TooDeep {
+            k,
+            s,
+            w,
+            o,
             sd: cfg.s_depth,
             wd: cfg.w_depth,
             od: cfg.o_depth,
-        }
-    })
+        },
+        e => e,
+    }
 }
 
 /// Tiles a layer (`shape`: Some for a convolution) as `choice` asks: `Window` bands of the
-/// compact input, `Lowered` the GEMM, `Auto` whichever the cost (compute cycles plus lines
-/// moved at `cycles_per_line`) favours (windows only for weights stationary).
+/// compact input, `Lowered` the GEMM, `Auto` whichever `Tiling::predicted` favours (windows
+/// only for weights stationary) — each with or without double buffering, whichever is
+/// predicted faster.
 pub fn tile_layer(
     cfg: &FeatherConfig,
     gemm: Gemm,
@@ -225,12 +464,26 @@ pub fn tile_layer(
     choice: StreamChoice,
     cycles_per_line: f64,
 ) -> Result<Tiling, TileError> {
-    let total = |t: &Tiling| t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
+    let total = |t: &Tiling| t.predicted(cycles_per_line);
+    let better = |a: Result<Tiling, TileError>, b: Result<Tiling, TileError>| match (a, b) {
+        (Ok(a), Ok(b)) => Ok(if total(&b) < total(&a) { b } else { a }),
+        (Ok(a), Err(_)) => Ok(a),
+        (Err(_), Ok(b)) => Ok(b),
+        (Err(e), Err(_)) => Err(e),
+    };
     let window = || -> Result<Tiling, TileError> {
         let sh = window_shape(shape, dataflow).map_err(|e| TileError::Window(e.to_string()))?;
-        tile_window(cfg, sh, layout, cycles_per_line)
+        better(
+            tile_window(cfg, sh, layout, cycles_per_line, false),
+            tile_window(cfg, sh, layout, cycles_per_line, true),
+        )
     };
-    let lowered = || tile(cfg, gemm, dataflow, layout, cycles_per_line);
+    let lowered = || {
+        better(
+            tile(cfg, gemm, dataflow, layout, cycles_per_line, false),
+            tile(cfg, gemm, dataflow, layout, cycles_per_line, true),
+        )
+    };
     match choice {
         StreamChoice::Window => window(),
         StreamChoice::Lowered => lowered(),
@@ -244,18 +497,22 @@ pub fn tile_layer(
 
 /// Tiles a convolution streamed from its compact input: bands of output rows of one image
 /// × blocks of output channels, for each channel block the largest band height whose every
-/// tile fits, the fewest predicted cycles (compute plus lines moved at `cycles_per_line`) kept.
+/// tile fits, the fewest predicted bus cycles (`Tiling::predicted`) kept; with `double`,
+/// every band with the next one's new input rows fits the streaming buffer.
 pub fn tile_window(
     cfg: &FeatherConfig,
     shape: &ConvShape,
     layout: Layout,
     cycles_per_line: f64,
+    double: bool,
 ) -> Result<Tiling, TileError> {
+    // Double-buffered bands use the whole buffers: the streaming buffer is a ring of input
+    // rows (`Tiling::ring_fits`), the weights wait for a run to end when they change.
     let sh = *shape;
     let gemm =
         super::mapper::conv_gemm(&sh).ok_or(TileError::Shape(0, sh.c * sh.r * sh.s, sh.k))?;
     let (p_out, q_out) = sh.out_hw().expect("conv_gemm checked the shape");
-    let fits = |n: usize, p0: usize, rows: usize, nt: usize| -> Option<(u64, u64)> {
+    let fits = |n: usize, p0: usize, rows: usize, nt: usize| -> Option<(u64, Lines)> {
         let band = ConvShape { k: nt, ..sh };
         let win = Window::band(cfg, &band, n, p0, rows).ok()?;
         cost(cfg, &plan_of(cfg, &win, layout))
@@ -271,6 +528,8 @@ pub fn tile_window(
                 cycles: Vec::new(),
                 lines: Vec::new(),
                 window: Some(sh),
+                double,
+                transposed: false,
             };
             let mut ok = true;
             'all: for n in 0..sh.n {
@@ -296,7 +555,10 @@ pub fn tile_window(
             if !ok {
                 continue;
             }
-            let total = t.compute_cycles() as f64 + t.moved_lines() as f64 * cycles_per_line;
+            let Some(t) = t.order(cycles_per_line, cfg.s_depth) else {
+                continue;
+            };
+            let total = t.predicted(cycles_per_line);
             if best.as_ref().is_none_or(|b| total < b.0) {
                 best = Some((total, t));
             }
@@ -345,7 +607,7 @@ mod tests {
             k: 40,
             n: 50,
         };
-        let t = tile(&cfg, g, Dataflow::Ws, layout, 1.0).unwrap();
+        let t = tile(&cfg, g, Dataflow::Ws, layout, 1.0, false).unwrap();
         assert!(t.tiles.len() > 1, "{t:?}");
         let mut seen = vec![0u8; g.m * g.n];
         for tl in &t.tiles {
@@ -357,8 +619,10 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&s| s == 1));
-        // A layer that fits is one tile.
-        let one = tile(&small(8, 8, 1 << 16), g, Dataflow::Ws, layout, 1.0).unwrap();
+        // A layer that fits is one tile when moving lines costs nothing (at a cycle a line,
+        // four column tiles win: the whole layer's mapping streams 12,000 lines, a 16-column
+        // tile's 2,400, loaded once for all four).
+        let one = tile(&small(8, 8, 1 << 16), g, Dataflow::Ws, layout, 0.0, false).unwrap();
         assert_eq!(
             one.tiles,
             vec![Tile {
@@ -383,10 +647,121 @@ mod tests {
             Dataflow::Ws,
             Layout { cb: 8, wb: 1 },
             1.0,
+            false,
         )
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("cannot be tiled into the buffers: even one output row and one output channel (K = 4096) need"), "{e}");
+        assert!(e.ends_with("the core has 4, 4, 4"), "{e}");
+    }
+
+    fn toy(tiles: &[(usize, usize)], l: Lines, double: bool) -> Tiling {
+        Tiling {
+            gemm: Gemm { m: 2, k: 1, n: 2 },
+            mt: 1,
+            nt: 1,
+            tiles: tiles
+                .iter()
+                .map(|&(m0, n0)| Tile {
+                    m0,
+                    mt: 1,
+                    n0,
+                    nt: 1,
+                })
+                .collect(),
+            cycles: vec![100; tiles.len()],
+            lines: vec![l; tiles.len()],
+            window: None,
+            double,
+            transposed: false,
+        }
+    }
+
+    #[test]
+    fn double_buffering_hides_the_next_tiles_load_behind_this_tiles_run() {
+        let l = Lines { s: 50, w: 10, o: 5 };
+        // Two row tiles of one column block: the second holds the first's weights.
+        let one_by_one = toy(&[(0, 0), (1, 0)], l, false);
+        assert_eq!(one_by_one.reuses(1), (false, true));
+        assert_eq!(one_by_one.moved_lines(), 60 + 5 + 50 + 5);
+        // 200 compute + 120 lines + two setups.
+        assert_eq!(one_by_one.predicted(1.0), 200.0 + 120.0 + 2.0 * TILE_SETUP);
+        // The first load, then each run covers the next load (50 lines < 100 cycles).
+        let double = toy(&[(0, 0), (1, 0)], l, true);
+        assert_eq!(
+            double.predicted(1.0),
+            60.0 + 2.0 * TILE_SETUP + 105.0 + 105.0
+        );
+        // A load longer than the run costs the load.
+        assert_eq!(
+            double.predicted(4.0),
+            240.0 + 2.0 * TILE_SETUP + (200.0 + 20.0) + (100.0 + 20.0)
+        );
+    }
+
+    #[test]
+    fn tiles_run_stationary_operand_outer_when_that_reloads_less() {
+        // Weights heavier than the streamed rows: keep each column block's weights for all
+        // its row tiles.
+        let heavy_w = Lines { s: 10, w: 80, o: 1 };
+        let t = toy(&[(0, 0), (0, 1), (1, 0), (1, 1)], heavy_w, false)
+            .order(1.0, 64)
+            .unwrap();
+        let order: Vec<_> = t.tiles.iter().map(|t| (t.m0, t.n0)).collect();
+        assert_eq!(order, vec![(0, 0), (1, 0), (0, 1), (1, 1)]);
+        assert_eq!(t.moved_lines(), 2 * 80 + 4 * 10 + 4);
+        // Streamed rows heavier: the row-major order stays.
+        let heavy_s = Lines { s: 80, w: 10, o: 1 };
+        let t = toy(&[(0, 0), (0, 1), (1, 0), (1, 1)], heavy_s, false)
+            .order(1.0, 64)
+            .unwrap();
+        assert_eq!(
+            t.tiles[1],
+            Tile {
+                m0: 0,
+                mt: 1,
+                n0: 1,
+                nt: 1
+            }
+        );
+        assert_eq!(t.moved_lines(), 2 * 80 + 4 * 10 + 4);
+    }
+
+    #[test]
+    fn every_tile_of_a_double_buffered_tiling_fits_half_the_buffers() {
+        let cfg = small(8, 8, 64);
+        let layout = Layout { cb: 8, wb: 1 };
+        let g = Gemm {
+            m: 300,
+            k: 40,
+            n: 50,
+        };
+        let t = tile(&cfg, g, Dataflow::Ws, layout, 1.0, true).unwrap();
+        assert!(t.double);
+        let h = half(&cfg);
+        assert_eq!((h.s_depth, h.w_depth, h.o_depth), (32, 32, 64));
+        for tl in &t.tiles {
+            let p = plan(&cfg, tl.gemm(g.k), Dataflow::Ws, layout);
+            assert!(
+                p.s_lines.max(p.o_lines) <= 32 && p.w_lines <= 32,
+                "{tl:?}: {p:?}"
+            );
+        }
+        // Too deep even for the whole buffers: the error names the whole buffers.
+        let e = tile(
+            &small(8, 8, 4),
+            Gemm {
+                m: 4,
+                k: 4096,
+                n: 4,
+            },
+            Dataflow::Ws,
+            layout,
+            1.0,
+            true,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.ends_with("the core has 4, 4, 4"), "{e}");
     }
 }
