@@ -186,6 +186,9 @@ struct Row {
     sim: Option<(u64, f64)>,
     /// Run through the board (one group).
     board: Option<BoardRun>,
+    /// Bus cycles the tiler predicts for the layer on the board (`Tiling::predicted`, all
+    /// groups): tiled for the --depths buffers, loads from the DRAM model.
+    dram: Option<u64>,
     /// A dense layer streamed from its compact input (`--stream window`): the plan.
     window: Option<Plan>,
 }
@@ -276,6 +279,7 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
                 ideal: macs.div_ceil(pes),
                 sim: None,
                 board: None,
+                dram: None,
                 window: if l.depthwise {
                     None
                 } else {
@@ -284,6 +288,11 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
             }
         })
         .collect();
+    for r in rows.iter_mut() {
+        let t = tiling_of(cfg, r, opts.dram, opts.stream)?;
+        let cpl = opts.dram.pace(cfg.aw as u64).beat_cycles as f64;
+        r.dram = Some(t.predicted(cpl).round() as u64 * r.groups as u64);
+    }
     match opts.engine {
         Engine::Board => board_all(cfg, opts.dram, opts.stream, &mut rows)?,
         Engine::Sim => simulate_all(cfg, &mut rows)?,
@@ -363,6 +372,24 @@ fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
     Ok(())
 }
 
+/// A row tiled for the configuration's buffers as the board engine runs it (a depthwise layer:
+/// one channel's GEMM, no windows), a line costing what `dram` takes to deliver it.
+fn tiling_of(
+    cfg: &FeatherConfig,
+    r: &Row,
+    dram: super::host::Dram,
+    stream: StreamChoice,
+) -> Result<plume_hw::feather::compiler::tiling::Tiling> {
+    let (shape, choice) = if r.l.depthwise {
+        (None, StreamChoice::Lowered)
+    } else {
+        (Some(&r.l.shape), stream)
+    };
+    let cpl = dram.pace(cfg.aw as u64).beat_cycles as f64;
+    plume_hw::feather::compiler::tiling::tile_layer(cfg, r.gemm, shape, r.df, r.layout, choice, cpl)
+        .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
+}
+
 /// Every row tiled for the configuration's buffers and run through the AXI-wrapped top (a
 /// depthwise layer: one channel), output bit-exact, every tile's `CYCLES` the compiler's; a
 /// progress line after each layer.
@@ -373,20 +400,10 @@ fn board_all(
     rows: &mut [Row],
 ) -> Result<()> {
     use super::host::{run_tiled, Stalls};
-    use plume_hw::feather::compiler::tiling::tile_layer;
     let seq = plume_hw::feather::sequencer::SeqConfig::default();
     let tilings = rows
         .iter()
-        .map(|r| {
-            // Depthwise layers run as per-channel GEMMs: no windows.
-            let (shape, choice) = if r.l.depthwise {
-                (None, StreamChoice::Lowered)
-            } else {
-                (Some(&r.l.shape), stream)
-            };
-            tile_layer(cfg, r.gemm, shape, r.df, r.layout, choice, 1.0)
-                .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
-        })
+        .map(|r| tiling_of(cfg, r, dram, stream))
         .collect::<Result<Vec<_>>>()?;
     // Work estimate for the time left: compute cycles plus one bus beat per line moved.
     let work =
@@ -463,10 +480,15 @@ fn shape_text(l: &NetLayer) -> String {
 fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Result<()> {
     let pes = (cfg.ah * cfg.aw) as u64;
     crate::outln!(
-        "{net} on FEATHER {}x{} ({} BIRRD), timing model per layer (best dataflow and layout; operands resident on chip, no DRAM traffic modelled){}",
+        "{net} on FEATHER {}x{} ({} BIRRD), timing model per layer (best dataflow and layout; `cycles`: operands resident on chip; `with DRAM`: the bus cycles the tiler predicts for the layer tiled for {},{},{}-line buffers, loading from DRAM at {} cycles of latency and {} bytes per cycle){}",
         cfg.ah,
         cfg.aw,
         cfg.topology,
+        cfg.s_depth,
+        cfg.w_depth,
+        cfg.o_depth,
+        opts.dram.latency,
+        opts.dram.bytes_per_cycle,
         if opts.engine == Engine::Sim {
             "; every layer also simulated"
         } else {
@@ -474,21 +496,23 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         }
     );
     crate::outln!(
-        "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>6} {:>10} {:>16} {:>12}",
+        "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>12} {:>14} {:>6} {:>10} {:>16} {:>12}",
         "layer",
         "shape (N,C,H,W,K,R,S,stride)",
         "df",
         "layout",
         "cycles",
+        "with DRAM",
         "MACs",
         "util",
         "simulated",
         "input lines",
         "window cyc"
     );
-    let (mut cycles, mut macs, mut secs) = (0u64, 0u64, 0f64);
+    let (mut cycles, mut macs, mut secs, mut dram) = (0u64, 0u64, 0f64, 0u64);
     for r in rows {
         cycles += r.cycles;
+        dram += r.dram.unwrap_or(0);
         macs += r.macs;
         let sim = match r.sim {
             Some((_, s)) => {
@@ -505,12 +529,13 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
             None => (r.input_lines().to_string(), "-".into()),
         };
         crate::outln!(
-            "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}% {:>10} {:>16} {:>12}",
+            "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>12} {:>14} {:>5.1}% {:>10} {:>16} {:>12}",
             r.l.layer,
             shape_text(&r.l),
             r.df.to_string(),
             r.layout.name(),
             r.cycles,
+            r.dram.map_or("-".into(), |d| d.to_string()),
             r.macs,
             100.0 * r.macs as f64 / (pes * r.cycles) as f64,
             sim,
@@ -519,11 +544,12 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         );
     }
     crate::outln!(
-        "total  {:<34} {:>3} {:>10} {:>12} {:>14} {:>5.1}% {:>10}",
+        "total  {:<34} {:>3} {:>10} {:>12} {:>12} {:>14} {:>5.1}% {:>10}",
         format!("{} layers", rows.len()),
         "",
         "",
         cycles,
+        dram,
         macs,
         100.0 * macs as f64 / (pes * cycles).max(1) as f64,
         if rows.iter().any(|r| r.sim.is_some()) {
@@ -656,6 +682,16 @@ fn board_table(cfg: &FeatherConfig, dram: super::host::Dram, rows: &[Row]) -> Re
         tot[5],
         secs
     );
+    let predicted: u64 = rows
+        .iter()
+        .filter(|r| r.board.is_some())
+        .filter_map(|r| r.dram)
+        .sum();
+    crate::outln!(
+        "the tiler predicted {predicted} bus cycles for these layers (the model table's `with DRAM`); simulated {} ({:.3}×)",
+        tot[5],
+        tot[5] as f64 / predicted.max(1) as f64
+    );
     Ok(())
 }
 
@@ -683,6 +719,7 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
                 "window": r.window.map(|w| serde_json::json!({
                     "input_lines": w.s_lines, "cycles": w.cycles,
                 })),
+                "predicted_bus_cycles_with_dram": r.dram,
                 "simulated_cycles": r.sim.map(|s| s.0),
                 "sim_seconds": r.sim.map(|s| s.1),
                 "board": r.board.map(|b| serde_json::json!({
