@@ -280,6 +280,8 @@ fn bad_input_writes_nothing() {
             "4x4",
             "--gemm",
             "16,8192,16",
+            "--depths",
+            "2,2,2",
             "-o",
             o,
         ],
@@ -510,6 +512,32 @@ fn board_runner_drives_the_simulated_hardware() {
     assert!(
         text.contains(&format!("CYCLES of {tiles} tiles = the compiler's"))
             && text.contains("output matches the golden model: 576 x 8 bytes"),
+        "{text}"
+    );
+    // A reduction too deep for the buffers: K chunks whose partial sums stay in the output
+    // buffer between runs; only the last chunk of each output block quantizes (CYCLES reads
+    // 0 after the others) and is read back.
+    let chunks = t.path().join("chunks");
+    let o = plume(&[
+        "feather",
+        "export",
+        "--array",
+        "4x4",
+        "--gemm",
+        "8,2048,8",
+        "-o",
+        chunks.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(chunks.join("session.json")).unwrap()).unwrap();
+    let split = s["tiles"].as_array().unwrap();
+    assert!(split.iter().any(|t| t["last"] == false), "{s}");
+    let (code, text) = run_board(&script, &chunks, &server);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("CYCLES of {} tiles = the compiler's", split.len()))
+            && text.contains("output matches the golden model: 8 x 8 bytes"),
         "{text}"
     );
     let mut golden = std::fs::read(session.join("golden.u8")).unwrap();

@@ -729,10 +729,16 @@ fn export_session(
         r.verify().map_err(|e| failed(format!("{e:#}")))?;
         super::layer::compare_tensor(&r.out, &prep.golden, gemm.n)
             .map_err(|e| failed(format!("{e:#}")))?;
+        let chunks = session.tiles.iter().filter(|t| !t.last).count();
         crate::outln!(
-            "verified through AXI on plume's simulator in {:.1} s: output bit-exact, every tile's CYCLES = the compiler's ({} in all), {} bus cycles against DRAM with {} cycles of latency and {} bytes per cycle",
+            "verified through AXI on plume's simulator in {:.1} s: output bit-exact, every tile's CYCLES = the compiler's ({} in all{}), {} bus cycles against DRAM with {} cycles of latency and {} bytes per cycle",
             t0.elapsed().as_secs_f64(),
             r.compute_cycles(),
+            if chunks > 0 {
+                format!("; 0, as it must, after the {chunks} K chunks that do not quantize")
+            } else {
+                String::new()
+            },
             r.bus_cycles,
             how.dram.latency,
             how.dram.bytes_per_cycle

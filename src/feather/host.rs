@@ -449,9 +449,10 @@ impl TiledRun {
         Ok(())
     }
 
-    /// `CYCLES` summed over the tiles.
+    /// The tiles' program cycles summed (each tile that quantizes checked against `CYCLES`
+    /// by `verify`).
     pub fn compute_cycles(&self) -> u64 {
-        self.tiles.iter().map(|t| t.cycles).sum()
+        self.tiles.iter().map(|t| t.compute).sum()
     }
 
     /// Bus cycles of each phase summed over the tiles: loading, running (with the next tile's
@@ -481,9 +482,12 @@ impl TiledRun {
 /// One tile of a tiled run.
 #[derive(Clone, Copy, Debug)]
 pub struct TileRun {
-    /// `CYCLES` as counted in hardware, and the compiler's count.
+    /// `CYCLES` as counted in hardware, and what the compiler says it must read: the
+    /// program's cycles, or 0 for a K chunk that does not quantize.
     pub cycles: u64,
     pub model_cycles: u64,
+    /// The compiler's cycles of the tile's program (its run on the core).
+    pub compute: u64,
     /// Bus cycles of the three phases: loading (registers, tables, and the operands unless
     /// they went in during the previous run), running (start to done), reading back.
     pub phases: [u64; 3],

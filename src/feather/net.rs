@@ -740,10 +740,14 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
         "array": format!("{}x{}", cfg.ah, cfg.aw),
         "topology": cfg.topology.to_string(),
         "engine": opts.engine.name(),
-        "dram": "not modelled (operands resident on chip)",
+        "dram": {"latency_cycles": opts.dram.latency, "bytes_per_cycle": opts.dram.bytes_per_cycle,
+                 "buffer_lines": [cfg.s_depth, cfg.w_depth, cfg.o_depth],
+                 "cycles": "operands resident on chip",
+                 "predicted_bus_cycles_with_dram": "the layer tiled for the buffers, loading from this DRAM"},
         "layers": layers,
         "total": {"cycles": cycles, "macs": macs,
-                  "utilisation": macs as f64 / (pes * cycles).max(1) as f64},
+                  "utilisation": macs as f64 / (pes * cycles).max(1) as f64,
+                  "predicted_bus_cycles_with_dram": rows.iter().filter_map(|r| r.dram).sum::<u64>()},
     })
 }
 

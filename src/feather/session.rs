@@ -42,7 +42,8 @@ pub enum Step {
     },
     /// `CTRL.start` with `OP = 0` (the wrapper's `ENTRIES` must count every entry sent so far).
     Start { tile: usize },
-    /// Wait for done; `CYCLES` must then read the tile's compiler count.
+    /// Wait for done; `CYCLES` must then read the tile's compiler count (0 for a K chunk
+    /// that does not quantize).
     Wait { tile: usize },
     /// Read the tile's output lines back and place them in the output tensor.
     Read { tile: usize },
@@ -55,7 +56,13 @@ pub struct SessionTile {
     pub mt: usize,
     pub n0: usize,
     pub nt: usize,
-    /// The compiler's cycle count (what `CYCLES` should read).
+    /// The reduction chunk `k0..k0+kt`; `last` when it ends the reduction: the tile then
+    /// quantizes and is read back (earlier chunks leave partial sums in the output buffer).
+    pub k0: usize,
+    pub kt: usize,
+    pub last: bool,
+    /// The compiler's cycle count of the tile's program (what `CYCLES` reads when `last`;
+    /// it reads 0 otherwise, no quantized write having happened).
     pub cycles: u64,
     /// The program's micro-instructions (the `LENGTH` register).
     pub length: u64,
@@ -298,16 +305,29 @@ impl Session {
                 }
                 _ => (Stream::Placed, &a[t.m0 * g.k..(t.m0 + t.mt) * g.k]),
             };
+            // A K chunk: A's columns k0..k0+kt of the tile's rows.
+            let chunk: Vec<u8>;
+            let ta = if t.kt < g.k {
+                chunk = ta
+                    .chunks(g.k)
+                    .flat_map(|row| row[t.k0..t.k0 + t.kt].iter().copied())
+                    .collect();
+                &chunk[..]
+            } else {
+                ta
+            };
+            let (first, last) = tiling.k_chunk(i);
             let opt = Options::layer(df, layout, stream);
             // Compiled for the buffers a tile may use (half of them for a double-buffered GEMM
             // tile); the program's line numbers mean the same on the whole hardware.
-            let mut sched = compile_with(&plan_cfg, t.gemm(g.k), &opt, &mut cache)
-                .map_err(|e| anyhow::anyhow!("tile at m={} n={}: {e}", t.m0, t.n0))?;
+            let mut sched = compile_with(&plan_cfg, t.gemm(), &opt, &mut cache)
+                .map_err(|e| anyhow::anyhow!("tile at m={} n={} k={}: {e}", t.m0, t.n0, t.k0))?
+                .k_chunk(first, last);
             sched.cfg = *cfg;
             if (sched.in_buf, sched.out_buf) != (0, 1) {
                 bail!("a tile must stream from S0 and write S1");
             }
-            let tb: Vec<u8> = (0..g.k)
+            let tb: Vec<u8> = (t.k0..t.k0 + t.kt)
                 .flat_map(|k| b[k * g.n + t.n0..k * g.n + t.n0 + t.nt].iter().copied())
                 .collect();
             Ok((
@@ -338,6 +358,9 @@ impl Session {
                 mt: t.mt,
                 n0: t.n0,
                 nt: t.nt,
+                k0: t.k0,
+                kt: t.kt,
+                last: tiling.k_chunk(i).1,
                 cycles,
                 length: length(&pkg),
                 rd_sel: pkg.rd_sel,
@@ -404,7 +427,9 @@ impl Session {
                 pkgs.push(next);
             }
             pl.steps.push(Step::Wait { tile: i });
-            pl.steps.push(Step::Read { tile: i });
+            if tiling.k_chunk(i).1 {
+                pl.steps.push(Step::Read { tile: i });
+            }
         }
         for (t, &(lines, reused)) in tiles.iter_mut().zip(&pl.counts) {
             (t.loaded_lines, t.reused) = (lines, reused);
@@ -475,7 +500,7 @@ impl Session {
         super::host::config_of(&self.hardware)
     }
 
-    /// The compiler's cycle count summed over the tiles.
+    /// The compiler's cycle count summed over the tiles' programs.
     pub fn cycles(&self) -> u64 {
         self.tiles.iter().map(|t| t.cycles).sum()
     }
@@ -492,7 +517,8 @@ pub fn play_session(h: &mut Host, s: &Session) -> Result<TiledRun> {
         .iter()
         .map(|t| TileRun {
             cycles: 0,
-            model_cycles: t.cycles,
+            model_cycles: if t.last { t.cycles } else { 0 },
+            compute: t.cycles,
             phases: [0; 3],
             load_transfers: 0,
             model_load_transfers: 0,
@@ -556,9 +582,14 @@ pub fn play_session(h: &mut Host, s: &Session) -> Result<TiledRun> {
                 let limit = 2 * t.length + runs[r].overlapped + 10_000;
                 runs[r].phases[1] = h.wait_done(t0, limit)?;
                 runs[r].cycles = h.read("cycles")?;
+                // The next tile's loading phase starts here (or after this tile's read-back).
+                mark = h.sim.cycle();
             }
             Step::Read { tile: i } => {
                 let t = tile(*i)?;
+                if !t.last {
+                    bail!("tile {i} is not its outputs' last K chunk: nothing to read back");
+                }
                 h.write("op", 1)?;
                 h.write("rd_sel", t.rd_sel)?;
                 h.write("rd_base", 0)?;

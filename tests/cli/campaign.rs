@@ -720,7 +720,7 @@ fn feather_cases(work: &Path) -> Vec<Case> {
     };
     for (extra, needle) in [
         (
-            &["--gemm", "16,8192,16", "-o", "e"][..],
+            &["--gemm", "16,8192,16", "--depths", "2,2,2", "-o", "e"][..],
             "nor can it be tiled: cannot be tiled into the buffers",
         ),
         (

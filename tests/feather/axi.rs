@@ -363,6 +363,47 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
     }
 }
 
+/// A reduction too deep for the buffers, split into K chunks whose partial sums stay in the
+/// output buffer between programs (only the last chunk quantizes and is read back): bit for
+/// bit the untiled layer in both dataflows, one tile after another and double-buffered, under
+/// fast and slow DRAM and random stalls, every quantizing tile's CYCLES the compiler's.
+#[test]
+fn a_reduction_split_across_tiles_keeps_its_partial_sums_in_the_output_buffer() {
+    use plume_hw::feather::compiler::tiling::tile;
+    let mut cfg = FeatherConfig::new(4, 8);
+    (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 64, 64);
+    let seq = small_seq();
+    for (g, df, layout) in [
+        (
+            Gemm {
+                m: 13,
+                k: 701,
+                n: 10,
+            },
+            Dataflow::Ws,
+            Layout { cb: 8, wb: 1 },
+        ),
+        (
+            Gemm {
+                m: 9,
+                k: 530,
+                n: 12,
+            },
+            Dataflow::Is,
+            Layout { cb: 1, wb: 8 },
+        ),
+    ] {
+        let layer = Layer::Gemm(g);
+        let prep = prepare(&layer, 11).unwrap();
+        for double in [false, true] {
+            let t = tile(&cfg, g, df, layout, 1.0, double).unwrap();
+            assert!(t.kt < g.k, "{g:?} must be split: {t:?}");
+            assert!((0..t.tiles.len()).any(|i| !t.k_chunk(i).0), "{t:?}");
+            tiled_runs(&cfg, &seq, &layer, &prep, df, layout, &t);
+        }
+    }
+}
+
 /// Runs tiling `t` without stalls against a fast and a slow DRAM and with random stalls on
 /// every bus: the same golden output each time, every tile's CYCLES the compiler's.
 fn tiled_runs(
@@ -429,10 +470,16 @@ fn tiled_runs(
                 r.verify().unwrap();
             }
             assert_eq!(
-                r.tiles.iter().map(|x| x.model_cycles).collect::<Vec<_>>(),
+                r.tiles.iter().map(|x| x.compute).collect::<Vec<_>>(),
                 t.cycles,
                 "the tiling's predicted cycles are the compiled tiles'"
             );
+            // The phases are disjoint stretches of the session.
+            assert!(r.phases().iter().sum::<u64>() <= r.bus_cycles, "{layer:?}");
+            // A K chunk that does not end its reduction quantizes nothing: CYCLES reads 0.
+            for (i, x) in r.tiles.iter().enumerate() {
+                assert_eq!(x.model_cycles == 0, !t.k_chunk(i).1, "tile {i}");
+            }
             bus.push((r.bus_cycles, r.load_transfers()));
             outs.push(r.out);
         }

@@ -485,6 +485,28 @@ pub struct Schedule {
     /// Per tile, per (VN j, PE row r) at index j·rows + r: the row vector's outputs, or None
     /// when it holds only padding.
     pub row_vectors: Vec<Vec<Option<RowVector>>>,
+    /// A K chunk of a longer reduction (`Schedule::k_chunk`): its first output-buffer writes
+    /// add to what an earlier chunk left there, and only the last chunk quantizes.
+    pub acc_in: bool,
+    pub quantize: bool,
+}
+
+impl Schedule {
+    /// This schedule as one K chunk of a reduction split across programs run one after
+    /// another on the same outputs: unless `first`, every output-buffer write accumulates
+    /// (the partial sums of the chunks before stay in the output buffer between programs);
+    /// unless `last`, nothing is quantized, so the program leaves `CYCLES` at 0 (it counts to
+    /// the last quantized write). The output placement depends on (m, n) alone, so every
+    /// chunk of a tile writes the same lines whatever its mapping.
+    pub fn k_chunk(mut self, first: bool, last: bool) -> Schedule {
+        for u in self.uops.iter_mut().filter(|u| u.ob_mask != 0) {
+            u.ob_acc |= !first;
+            u.quant &= last;
+        }
+        self.acc_in = !first;
+        self.quantize = last;
+        self
+    }
 }
 
 /// What happens to one row vector: its BIRRD configuration (an index into
@@ -751,6 +773,8 @@ pub fn compile_with(
         config_words,
         row_vectors,
         window,
+        acc_in: false,
+        quantize: true,
     })
 }
 

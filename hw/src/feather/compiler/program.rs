@@ -264,8 +264,8 @@ pub fn build(sched: &Schedule) -> Program {
                 pat_base,
                 line_base: base,
                 delta,
-                acc: ksi > 0,
-                quant: ksi + 1 == map.ks,
+                acc: ksi > 0 || sched.acc_in,
+                quant: ksi + 1 == map.ks && sched.quantize,
                 q_buf: sched.out_buf,
             });
         }

@@ -1,8 +1,10 @@
 //! Tiling a layer that does not fit the core's buffers: the GEMM `C[M][N] = A[M][K]·B[K][N]`
-//! is cut along M and N (never K: every output's whole reduction runs in one tile, so each
-//! tile's outputs are final and requantised in place, and a tiled layer is bit for bit the
-//! untiled one). A tile is the sub-GEMM `C[m0..m0+mt][n0..n0+nt]`; its operands are A's rows
-//! `m0..m0+mt` and B's columns `n0..n0+nt`, loaded into the buffers before it runs.
+//! is cut along M and N, and where the reduction is too deep for large tiles, along K. A tile
+//! is the sub-GEMM `C[m0..m0+mt][n0..n0+nt] += A[m0..][k0..k0+kt]·B[k0..][n0..]`; its operands
+//! are loaded into the buffers before it runs. The K chunks of one output block run one after
+//! another: the first writes the output buffer, the later ones add to what it holds
+//! (`Schedule::k_chunk`), and only the last quantizes and is read back, so every output is
+//! requantised from its whole reduction and a tiled layer is bit for bit the untiled one.
 //!
 //! Among the tile sizes whose every tile fits the buffers (by `plan`'s line counts), the one
 //! with the fewest predicted cycles wins: the tiles' compute cycles (the timing model, exact
@@ -29,20 +31,22 @@ use super::window::{slab_rows, Window};
 use crate::feather::golden::ConvShape;
 use crate::feather::top::FeatherConfig;
 
-/// One tile of a layer's GEMM.
+/// One tile of a layer's GEMM: outputs `m0..m0+mt` × `n0..n0+nt`, reduction `k0..k0+kt`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tile {
     pub m0: usize,
     pub mt: usize,
     pub n0: usize,
     pub nt: usize,
+    pub k0: usize,
+    pub kt: usize,
 }
 
 impl Tile {
-    pub fn gemm(&self, k: usize) -> Gemm {
+    pub fn gemm(&self) -> Gemm {
         Gemm {
             m: self.mt,
-            k,
+            k: self.kt,
             n: self.nt,
         }
     }
@@ -68,9 +72,11 @@ pub const TILE_SETUP: f64 = 500.0;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tiling {
     pub gemm: Gemm,
-    /// Tile sizes (the last tile of each dimension may be smaller).
+    /// Tile sizes (the last tile of each dimension may be smaller); `kt` = K unless the
+    /// reduction is split.
     pub mt: usize,
     pub nt: usize,
+    pub kt: usize,
     /// In the order they run: row-major over (m-tile, n-tile) or column-block-outer,
     /// whichever the cost favours (a tile does not reload the operand it shares with the one
     /// before).
@@ -95,15 +101,91 @@ impl Tiling {
         self.cycles.iter().sum()
     }
 
-    /// Whether tile `i`'s streamed / stationary operand is tile `i - 1`'s (the host then
-    /// does not load it again).
+    /// Whether tile `i` is the first K chunk of its outputs (it writes the output buffer
+    /// rather than adding to it) and whether it is the last (it quantizes and is read back).
+    pub fn k_chunk(&self, i: usize) -> (bool, bool) {
+        let t = &self.tiles[i];
+        (t.k0 == 0, t.k0 + t.kt == self.gemm.k)
+    }
+
+    /// Output lines tile `i` reads back: its outputs' if it is the last K chunk, else none.
+    pub fn out_lines(&self, i: usize) -> u64 {
+        if self.k_chunk(i).1 {
+            self.lines[i].o
+        } else {
+            0
+        }
+    }
+
+    /// Whether tile `i`'s streamed / stationary operand is already in the buffers (the host
+    /// then does not load it again).
     pub fn reuses(&self, i: usize) -> (bool, bool) {
+        self.held()[i]
+    }
+
+    /// Per tile, whether the buffers already hold its streamed / stationary operand, by the
+    /// host's rule (`Session::tiled`): each operand sits in one of two halves of its buffer
+    /// and is found there by content; a new one goes into half 0 or, double-buffered, into
+    /// the half the running tile does not use — so a double-buffered tile can find its
+    /// operand two tiles back (the K chunks of neighbouring output blocks share A's). A band
+    /// holds only what the band before left (its input rows are a ring: `held_rows`).
+    fn held(&self) -> Vec<(bool, bool)> {
+        let n = self.tiles.len();
+        if self.window.is_some() {
+            return (0..n).map(|i| self.same_as_previous(i)).collect();
+        }
+        // An operand's identity: its range of rows or columns, its K chunk, and its line
+        // count (an edge tile's mapping may place the same elements otherwise; the host
+        // compares the bytes themselves, and the tests hold this rule to it).
+        type Key = (usize, usize, usize, usize, u64);
+        let keys = |t: &Tile, l: &Lines| -> (Key, Key) {
+            let rows = (t.m0, t.mt, t.k0, t.kt);
+            let cols = (t.n0, t.nt, t.k0, t.kt);
+            let (s, w) = if self.transposed {
+                (cols, rows)
+            } else {
+                (rows, cols)
+            };
+            ((s.0, s.1, s.2, s.3, l.s), (w.0, w.1, w.2, w.3, l.w))
+        };
+        let mut halves: [[Option<Key>; 2]; 2] = [[None; 2]; 2];
+        let mut placed = [0usize; 2];
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let (ks, kw) = keys(&self.tiles[i], &self.lines[i]);
+            let mut held = [false; 2];
+            for (op, key) in [ks, kw].into_iter().enumerate() {
+                let h = &mut halves[op];
+                match (0..2).find(|&x| h[x] == Some(key)) {
+                    Some(x) => {
+                        held[op] = true;
+                        placed[op] = x;
+                    }
+                    None => {
+                        let x = if self.double && i > 0 {
+                            1 - placed[op]
+                        } else {
+                            0
+                        };
+                        h[x] = Some(key);
+                        placed[op] = x;
+                    }
+                }
+            }
+            out.push((held[0], held[1]));
+        }
+        out
+    }
+
+    /// Whether tile `i`'s streamed / stationary operand is tile `i - 1`'s.
+    fn same_as_previous(&self, i: usize) -> (bool, bool) {
         if i == 0 {
             return (false, false);
         }
         let (a, b) = (self.tiles[i - 1], self.tiles[i]);
-        let rows = (a.m0, a.mt) == (b.m0, b.mt);
-        let cols = (a.n0, a.nt) == (b.n0, b.nt);
+        let ks = (a.k0, a.kt) == (b.k0, b.kt);
+        let rows = ks && (a.m0, a.mt) == (b.m0, b.mt);
+        let cols = ks && (a.n0, a.nt) == (b.n0, b.nt);
         let (s, w) = if self.transposed {
             (cols, rows)
         } else {
@@ -149,19 +231,29 @@ impl Tiling {
         }
     }
 
-    /// Streamed and stationary lines tile `i` loads (those the previous tile did not already
-    /// hold): for a band, the slab's rows past the previous band's.
+    /// Streamed and stationary lines every tile loads (those the buffers do not already
+    /// hold: `held`): for a band, the slab's rows past the previous band's.
+    pub fn loads(&self) -> Vec<(u64, u64)> {
+        self.held()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (s, w))| {
+                let l = self.lines[i];
+                let s = if self.window.is_some() {
+                    l.s - self.held_rows(i) as u64 * self.row_lines(i)
+                } else if s {
+                    0
+                } else {
+                    l.s
+                };
+                (s, if w { 0 } else { l.w })
+            })
+            .collect()
+    }
+
+    /// Streamed and stationary lines tile `i` loads.
     pub fn loaded(&self, i: usize) -> (u64, u64) {
-        let (s, w) = self.reuses(i);
-        let l = self.lines[i];
-        let s = if self.window.is_some() {
-            l.s - self.held_rows(i) as u64 * self.row_lines(i)
-        } else if s {
-            0
-        } else {
-            l.s
-        };
-        (s, if w { 0 } else { l.w })
+        self.loads()[i]
     }
 
     /// Operand lines tile `i` loads.
@@ -170,11 +262,10 @@ impl Tiling {
         s + w
     }
 
-    /// Of tile `i`'s loads, the lines that can go in while the previous tile runs and those
+    /// Of a tile's loads, the lines that can go in while the previous tile runs and those
     /// that must wait for it: double-buffered bands keep one copy of the weights (they
     /// change only between column blocks), so new weights wait.
-    fn overlappable(&self, i: usize) -> (u64, u64) {
-        let (s, w) = self.loaded(i);
+    fn overlappable(&self, (s, w): (u64, u64)) -> (u64, u64) {
         if self.window.is_some() {
             (s, w)
         } else {
@@ -205,8 +296,10 @@ impl Tiling {
 
     /// Lines moved over the bus: operands loaded, outputs read back.
     pub fn moved_lines(&self) -> u64 {
-        (0..self.tiles.len())
-            .map(|i| self.loaded_lines(i) + self.lines[i].o)
+        self.loads()
+            .iter()
+            .enumerate()
+            .map(|(i, (s, w))| s + w + self.out_lines(i))
             .sum()
     }
 
@@ -221,21 +314,25 @@ impl Tiling {
             return self.compute_cycles() as f64 + line(self.moved_lines()) + setup;
         }
         // Tile i's run, the next tile's loads beside it, and those that wait for it.
+        let loads = self.loads();
         let run = |i: usize| {
             let (beside, after) = if i + 1 < n {
-                self.overlappable(i + 1)
+                self.overlappable(loads[i + 1])
             } else {
                 (0, 0)
             };
             (self.cycles[i] as f64).max(line(beside)) + line(after)
         };
-        line(self.loaded_lines(0))
+        line(loads[0].0 + loads[0].1)
             + setup
-            + (0..n).map(|i| run(i) + line(self.lines[i].o)).sum::<f64>()
+            + (0..n)
+                .map(|i| run(i) + line(self.out_lines(i)))
+                .sum::<f64>()
     }
 
     /// Puts the tiles column-block-outer (every block of output columns runs all its row
-    /// tiles before the next) when that is predicted cheaper than the order they are in;
+    /// tiles before the next; the K chunks of a block stay together, in order) when that is
+    /// predicted cheaper than the order they are in;
     /// of double-buffered bands, only an order whose ring fits `s_depth` (None if neither).
     fn order(self, cycles_per_line: f64, s_depth: u32) -> Option<Tiling> {
         let mut idx: Vec<usize> = (0..self.tiles.len()).collect();
@@ -273,9 +370,11 @@ pub enum TileError {
     #[error("GEMM dimensions must be positive, got M={0} K={1} N={2}")]
     Shape(usize, usize, usize),
     #[error(
-        "cannot be tiled into the buffers: even one output row and one output channel (K = {k}) need {s} streamed, {w} stationary and {o} output lines; the core has {sd}, {wd}, {od}"
+        "cannot be tiled into the buffers: even one output row and one output channel (K = {k}{}) need {s} streamed, {w} stationary and {o} output lines; the core has {sd}, {wd}, {od}",
+        split_text(*.kt, *.k)
     )]
     TooDeep {
+        kt: usize,
         k: usize,
         s: usize,
         w: usize,
@@ -289,6 +388,15 @@ pub enum TileError {
     Window(String),
 }
 
+/// How a `TooDeep` error names the smallest K chunk tried (nothing when K was not split).
+fn split_text(kt: usize, k: usize) -> String {
+    if kt < k {
+        format!(" in chunks of {kt}")
+    } else {
+        String::new()
+    }
+}
+
 /// Sizes worth trying for a dimension of `total`: the whole, then halves down to 1.
 fn candidates(total: usize) -> Vec<usize> {
     let mut v = vec![total];
@@ -298,6 +406,23 @@ fn candidates(total: usize) -> Vec<usize> {
             v.push(t);
         }
         t /= 2;
+    }
+    v
+}
+
+/// Reduction chunks worth trying for a GEMM of depth `k`: the whole, then `k` cut into 2, 3,
+/// 4, 6, 8, … near-equal chunks, each a whole number of VNs (`ah` elements) where that keeps
+/// it shorter than `k`, down to one VN.
+fn k_candidates(k: usize, ah: usize) -> Vec<usize> {
+    let mut v = vec![k];
+    for parts in [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256] {
+        let kt = k.div_ceil(parts).div_ceil(ah) * ah;
+        if kt < *v.last().unwrap() && kt >= ah {
+            v.push(kt);
+        }
+    }
+    if ah < *v.last().unwrap() {
+        v.push(ah.min(k));
     }
     v
 }
@@ -333,7 +458,8 @@ pub fn half(cfg: &FeatherConfig) -> FeatherConfig {
 
 /// The tiling of `gemm` with the fewest predicted bus cycles (`Tiling::predicted`), a buffer
 /// line taking `cycles_per_line` cycles to load or read back; with `double`, every tile fits
-/// half the buffers.
+/// half the buffers. The reduction is split where that is cheaper (the chunks' partial sums
+/// stay in the output buffer, so a split costs only the extra tiles' setup).
 pub fn tile(
     cfg: &FeatherConfig,
     gemm: Gemm,
@@ -349,80 +475,40 @@ pub fn tile(
     let halves = half(cfg);
     let cfg = if double { &halves } else { cfg };
     let mut best: Option<(f64, Tiling)> = None;
-    for &nt in &candidates(gemm.n) {
-        for &mt in &candidates(gemm.m) {
-            // Every distinct tile shape must fit: the full one and the edge ones.
-            let shapes = [
-                (mt, nt),
-                (gemm.m % mt, nt),
-                (mt, gemm.n % nt),
-                (gemm.m % mt, gemm.n % nt),
-            ];
-            let mut cost = std::collections::HashMap::new();
-            let ok = shapes
-                .iter()
-                .filter(|&&(m, n)| m > 0 && n > 0)
-                .all(
-                    |&(m, n)| match fits(cfg, Gemm { m, k: gemm.k, n }, df, layout) {
-                        Some(c) => {
-                            cost.insert((m, n), c);
-                            true
-                        }
-                        None => false,
-                    },
-                );
-            if !ok {
-                continue;
-            }
-            let mut t = Tiling {
-                gemm,
-                mt,
-                nt,
-                tiles: Vec::new(),
-                cycles: Vec::new(),
-                lines: Vec::new(),
-                window: None,
-                double,
-                transposed: df == Dataflow::Is,
-            };
-            for m0 in (0..gemm.m).step_by(mt) {
-                for n0 in (0..gemm.n).step_by(nt) {
-                    let tl = Tile {
-                        m0,
-                        mt: mt.min(gemm.m - m0),
-                        n0,
-                        nt: nt.min(gemm.n - n0),
-                    };
-                    let (c, l) = cost[&(tl.mt, tl.nt)];
-                    t.cycles.push(c);
-                    t.lines.push(l);
-                    t.tiles.push(tl);
+    let ks = k_candidates(gemm.k, cfg.ah as usize);
+    // A floor under any tiling's predicted cycles: its tiles' setup and every MAC on every PE.
+    let macs = (gemm.m * gemm.k * gemm.n) as f64;
+    let floor = |tiles: usize| tiles as f64 * TILE_SETUP + macs / (cfg.ah * cfg.aw) as f64;
+    for &kt in &ks {
+        for &nt in &candidates(gemm.n) {
+            for &mt in &candidates(gemm.m) {
+                // No tiling of this many tiles can beat the best so far (and smaller M tiles
+                // only add tiles).
+                let count = gemm.m.div_ceil(mt) * gemm.n.div_ceil(nt) * gemm.k.div_ceil(kt);
+                if best.as_ref().is_some_and(|b| floor(count) >= b.0) {
+                    break;
                 }
+                let Some(t) = grid(cfg, gemm, (mt, nt, kt), df, layout, double) else {
+                    continue;
+                };
+                let Some(t) = t.order(cycles_per_line, cfg.s_depth) else {
+                    continue;
+                };
+                let total = t.predicted(cycles_per_line);
+                if best.as_ref().is_none_or(|b| total < b.0) {
+                    best = Some((total, t));
+                }
+                // Smaller M tiles of this N only add tiles (and reload B for each).
+                break;
             }
-            let Some(t) = t.order(cycles_per_line, cfg.s_depth) else {
-                continue;
-            };
-            let total = t.predicted(cycles_per_line);
-            if best.as_ref().is_none_or(|b| total < b.0) {
-                best = Some((total, t));
-            }
-            // Smaller M tiles of this N only add tiles (and reload B for each).
-            break;
         }
     }
     best.map(|b| b.1)
         .ok_or_else(|| {
-            let p = plan(
-                cfg,
-                Gemm {
-                    m: 1,
-                    k: gemm.k,
-                    n: 1,
-                },
-                df,
-                layout,
-            );
+            let kt = *ks.last().expect("K is positive");
+            let p = plan(cfg, Gemm { m: 1, k: kt, n: 1 }, df, layout);
             TileError::TooDeep {
+                kt,
                 k: gemm.k,
                 s: p.s_lines,
                 w: p.w_lines,
@@ -435,10 +521,65 @@ pub fn tile(
         .map_err(|e| if double { too_deep_for(e, whole) } else { e })
 }
 
+/// The tiles of `gemm` at sizes (mt, nt, kt), row-major over (m, n) with the K chunks of
+/// each output block together, if every distinct tile shape (the full one and the edge ones)
+/// fits the buffers.
+fn grid(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    (mt, nt, kt): (usize, usize, usize),
+    df: Dataflow,
+    layout: Layout,
+    double: bool,
+) -> Option<Tiling> {
+    let mut cost = std::collections::HashMap::new();
+    for m in [mt, gemm.m % mt] {
+        for n in [nt, gemm.n % nt] {
+            for k in [kt, gemm.k % kt] {
+                if m > 0 && n > 0 && k > 0 {
+                    cost.insert((m, n, k), fits(cfg, Gemm { m, k, n }, df, layout)?);
+                }
+            }
+        }
+    }
+    let mut t = Tiling {
+        gemm,
+        mt,
+        nt,
+        kt,
+        tiles: Vec::new(),
+        cycles: Vec::new(),
+        lines: Vec::new(),
+        window: None,
+        double,
+        transposed: df == Dataflow::Is,
+    };
+    for m0 in (0..gemm.m).step_by(mt) {
+        for n0 in (0..gemm.n).step_by(nt) {
+            for k0 in (0..gemm.k).step_by(kt) {
+                let tl = Tile {
+                    m0,
+                    mt: mt.min(gemm.m - m0),
+                    n0,
+                    nt: nt.min(gemm.n - n0),
+                    k0,
+                    kt: kt.min(gemm.k - k0),
+                };
+                let (c, l) = cost[&(tl.mt, tl.nt, tl.kt)];
+                t.cycles.push(c);
+                t.lines.push(l);
+                t.tiles.push(tl);
+            }
+        }
+    }
+    Some(t)
+}
+
 /// A `TooDeep` error of a double-buffered attempt restated against the whole buffers.
 fn too_deep_for(e: TileError, cfg: &FeatherConfig) -> TileError {
     match e {
-        TileError::TooDeep { k, s, w, o, .. } => TileError::TooDeep {
+        TileError::TooDeep { kt, k, s, w, o, .. } => TileError::TooDeep {
+            kt,
             k,
             s,
             w,
@@ -524,6 +665,7 @@ pub fn tile_window(
                 gemm,
                 mt: pt * q_out,
                 nt,
+                kt: gemm.k,
                 tiles: Vec::new(),
                 cycles: Vec::new(),
                 lines: Vec::new(),
@@ -546,6 +688,8 @@ pub fn tile_window(
                             mt: rows * q_out,
                             n0,
                             nt: ntt,
+                            k0: 0,
+                            kt: gemm.k,
                         });
                         t.cycles.push(c);
                         t.lines.push(l);
@@ -577,6 +721,7 @@ pub fn tile_window(
             .max()
             .unwrap_or((0, 0, 0));
         TileError::TooDeep {
+            kt: gemm.k,
             k: gemm.k,
             s,
             w,
@@ -609,16 +754,17 @@ mod tests {
         };
         let t = tile(&cfg, g, Dataflow::Ws, layout, 1.0, false).unwrap();
         assert!(t.tiles.len() > 1, "{t:?}");
-        let mut seen = vec![0u8; g.m * g.n];
+        let mut seen = vec![0usize; g.m * g.n];
         for tl in &t.tiles {
-            assert!(fits(&cfg, tl.gemm(g.k), Dataflow::Ws, layout).is_some());
+            assert!(fits(&cfg, tl.gemm(), Dataflow::Ws, layout).is_some());
             for m in tl.m0..tl.m0 + tl.mt {
                 for n in tl.n0..tl.n0 + tl.nt {
-                    seen[m * g.n + n] += 1;
+                    seen[m * g.n + n] += tl.kt;
                 }
             }
         }
-        assert!(seen.iter().all(|&s| s == 1));
+        // Every output once, over the whole reduction (in one tile or in K chunks).
+        assert!(seen.iter().all(|&s| s == g.k), "{t:?}");
         // A layer that fits is one tile when moving lines costs nothing (at a cycle a line,
         // four column tiles win: the whole layer's mapping streams 12,000 lines, a 16-column
         // tile's 2,400, loaded once for all four).
@@ -629,7 +775,9 @@ mod tests {
                 m0: 0,
                 mt: 300,
                 n0: 0,
-                nt: 50
+                nt: 50,
+                k0: 0,
+                kt: 40
             }]
         );
     }
@@ -651,8 +799,65 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("cannot be tiled into the buffers: even one output row and one output channel (K = 4096) need"), "{e}");
+        assert!(e.starts_with("cannot be tiled into the buffers: even one output row and one output channel (K = 4096 in chunks of 8) need"), "{e}");
         assert!(e.ends_with("the core has 4, 4, 4"), "{e}");
+    }
+
+    #[test]
+    fn a_reduction_too_deep_for_large_tiles_is_split_and_only_its_last_chunk_is_read_back() {
+        // K = 4096 on 8×8 with 256-line buffers: whole, one output row's 4096 elements need
+        // 512 streamed lines, so it must be split.
+        let cfg = small(8, 8, 256);
+        let layout = Layout { cb: 8, wb: 1 };
+        let g = Gemm {
+            m: 64,
+            k: 4096,
+            n: 64,
+        };
+        let t = tile(&cfg, g, Dataflow::Ws, layout, 1.0, false).unwrap();
+        assert!(t.kt < g.k, "{t:?}");
+        assert_eq!(t.kt % 8, 0, "chunks are whole VNs");
+        let mut reduced = vec![0usize; g.m * g.n];
+        for (i, tl) in t.tiles.iter().enumerate() {
+            assert!(fits(&cfg, tl.gemm(), Dataflow::Ws, layout).is_some());
+            // The chunks of one output block run together, in order.
+            let (first, last) = t.k_chunk(i);
+            assert_eq!(first, i == 0 || t.k_chunk(i - 1).1, "tile {i}");
+            if i > 0 && !first {
+                let p = t.tiles[i - 1];
+                assert_eq!((p.m0, p.n0, p.k0 + p.kt), (tl.m0, tl.n0, tl.k0));
+            }
+            assert_eq!(t.out_lines(i) > 0, last);
+            for m in tl.m0..tl.m0 + tl.mt {
+                for n in tl.n0..tl.n0 + tl.nt {
+                    reduced[m * g.n + n] += tl.kt;
+                }
+            }
+        }
+        assert!(
+            reduced.iter().all(|&k| k == g.k),
+            "every output reduced over all of K once"
+        );
+        // Only the last chunks' outputs move over the bus.
+        let read: u64 = (0..t.tiles.len()).map(|i| t.out_lines(i)).sum();
+        let blocks = t.tiles.iter().filter(|tl| tl.k0 == 0).count() as u64;
+        assert!(read > 0 && blocks * t.lines[0].o >= read);
+        assert_eq!(
+            t.moved_lines(),
+            (0..t.tiles.len()).map(|i| t.loaded_lines(i)).sum::<u64>() + read
+        );
+    }
+
+    #[test]
+    fn chunk_sizes_are_whole_vns_from_the_whole_reduction_down_to_one_vn() {
+        let k = k_candidates(4608, 16);
+        assert_eq!(k[0], 4608);
+        assert_eq!(k[1], 2304);
+        assert_eq!(*k.last().unwrap(), 16);
+        assert!(k.windows(2).all(|w| w[1] < w[0]));
+        assert!(k[1..].iter().all(|kt| kt % 16 == 0));
+        // A reduction shorter than one VN is never split.
+        assert_eq!(k_candidates(9, 16), vec![9]);
     }
 
     fn toy(tiles: &[(usize, usize)], l: Lines, double: bool) -> Tiling {
@@ -660,6 +865,7 @@ mod tests {
             gemm: Gemm { m: 2, k: 1, n: 2 },
             mt: 1,
             nt: 1,
+            kt: 1,
             tiles: tiles
                 .iter()
                 .map(|&(m0, n0)| Tile {
@@ -667,6 +873,8 @@ mod tests {
                     mt: 1,
                     n0,
                     nt: 1,
+                    k0: 0,
+                    kt: 1,
                 })
                 .collect(),
             cycles: vec![100; tiles.len()],
@@ -721,7 +929,9 @@ mod tests {
                 m0: 0,
                 mt: 1,
                 n0: 1,
-                nt: 1
+                nt: 1,
+                k0: 0,
+                kt: 1
             }
         );
         assert_eq!(t.moved_lines(), 2 * 80 + 4 * 10 + 4);
@@ -741,7 +951,7 @@ mod tests {
         let h = half(&cfg);
         assert_eq!((h.s_depth, h.w_depth, h.o_depth), (32, 32, 64));
         for tl in &t.tiles {
-            let p = plan(&cfg, tl.gemm(g.k), Dataflow::Ws, layout);
+            let p = plan(&cfg, tl.gemm(), Dataflow::Ws, layout);
             assert!(
                 p.s_lines.max(p.o_lines) <= 32 && p.w_lines <= 32,
                 "{tl:?}: {p:?}"
