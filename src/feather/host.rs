@@ -189,32 +189,41 @@ impl Package {
             .iter()
             .map(|p| (p.file.clone(), p.bytes.clone()))
             .collect();
-        files.push((
-            "gather.u32".into(),
-            self.gather.iter().flat_map(|g| g.to_le_bytes()).collect(),
-        ));
+        files.push(("gather.u32".into(), gather_bytes(&self.gather)));
         files.push(("golden.u8".into(), self.golden.clone()));
         files.push(("layer.json".into(), serde_json::to_vec_pretty(self)?));
         crate::output::write_dir(dir, &files)
     }
 
     pub fn read(dir: &Path) -> Result<Package> {
-        let path = dir.join("layer.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut p: Package = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a plume layer package", path.display()))?;
+        let mut p: Package = read_json(&dir.join("layer.json"), "a plume layer package")?;
         for pk in &mut p.packets {
             pk.bytes = std::fs::read(dir.join(&pk.file))
                 .with_context(|| format!("cannot read {}", pk.file))?;
         }
-        p.gather = std::fs::read(dir.join("gather.u32"))?
-            .chunks(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        p.gather = gather_of(&std::fs::read(dir.join("gather.u32"))?);
         p.golden = std::fs::read(dir.join("golden.u8"))?;
         Ok(p)
     }
+}
+
+/// A gather table as its file holds it (little-endian u32s), and back.
+pub(crate) fn gather_bytes(g: &[u32]) -> Vec<u8> {
+    g.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn gather_of(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// A package's or a session's JSON (`what` names it in the error).
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not {what}", path.display()))
 }
 
 /// The hardware sizes a package's or a session's `hardware` object names.

@@ -461,10 +461,7 @@ impl Session {
             }
         }
         for t in &self.tiles {
-            files.push((
-                t.gather_file.clone(),
-                t.gather.iter().flat_map(|g| g.to_le_bytes()).collect(),
-            ));
+            files.push((t.gather_file.clone(), super::host::gather_bytes(&t.gather)));
         }
         files.push(("golden.u8".into(), self.golden.clone()));
         files.push(("session.json".into(), serde_json::to_vec_pretty(self)?));
@@ -472,11 +469,7 @@ impl Session {
     }
 
     pub fn read(dir: &Path) -> Result<Session> {
-        let path = dir.join("session.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut s: Session = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a plume session", path.display()))?;
+        let mut s: Session = super::host::read_json(&dir.join("session.json"), "a plume session")?;
         let file = |name: &str| {
             std::fs::read(dir.join(name)).with_context(|| format!("cannot read {name}"))
         };
@@ -486,10 +479,7 @@ impl Session {
             }
         }
         for t in &mut s.tiles {
-            t.gather = file(&t.gather_file)?
-                .chunks(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            t.gather = super::host::gather_of(&file(&t.gather_file)?);
         }
         s.golden = file("golden.u8")?;
         Ok(s)
