@@ -952,11 +952,20 @@ fn run_tiled_layer(
         );
     }
     crate::outln!(
-        "tiled {} × {} (M × N tiles of at most {} × {}; K whole): {} tiles, {} compute cycles predicted, {} buffer lines loaded and read back, {}",
+        "tiled {} × {} (M × N tiles of at most {} × {}; {}): {} tiles, {} compute cycles predicted, {} buffer lines loaded and read back, {}",
         g.m.div_ceil(tiling.mt),
         g.n.div_ceil(tiling.nt),
         tiling.mt,
         tiling.nt,
+        if tiling.kt < g.k {
+            format!(
+                "K in {} chunks of at most {}, their partial sums kept in the output buffer",
+                g.k.div_ceil(tiling.kt),
+                tiling.kt
+            )
+        } else {
+            "K whole".to_string()
+        },
         tiling.tiles.len(),
         tiling.compute_cycles(),
         tiling.moved_lines(),
@@ -986,7 +995,7 @@ fn run_tiled_layer(
     let compute = r.compute_cycles();
     let bus = r.phases();
     crate::outln!(
-        "simulated through AXI in {:.1} s against DRAM with {} cycles of latency and {} bytes per cycle: {} bus cycles ({} loading, {} running — {} cycles of loads hidden beside the runs — {} reading back; the stream transfers took {} cycles, = the DRAM model; {} operand loads skipped, the buffers held them); CYCLES of every tile = the compiler's, {} in all ({:.1} % utilisation while computing)",
+        "simulated through AXI in {:.1} s against DRAM with {} cycles of latency and {} bytes per cycle: {} bus cycles ({} loading, {} running — {} cycles of loads hidden beside the runs — {} reading back; the stream transfers took {} cycles, = the DRAM model; {} operand loads skipped, the buffers held them); CYCLES of every tile = the compiler's{}, {} in all ({:.1} % utilisation while computing)",
         t0.elapsed().as_secs_f64(),
         dram.latency,
         dram.bytes_per_cycle,
@@ -997,6 +1006,10 @@ fn run_tiled_layer(
         bus[2],
         r.load_transfers(),
         r.reused(),
+        match r.tiles.iter().filter(|t| t.model_cycles == 0).count() {
+            0 => String::new(),
+            c => format!(" (0, as it must, after the {c} K chunks that do not quantize)"),
+        },
         compute,
         100.0 * g.macs() as f64 / ((cfg.ah * cfg.aw) as f64 * compute as f64)
     );
