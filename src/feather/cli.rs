@@ -460,7 +460,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                     df,
                     layout,
                     l.stream_choice()?,
-                    dram.pace(cfg.aw as u64).beat_cycles as f64,
+                    dram.line_cycles(cfg.aw),
                 )
                 .map_err(|e| bad(format!("{}: {e}", layer.describe())))?;
                 let prep = l.data(&layer)?;
@@ -688,7 +688,7 @@ fn export_session(
         how.df,
         how.layout,
         args.stream_choice()?,
-        how.dram.pace(cfg.aw as u64).beat_cycles as f64,
+        how.dram.line_cycles(cfg.aw),
     )
     .map_err(|e| match &why {
         Some(w) => bad(format!("{w}; nor can it be tiled: {e}")),

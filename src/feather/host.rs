@@ -307,6 +307,13 @@ pub struct Dram {
     pub bytes_per_cycle: u64,
 }
 
+impl Dram {
+    /// Cycles one buffer line of `aw` bytes takes to arrive: what the tiler weighs a line at.
+    pub fn line_cycles(&self, aw: u32) -> f64 {
+        self.pace(aw as u64).beat_cycles as f64
+    }
+}
+
 impl Default for Dram {
     fn default() -> Dram {
         Dram {

@@ -11,6 +11,7 @@ use plume_hw::feather::compiler::mapper::{
     compile, conv_gemm, plan, plan_window, Dataflow, Gemm, Layout, Plan, StreamChoice,
 };
 use plume_hw::feather::compiler::route::RouteCache;
+use plume_hw::feather::compiler::tiling::{TileError, Tiling};
 use plume_hw::feather::golden::ConvShape;
 use plume_hw::feather::top::FeatherConfig;
 
@@ -186,8 +187,9 @@ struct Row {
     sim: Option<(u64, f64)>,
     /// Run through the board (one group).
     board: Option<BoardRun>,
-    /// Bus cycles the tiler predicts for the layer on the board (`Tiling::predicted`, all
-    /// groups): tiled for the --depths buffers, loads from the DRAM model.
+    /// The layer (one group) tiled for the --depths buffers as the board engine runs it, or
+    /// why it cannot be; `dram` is its predicted bus cycles over all groups.
+    tiling: Result<Tiling, TileError>,
     dram: Option<u64>,
     /// A dense layer streamed from its compact input (`--stream window`): the plan.
     window: Option<Plan>,
@@ -261,12 +263,18 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
         }
     };
     let pes = (cfg.ah * cfg.aw) as u64;
+    let cpl = opts.dram.line_cycles(cfg.aw);
     let mut rows: Vec<Row> = layers
         .iter()
         .map(|l| {
             let (g, groups) = layer_gemm(l);
             let (df, layout, p) = best_plan(cfg, g);
             let macs = g.macs() * groups as u64;
+            let tiling = tiling_of(cfg, l, g, (df, layout), cpl, opts.stream);
+            let dram = tiling
+                .as_ref()
+                .ok()
+                .map(|t| t.predicted(cpl).round() as u64 * groups as u64);
             Row {
                 l: l.clone(),
                 gemm: g,
@@ -279,7 +287,8 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
                 ideal: macs.div_ceil(pes),
                 sim: None,
                 board: None,
-                dram: None,
+                tiling,
+                dram,
                 window: if l.depthwise {
                     None
                 } else {
@@ -288,13 +297,8 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
             }
         })
         .collect();
-    for r in rows.iter_mut() {
-        let t = tiling_of(cfg, r, opts.dram, opts.stream)?;
-        let cpl = opts.dram.pace(cfg.aw as u64).beat_cycles as f64;
-        r.dram = Some(t.predicted(cpl).round() as u64 * r.groups as u64);
-    }
     match opts.engine {
-        Engine::Board => board_all(cfg, opts.dram, opts.stream, &mut rows)?,
+        Engine::Board => board_all(cfg, opts.dram, &mut rows)?,
         Engine::Sim => simulate_all(cfg, &mut rows)?,
         Engine::Model => {}
     }
@@ -372,38 +376,38 @@ fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
     Ok(())
 }
 
-/// A row tiled for the configuration's buffers as the board engine runs it (a depthwise layer:
-/// one channel's GEMM, no windows), a line costing what `dram` takes to deliver it.
+/// A layer (one group: `gemm`) tiled for the configuration's buffers as the board engine runs
+/// it (a depthwise layer: one channel's GEMM, no windows), a buffer line costing `cpl` cycles.
 fn tiling_of(
     cfg: &FeatherConfig,
-    r: &Row,
-    dram: super::host::Dram,
+    l: &NetLayer,
+    gemm: Gemm,
+    (df, layout): (Dataflow, Layout),
+    cpl: f64,
     stream: StreamChoice,
-) -> Result<plume_hw::feather::compiler::tiling::Tiling> {
-    let (shape, choice) = if r.l.depthwise {
+) -> std::result::Result<Tiling, TileError> {
+    let (shape, choice) = if l.depthwise {
         (None, StreamChoice::Lowered)
     } else {
-        (Some(&r.l.shape), stream)
+        (Some(&l.shape), stream)
     };
-    let cpl = dram.pace(cfg.aw as u64).beat_cycles as f64;
-    plume_hw::feather::compiler::tiling::tile_layer(cfg, r.gemm, shape, r.df, r.layout, choice, cpl)
-        .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
+    plume_hw::feather::compiler::tiling::tile_layer(cfg, gemm, shape, df, layout, choice, cpl)
 }
 
 /// Every row tiled for the configuration's buffers and run through the AXI-wrapped top (a
 /// depthwise layer: one channel), output bit-exact, every tile's `CYCLES` the compiler's; a
 /// progress line after each layer.
-fn board_all(
-    cfg: &FeatherConfig,
-    dram: super::host::Dram,
-    stream: StreamChoice,
-    rows: &mut [Row],
-) -> Result<()> {
+fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> Result<()> {
     use super::host::{run_tiled, Stalls};
     let seq = plume_hw::feather::sequencer::SeqConfig::default();
     let tilings = rows
         .iter()
-        .map(|r| tiling_of(cfg, r, dram, stream))
+        .map(|r| {
+            r.tiling
+                .as_ref()
+                .cloned()
+                .map_err(|e| bad(format!("layer {}: {e}", r.l.layer)))
+        })
         .collect::<Result<Vec<_>>>()?;
     // Work estimate for the time left: compute cycles plus one bus beat per line moved.
     let work =
@@ -549,7 +553,12 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         "",
         "",
         cycles,
-        dram,
+        // A partial sum would read as the network's.
+        if rows.iter().all(|r| r.dram.is_some()) {
+            dram.to_string()
+        } else {
+            "-".into()
+        },
         macs,
         100.0 * macs as f64 / (pes * cycles).max(1) as f64,
         if rows.iter().any(|r| r.sim.is_some()) {
@@ -747,7 +756,7 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
         "layers": layers,
         "total": {"cycles": cycles, "macs": macs,
                   "utilisation": macs as f64 / (pes * cycles).max(1) as f64,
-                  "predicted_bus_cycles_with_dram": rows.iter().filter_map(|r| r.dram).sum::<u64>()},
+                  "predicted_bus_cycles_with_dram": rows.iter().map(|r| r.dram).sum::<Option<u64>>()},
     })
 }
 

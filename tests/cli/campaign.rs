@@ -334,6 +334,21 @@ fn usage_cases() -> Vec<Case> {
         ),
         case(
             &[
+                "feather",
+                "net",
+                "mobilenetv3",
+                "--depths",
+                "4,4,4",
+                "--engine",
+                "board",
+                "--layers",
+                "2..3",
+            ],
+            2,
+            "layer 2: cannot be tiled into the buffers",
+        ),
+        case(
+            &[
                 "feather", "run", "--array", "8x8", "--depths", "4,4,4", "--gemm", "4,4096,4",
                 "--tiled",
             ],

@@ -459,8 +459,8 @@ fn tiled_runs(
             assert_eq!(r.overlapped() > 0, t.double, "{layer:?}");
             // The host, tracking what the buffers hold, sends exactly the lines the tiler
             // predicted (operands a tile shares with the one before, a band's halo rows, stay).
-            for (i, x) in r.tiles.iter().enumerate() {
-                assert_eq!(x.loaded_lines, t.loaded_lines(i), "{layer:?} tile {i}");
+            for (i, (x, (s, w))) in r.tiles.iter().zip(t.loads()).enumerate() {
+                assert_eq!(x.loaded_lines, s + w, "{layer:?} tile {i}");
             }
             for (i, x) in r.tiles.iter().enumerate() {
                 assert_eq!(x.cycles, x.model_cycles, "{layer:?} tile {i}");

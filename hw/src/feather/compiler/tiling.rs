@@ -117,12 +117,6 @@ impl Tiling {
         }
     }
 
-    /// Whether tile `i`'s streamed / stationary operand is already in the buffers (the host
-    /// then does not load it again).
-    pub fn reuses(&self, i: usize) -> (bool, bool) {
-        self.held()[i]
-    }
-
     /// Per tile, whether the buffers already hold its streamed / stationary operand, by the
     /// host's rule (`Session::tiled`): each operand sits in one of two halves of its buffer
     /// and is found there by content; a new one goes into half 0 or, double-buffered, into
@@ -251,17 +245,6 @@ impl Tiling {
             .collect()
     }
 
-    /// Streamed and stationary lines tile `i` loads.
-    pub fn loaded(&self, i: usize) -> (u64, u64) {
-        self.loads()[i]
-    }
-
-    /// Operand lines tile `i` loads.
-    pub fn loaded_lines(&self, i: usize) -> u64 {
-        let (s, w) = self.loaded(i);
-        s + w
-    }
-
     /// Of a tile's loads, the lines that can go in while the previous tile runs and those
     /// that must wait for it: double-buffered bands keep one copy of the weights (they
     /// change only between column blocks), so new weights wait.
@@ -287,11 +270,11 @@ impl Tiling {
     /// Double-buffered bands: while band `i` runs, band `i + 1`'s new rows go into the ring
     /// after band `i`'s, so the two together must fit the streaming buffer.
     pub fn ring_fits(&self, s_depth: u32) -> bool {
-        !(self.double && self.window.is_some())
-            || (1..self.tiles.len()).all(|i| {
-                let new = self.lines[i].s - self.held_rows(i) as u64 * self.row_lines(i);
-                self.lines[i - 1].s + new <= s_depth as u64
-            })
+        if !(self.double && self.window.is_some()) {
+            return true;
+        }
+        let loads = self.loads();
+        (1..self.tiles.len()).all(|i| self.lines[i - 1].s + loads[i].0 <= s_depth as u64)
     }
 
     /// Lines moved over the bus: operands loaded, outputs read back.
@@ -844,7 +827,7 @@ mod tests {
         assert!(read > 0 && blocks * t.lines[0].o >= read);
         assert_eq!(
             t.moved_lines(),
-            (0..t.tiles.len()).map(|i| t.loaded_lines(i)).sum::<u64>() + read
+            t.loads().iter().map(|(s, w)| s + w).sum::<u64>() + read
         );
     }
 
@@ -890,7 +873,7 @@ mod tests {
         let l = Lines { s: 50, w: 10, o: 5 };
         // Two row tiles of one column block: the second holds the first's weights.
         let one_by_one = toy(&[(0, 0), (1, 0)], l, false);
-        assert_eq!(one_by_one.reuses(1), (false, true));
+        assert_eq!(one_by_one.held()[1], (false, true));
         assert_eq!(one_by_one.moved_lines(), 60 + 5 + 50 + 5);
         // 200 compute + 120 lines + two setups.
         assert_eq!(one_by_one.predicted(1.0), 200.0 + 120.0 + 2.0 * TILE_SETUP);
