@@ -147,10 +147,7 @@ impl LayerArgs {
         df: Dataflow,
         layout: Layout,
     ) -> Result<(Stream, Plan)> {
-        let shape = match layer {
-            Layer::Conv(sh) => Some(sh),
-            Layer::Gemm(_) => None,
-        };
+        let shape = layer.conv_shape();
         choose_stream(cfg, gemm, shape, df, layout, self.stream_choice()?)
             .map_err(|e| bad(format!("--stream {}: {e}", self.stream)))
     }
@@ -449,10 +446,7 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                         "--tiled runs on plume's simulator through the AXI top: no --engine verilator/icarus, --vcd or --uops",
                     ));
                 }
-                let shape = match &layer {
-                    Layer::Conv(sh) => Some(sh),
-                    Layer::Gemm(_) => None,
-                };
+                let shape = layer.conv_shape();
                 let tiling = plume_hw::feather::compiler::tiling::tile_layer(
                     &cfg,
                     gemm,
@@ -677,10 +671,7 @@ fn export_session(
     use super::host::{play_session, Host, Session, Stalls};
     use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width};
     let seq = SeqConfig::default();
-    let shape = match layer {
-        Layer::Conv(sh) => Some(sh),
-        Layer::Gemm(_) => None,
-    };
+    let shape = layer.conv_shape();
     let tiling = plume_hw::feather::compiler::tiling::tile_layer(
         cfg,
         gemm,

@@ -4,6 +4,7 @@
 //! Icarus), which must agree with plume's simulator on every output in every cycle.
 
 use anyhow::{bail, Context, Result};
+use plume_hw::feather::compiler::depthwise::{self as dw, DwBlock};
 use plume_hw::feather::compiler::mapper::{
     conv_gemm, filters_matrix, gather, im2col, place, Dataflow, Gemm, Schedule,
 };
@@ -74,6 +75,12 @@ impl LayerData {
 pub enum Layer {
     Gemm(Gemm),
     Conv(ConvShape),
+    /// A depthwise convolution (`shape.k` = `shape.c`), run as `shape.c` patch GEMMs of
+    /// `block` output pixels side by side (`compiler::depthwise`).
+    Depthwise {
+        shape: ConvShape,
+        block: DwBlock,
+    },
 }
 
 impl Layer {
@@ -81,6 +88,23 @@ impl Layer {
         match self {
             Layer::Gemm(g) => Some(*g),
             Layer::Conv(c) => conv_gemm(c),
+            Layer::Depthwise { shape, block } => dw::dw_gemm(shape, *block),
+        }
+    }
+
+    /// GEMMs the layer runs side by side (`Schedule::groups`): a depthwise layer's channels.
+    pub fn groups(&self) -> usize {
+        match self {
+            Layer::Depthwise { shape, .. } => shape.c,
+            _ => 1,
+        }
+    }
+
+    /// A convolution's shape (dense: its windows may be streamed).
+    pub fn conv_shape(&self) -> Option<&ConvShape> {
+        match self {
+            Layer::Conv(sh) => Some(sh),
+            _ => None,
         }
     }
 
@@ -104,8 +128,68 @@ impl Layer {
                     format!(" dilation={}", c.dilation)
                 }
             ),
+            Layer::Depthwise { shape: c, block } => format!(
+                "depthwise conv N={} C={} H={} W={} R={} S={} stride={} pad={}{} in blocks of {} output pixels",
+                c.n,
+                c.c,
+                c.h,
+                c.w,
+                c.r,
+                c.s,
+                c.stride,
+                c.pad,
+                if c.dilation == 1 {
+                    String::new()
+                } else {
+                    format!(" dilation={}", c.dilation)
+                },
+                block.name()
+            ),
         }
     }
+}
+
+/// The golden output of a depthwise layer in its patch GEMM's M × N order, every element
+/// included — also the pixels of blocks past the output's edge, which are the direct
+/// convolution of an input extended by zero points to the right and below. Computed by
+/// `golden::depthwise` and the GEMM's index order alone, not by the lowering.
+pub fn depthwise_golden(x: &[u8], wt: &[u8], sh: &ConvShape, blk: DwBlock, q: &Quant) -> Vec<u8> {
+    let (gh, gw) = blk.grid(sh);
+    let (pe, qe) = (gh * blk.bh, gw * blk.bw);
+    let (re, se) = sh.extent();
+    let need = |out: usize, ext: usize| ((out - 1) * sh.stride + ext).saturating_sub(2 * sh.pad);
+    let ext = ConvShape {
+        h: sh.h.max(need(pe, re)),
+        w: sh.w.max(need(qe, se)),
+        ..*sh
+    };
+    let c = sh.c;
+    let mut xe = vec![q.zp_i; ext.n * ext.h * ext.w * c];
+    for n in 0..sh.n {
+        for y in 0..sh.h {
+            let from = ((n * sh.h + y) * sh.w) * c;
+            let to = ((n * ext.h + y) * ext.w) * c;
+            xe[to..to + sh.w * c].copy_from_slice(&x[from..from + sh.w * c]);
+        }
+    }
+    let y = golden::depthwise(&xe, wt, &ext, q);
+    let (_, q_ext) = ext.out_hw().expect("the extended input holds every block");
+    let p_ext = y.len() / (sh.n * q_ext * c);
+    assert!(p_ext >= pe && q_ext >= qe);
+    let nn = blk.pixels();
+    let mut out = vec![0u8; sh.n * gh * gw * c * nn];
+    for n in 0..sh.n {
+        for p in 0..pe {
+            for qq in 0..qe {
+                for ch in 0..c {
+                    let m = ((n * gh + p / blk.bh) * gw + qq / blk.bw) * c + ch;
+                    let j = (p % blk.bh) * blk.bw + qq % blk.bw;
+                    out[m * nn + j] = y[((n * p_ext + p) * q_ext + qq) * c + ch];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Random data for a layer, its GEMM operands and the golden output (computed directly from
@@ -149,6 +233,15 @@ impl Prepared {
                     conv_input: Some(x.clone()),
                 },
             ),
+            Layer::Depthwise { shape, block } => (
+                depthwise_golden(&x, &wt, shape, *block, &q),
+                LayerData {
+                    a: dw::patches(&x, shape, *block, q.zp_i),
+                    b: dw::shifted_filters(&wt, shape, *block, q.zp_w),
+                    q,
+                    conv_input: None,
+                },
+            ),
         };
         Ok(Prepared {
             gemm,
@@ -172,6 +265,12 @@ pub fn prepare(layer: &Layer, seed: u64) -> Result<Prepared> {
             let mut raw = LayerData::random(sh.n * sh.h * sh.w, sh.c, sh.k * sh.r * sh.s, seed);
             // The spread of the accumulators follows the reduction length C·R·S.
             raw.q.scale = LayerData::random(1, gemm.k, 1, seed).q.scale;
+            raw
+        }
+        Layer::Depthwise { shape: sh, .. } => {
+            let mut raw = LayerData::random(sh.n * sh.h * sh.w, sh.c, sh.r * sh.s, seed);
+            // Each output reduces R·S products.
+            raw.q.scale = LayerData::random(1, sh.r * sh.s, 1, seed).q.scale;
             raw
         }
     };
@@ -635,6 +734,7 @@ pub fn layout_switch(
             out_buf: 0,
             single_pn: true,
             stream: Stream::Placed,
+            groups: 1,
         },
         cache,
     )?;
@@ -648,6 +748,7 @@ pub fn layout_switch(
             out_buf: 1,
             single_pn: false,
             stream: Stream::Placed,
+            groups: 1,
         };
         if let Ok(s) = compile_with(cfg, g1, &opt, cache) {
             if best.as_ref().is_none_or(|b| s.cycles < b.cycles) {
@@ -668,6 +769,7 @@ pub fn layout_switch(
             out_buf: 1,
             single_pn: false,
             stream: Stream::Placed,
+            groups: 1,
         },
         cache,
     )?;

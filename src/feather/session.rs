@@ -268,7 +268,8 @@ impl Planner<'_> {
 
 impl Session {
     /// Plans `tiling` of the GEMM `a`·`b` (row-major, M×K and K×N; for a window tiling `a` is
-    /// the convolution's compact NHWC input) on the wrapped design for `cfg`: every tile
+    /// the convolution's compact NHWC input; for a grouped tiling `b` is the stacked K×N
+    /// matrices, `Tiling::groups`) on the wrapped design for `cfg`: every tile
     /// compiled for the buffers it may use (`Tiling::tile_cfg`) and packaged for the whole
     /// hardware, then the steps that load, run and read back each tile in turn.
     #[allow(clippy::too_many_arguments)]
@@ -317,7 +318,7 @@ impl Session {
                 ta
             };
             let (first, last) = tiling.k_chunk(i);
-            let opt = Options::layer(df, layout, stream);
+            let opt = Options::layer(df, layout, stream).grouped(tiling.groups);
             // Compiled for the buffers a tile may use (half of them for a double-buffered GEMM
             // tile); the program's line numbers mean the same on the whole hardware.
             let mut sched = compile_with(&plan_cfg, t.gemm(), &opt, &mut cache)
@@ -327,8 +328,10 @@ impl Session {
             if (sched.in_buf, sched.out_buf) != (0, 1) {
                 bail!("a tile must stream from S0 and write S1");
             }
-            let tb: Vec<u8> = (t.k0..t.k0 + t.kt)
-                .flat_map(|k| b[k * g.n + t.n0..k * g.n + t.n0 + t.nt].iter().copied())
+            // B's rows k0..k0+kt, columns n0..n0+nt (of every stacked matrix when grouped).
+            let tb: Vec<u8> = (0..tiling.groups)
+                .flat_map(|grp| (t.k0..t.k0 + t.kt).map(move |k| (grp * g.k + k) * g.n))
+                .flat_map(|row| b[row + t.n0..row + t.n0 + t.nt].iter().copied())
                 .collect();
             Ok((
                 Package::new(&sched, seq, ta, &tb, q, &[], "")?,

@@ -112,6 +112,16 @@ fn tensor_names(layer: &Layer) -> ([Named; 2], Named) {
                 ("y", vec![sh.n, p, q, sh.k]),
             )
         }
+        Layer::Depthwise { shape: sh, .. } => {
+            let (p, q) = sh.out_hw().unwrap_or((0, 0));
+            (
+                [
+                    ("x", vec![sh.n, sh.h, sh.w, sh.c]),
+                    ("w", vec![sh.c, sh.r, sh.s]),
+                ],
+                ("y", vec![sh.n, p, q, sh.c]),
+            )
+        }
     }
 }
 
@@ -249,6 +259,18 @@ pub fn tensor_files(
     let acc = match layer {
         Layer::Gemm(g) => golden::gemm_acc(&prep.operands[0], &prep.operands[1], g.m, g.k, g.n, q),
         Layer::Conv(sh) => golden::conv_acc(&prep.operands[0], &prep.operands[1], sh, q),
+        Layer::Depthwise { shape, .. } => {
+            golden::depthwise_acc(&prep.operands[0], &prep.operands[1], shape, q)
+        }
+    };
+    // A depthwise layer's result in its NHWC shape, out of the patch GEMM's order.
+    let scattered;
+    let out = match layer {
+        Layer::Depthwise { shape, block } => {
+            scattered = plume_hw::feather::compiler::depthwise::scatter(out, shape, *block);
+            &scattered[..]
+        }
+        _ => out,
     };
     let mut files = Vec::new();
     let mut json = serde_json::Map::new();

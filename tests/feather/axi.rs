@@ -339,10 +339,7 @@ fn a_tiled_layer_is_the_untiled_layer_bit_for_bit_under_stalls() {
         let g = prep.gemm;
         // The layer does not fit whole.
         assert!(compile(&cfg, g, df, layout, &mut RouteCache::new()).is_err());
-        let shape = match &layer {
-            Layer::Conv(sh) => Some(sh),
-            Layer::Gemm(_) => None,
-        };
+        let shape = layer.conv_shape();
         let chosen = tile_layer(&cfg, g, shape, df, layout, choice, 1.0).unwrap();
         assert_eq!(chosen.window.is_some(), choice == StreamChoice::Window);
         for double in [false, true] {
@@ -399,6 +396,46 @@ fn a_reduction_split_across_tiles_keeps_its_partial_sums_in_the_output_buffer() 
             let t = tile(&cfg, g, df, layout, 1.0, double).unwrap();
             assert!(t.kt < g.k, "{g:?} must be split: {t:?}");
             assert!((0..t.tiles.len()).any(|i| !t.k_chunk(i).0), "{t:?}");
+            tiled_runs(&cfg, &seq, &layer, &prep, df, layout, &t);
+        }
+    }
+}
+
+/// A depthwise layer too large for the buffers, its channels side by side in patch GEMMs
+/// (`compiler::depthwise`), tiled through the AXI-wrapped top with and without double
+/// buffering: every M tile holds whole groups of channels, each tile's B is every channel's
+/// slice, and the output is bit-exact against the direct depthwise convolution.
+#[test]
+fn a_depthwise_layer_tiled_with_its_channels_side_by_side_is_bit_exact() {
+    use plume_hw::feather::compiler::depthwise::DwBlock;
+    use plume_hw::feather::compiler::tiling::tile_grouped;
+    let mut cfg = FeatherConfig::new(4, 8);
+    (cfg.s_depth, cfg.w_depth, cfg.o_depth) = (64, 64, 64);
+    let seq = small_seq();
+    let layout = Layout { cb: 1, wb: 8 };
+    for (c, r, stride, block, df) in [
+        (4, 3, 1, DwBlock { bh: 2, bw: 2 }, Dataflow::Ws),
+        (2, 5, 2, DwBlock { bh: 1, bw: 2 }, Dataflow::Is),
+    ] {
+        let shape = ConvShape {
+            n: 1,
+            c,
+            h: 13,
+            w: 11,
+            k: c,
+            r,
+            s: r,
+            stride,
+            pad: r / 2,
+            dilation: 1,
+        };
+        let layer = Layer::Depthwise { shape, block };
+        let prep = prepare(&layer, 12).unwrap();
+        let g = prep.gemm;
+        for double in [false, true] {
+            let t = tile_grouped(&cfg, g, c, df, layout, 1.0, double).unwrap();
+            assert!(t.tiles.len() > 1, "{layer:?} must be tiled: {t:?}");
+            assert!(t.tiles.iter().all(|x| x.m0 % c == 0 && x.mt % c == 0));
             tiled_runs(&cfg, &seq, &layer, &prep, df, layout, &t);
         }
     }

@@ -6,7 +6,10 @@ use crate::common;
 
 use plume::feather::layer::{compare, prepare, run, Layer};
 use plume_hw::feather::birrd::Topology;
-use plume_hw::feather::compiler::mapper::{compile, Dataflow, Gemm, Layout};
+use plume_hw::feather::compiler::depthwise::DwBlock;
+use plume_hw::feather::compiler::mapper::{
+    compile, compile_with, Dataflow, Gemm, Layout, Options, Stream,
+};
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::golden::ConvShape;
 use plume_hw::feather::top::FeatherConfig;
@@ -59,7 +62,8 @@ fn layer_case(
     cfg.s_depth = 4096;
     let layout = Layout::parse(layout, aw as usize).unwrap();
     let mut cache = RouteCache::new();
-    let sched = compile(&cfg, gemm, df, layout, &mut cache)
+    let opt = Options::layer(df, layout, Stream::Placed).grouped(layer.groups());
+    let sched = compile_with(&cfg, gemm, &opt, &mut cache)
         .unwrap_or_else(|e| panic!("{ah}x{aw} {gemm:?} {df} {}: {e}", layout.name()));
     // The loop-compressed program expands to exactly the compiler's micro-instructions.
     let (prog, expanded) = expansion(&sched);
@@ -211,6 +215,47 @@ fn convolutions_match_the_direct_golden_model() {
                 (Dataflow::Ws, format!("HWC_C{aw}")),
                 (Dataflow::Is, format!("HWC_W{aw}")),
             ] {
+                seed += 1;
+                layer_case(ah, aw, layer, df, &layout, Topology::Bitrev, seed, None);
+            }
+        }
+    }
+}
+
+/// Depthwise layers as patch GEMMs with their channels side by side (`compiler::depthwise`):
+/// bit-exact against the direct depthwise convolution (every pixel of every block, those past
+/// the edge included, through `depthwise_golden`) on every array shape, both dataflows, and
+/// the timing model's cycles equal the simulated ones.
+#[test]
+fn depthwise_layers_in_blocks_match_the_direct_golden_model() {
+    let dw = |c, h, w, r, stride, pad, dilation, bh, bw| Layer::Depthwise {
+        shape: ConvShape {
+            n: 1,
+            c,
+            h,
+            w,
+            k: c,
+            r,
+            s: r,
+            stride,
+            pad,
+            dilation,
+        },
+        block: DwBlock { bh, bw },
+    };
+    let mut seed = 300;
+    for (ah, aw) in [(4u32, 4u32), (8, 8), (16, 16), (4, 8), (8, 4)] {
+        let layers = [
+            dw(aw as usize, 7, 6, 3, 1, 1, 1, 2, 2),
+            dw(2, 9, 11, 5, 2, 2, 1, 1, 2),
+            dw(4, 8, 7, 3, 2, 1, 2, 2, 1),
+            dw(1, 6, 5, 3, 1, 0, 1, 4, 1),
+            dw(4, 5, 9, 3, 1, 1, 1, 1, 1),
+        ];
+        for layer in layers {
+            // The channels side by side need as many column groups: HWC_W gives them.
+            let layout = format!("HWC_W{aw}");
+            for df in [Dataflow::Ws, Dataflow::Is] {
                 seed += 1;
                 layer_case(ah, aw, layer, df, &layout, Topology::Bitrev, seed, None);
             }
@@ -399,6 +444,7 @@ fn window_case(ah: u32, aw: u32, sh: ConvShape, layout: &str, seed: u64) -> u64 
         out_buf: 1,
         single_pn: false,
         stream: Stream::Window(sh),
+        groups: 1,
     };
     let sched = compile_with(&cfg, prep.gemm, &opt, &mut RouteCache::new())
         .unwrap_or_else(|e| panic!("{ah}x{aw} {sh:?}: {e}"));
@@ -515,6 +561,7 @@ fn a_window_streamed_convolution_replays_in_verilator_and_icarus() {
         out_buf: 1,
         single_pn: false,
         stream: Stream::Window(sh),
+        groups: 1,
     };
     let sched = compile_with(&cfg, prep.gemm, &opt, &mut RouteCache::new()).unwrap();
     let dir = common::TempDir::new("feather-window-cosim").unwrap();
@@ -566,6 +613,7 @@ fn a_convolution_streams_windows_from_the_previous_layers_output_where_it_lies()
         out_buf,
         single_pn: false,
         stream,
+        groups: 1,
     };
     let mut cache = RouteCache::new();
     let l1 = compile_with(&cfg, p1.gemm, &opt(Stream::Window(sh1), 0, 1), &mut cache).unwrap();

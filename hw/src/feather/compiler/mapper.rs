@@ -489,6 +489,14 @@ pub struct Schedule {
     /// add to what an earlier chunk left there, and only the last chunk quantizes.
     pub acc_in: bool,
     pub quantize: bool,
+    /// `groups` independent GEMMs of one shape run side by side (a depthwise layer's
+    /// channels, `depthwise.rs`): row m of A belongs to GEMM `m % groups`, whose stationary
+    /// operand is the `m % groups`-th of `groups` stacked K×N matrices. Every column then
+    /// serves one GEMM — weights stationary: Pm a multiple of `groups`, so column group pm
+    /// streams only rows of GEMM `pm % groups`; inputs stationary: Pn a multiple of `groups`,
+    /// channels interleaved, so column group pn holds only rows of GEMM `pn % groups` — and
+    /// the host places each column's own GEMM's operand in it (`place`).
+    pub groups: usize,
 }
 
 impl Schedule {
@@ -537,6 +545,10 @@ pub enum MapError {
     Route(RouteError),
     #[error("window streaming: {0}")]
     Window(String),
+    #[error("{0} GEMMs side by side need the columns split into a multiple of {0} groups, which this layout does not allow")]
+    Groups(usize),
+    #[error("{groups} GEMMs side by side need M a multiple of {groups}, got M={m}")]
+    GroupRows { groups: usize, m: usize },
 }
 
 /// How the streamed operand sits in the streaming buffer.
@@ -587,6 +599,8 @@ pub struct Options {
     /// whose input another layer writes directly (`Out::Feed`).
     pub single_pn: bool,
     pub stream: Stream,
+    /// Independent GEMMs run side by side (`Schedule::groups`); 1 for an ordinary GEMM.
+    pub groups: usize,
 }
 
 impl Options {
@@ -599,7 +613,13 @@ impl Options {
             out_buf: 1,
             single_pn: false,
             stream,
+            groups: 1,
         }
+    }
+
+    /// `groups` independent GEMMs side by side (see `Schedule::groups`).
+    pub fn grouped(self, groups: usize) -> Options {
+        Options { groups, ..self }
     }
 }
 
@@ -640,11 +660,22 @@ pub fn compile_with(
             )));
         }
     }
+    if opt.groups == 0 || gemm.m % opt.groups != 0 {
+        return Err(MapError::GroupRows {
+            groups: opt.groups,
+            m: gemm.m,
+        });
+    }
+    if opt.groups > 1 && window.is_some() {
+        return Err(MapError::Window(
+            "grouped GEMMs stream their placed operand, not windows".into(),
+        ));
+    }
     let (lowered, hw_layout) = hardware_view(gemm, dataflow, opt.out);
     let (hw_gemm, map) = match &window {
         None => (
             lowered,
-            best_mapping(cfg, &lowered, &hw_layout, opt.single_pn)?,
+            best_mapping(cfg, &lowered, &hw_layout, opt.single_pn, opt.groups)?,
         ),
         Some(win) => {
             let (hw_gemm, map) = window_mapping(cfg, win);
@@ -775,6 +806,7 @@ pub fn compile_with(
         window,
         acc_in: false,
         quantize: true,
+        groups: opt.groups,
     })
 }
 
@@ -819,9 +851,14 @@ fn best_mapping(
     gemm: &Gemm,
     layout: &HwLayout,
     single_pn: bool,
+    groups: usize,
 ) -> Result<Mapping, MapError> {
-    let map = fastest(cfg, gemm, layout, true, single_pn).ok_or_else(|| {
-        MapError::Conflict("no split of the columns avoids bank conflicts".into())
+    let map = fastest(cfg, gemm, layout, true, single_pn, groups).ok_or_else(|| {
+        if groups > 1 {
+            MapError::Groups(groups)
+        } else {
+            MapError::Conflict("no split of the columns avoids bank conflicts".into())
+        }
     })?;
     fits(cfg, &map)?;
     Ok(map)
@@ -835,6 +872,7 @@ fn fastest(
     layout: &HwLayout,
     respect_capacity: bool,
     single_pn: bool,
+    groups: usize,
 ) -> Option<Mapping> {
     let aw = cfg.aw as usize;
     let (max_pn, max_pm) = layout.limits(aw);
@@ -848,6 +886,11 @@ fn fastest(
             for blocked in [false, true] {
                 // Named layouts want consecutive channels in a row vector (interleaved).
                 if blocked && (pn == 1 || matches!(layout.out, Out::Layout(_))) {
+                    continue;
+                }
+                // Grouped GEMMs: every column serves one of them (`Schedule::groups`).
+                let split = if layout.transposed { pn } else { pm };
+                if split % groups != 0 || (layout.transposed && blocked) {
                     continue;
                 }
                 let map = Mapping::new(cfg, gemm, g, pn, pm, blocked);
@@ -895,15 +938,27 @@ impl Plan {
 /// operands are assumed resident; the traffic that tiling them through DRAM would add is not
 /// modelled).
 pub fn plan(cfg: &FeatherConfig, gemm: Gemm, dataflow: Dataflow, layout: Layout) -> Plan {
+    plan_grouped(cfg, gemm, dataflow, layout, 1).expect("named layouts always map")
+}
+
+/// `plan` for `groups` GEMMs side by side (`Schedule::groups`); None when no split of the
+/// columns gives every column one of them (the layout's limits).
+pub fn plan_grouped(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    dataflow: Dataflow,
+    layout: Layout,
+    groups: usize,
+) -> Option<Plan> {
     let (hw_gemm, hw) = hardware_view(gemm, dataflow, Out::Layout(layout));
-    let map = fastest(cfg, &hw_gemm, &hw, false, false).expect("named layouts always map");
-    Plan {
+    let map = fastest(cfg, &hw_gemm, &hw, false, false, groups)?;
+    Some(Plan {
         map,
         cycles: predict_cycles(cfg, &map),
         s_lines: map.ks * map.mb * map.v,
         w_lines: map.tiles() * map.rows * map.v,
         o_lines: layout.lines(gemm.m, gemm.n),
-    }
+    })
 }
 
 /// Plans a convolution streamed from its compact input (`Stream::Window`) with the timing
@@ -1016,7 +1071,9 @@ pub fn choose_stream(
 /// Where the host puts the operands: streaming-buffer lines (AW bytes each) and weight-buffer
 /// lines, for operand matrices A (M×K) and B (K×N) of the *original* GEMM — or, when the
 /// schedule streams windows, A is the convolution's compact NHWC input (N·H·W × C) and B its
-/// lowered filters. Unused bytes hold the zero point, so padding contributes nothing.
+/// lowered filters. Unused bytes hold the zero point, so padding contributes nothing. For
+/// grouped GEMMs (`Schedule::groups`) B is the `groups` stacked K×N matrices, and each column
+/// gets its own GEMM's operand.
 pub fn place(
     sched: &Schedule,
     a: &[u8],
@@ -1027,19 +1084,31 @@ pub fn place(
     let g = sched.gemm;
     let map = &sched.map;
     let aw = sched.cfg.aw as usize;
-    // The hardware's streamed matrix X (Mh × K) and stationary Y (K × Nh).
+    let groups = sched.groups;
+    assert_eq!(
+        b.len(),
+        groups * g.k * g.n,
+        "B: {groups} stacked K×N matrices"
+    );
+    // The hardware's streamed matrix X (Mh × K) and stationary Y (K × Nh), given the GEMM a
+    // column serves (always 0 unless grouped).
     let (x, y): (
-        Box<dyn Fn(usize, usize) -> u8 + '_>,
-        Box<dyn Fn(usize, usize) -> u8 + '_>,
+        Box<dyn Fn(usize, usize, usize) -> u8 + '_>,
+        Box<dyn Fn(usize, usize, usize) -> u8 + '_>,
     ) = match sched.dataflow {
         Dataflow::Ws => (
-            Box::new(|m, k| a[m * g.k + k]),
-            Box::new(|k, n| b[k * g.n + n]),
+            Box::new(|m, k, _| a[m * g.k + k]),
+            Box::new(|k, n, grp| b[(grp * g.k + k) * g.n + n]),
         ),
         Dataflow::Is => (
-            Box::new(|m, k| b[k * g.n + m]),
-            Box::new(|k, n| a[n * g.k + k]),
+            Box::new(|m, k, grp| b[(grp * g.k + k) * g.n + m]),
+            Box::new(|k, n, _| a[n * g.k + k]),
         ),
+    };
+    // The GEMM column group (pm, pn) serves.
+    let group = |pm: usize, pn: usize| match sched.dataflow {
+        Dataflow::Ws => pm % groups,
+        Dataflow::Is => pn % groups,
     };
     // For IS the streamed operand is B's columns and the zero points swap roles with them.
     let (zx, zy) = match sched.dataflow {
@@ -1059,7 +1128,7 @@ pub fn place(
             let (pixel, ch) = (i / c, i % c);
             s_lines[pixel * win.cb + ch / aw][ch % aw] = x;
         }
-        let w_lines = weight_lines(sched, zy, &|k, n| {
+        let w_lines = weight_lines(sched, zy, &|k, n, _| {
             win.weight_row(k).map(|row| b[row * g.n + n])
         });
         return (s_lines, w_lines);
@@ -1075,7 +1144,7 @@ pub fn place(
                         let m = j * map.pm + pm;
                         if k < hg.k && m < hg.m {
                             for pn in 0..map.pn {
-                                line[map.column(gi, pm, pn)] = x(m, k);
+                                line[map.column(gi, pm, pn)] = x(m, k, group(pm, pn));
                             }
                         }
                     }
@@ -1083,13 +1152,20 @@ pub fn place(
             }
         }
     }
-    let w_lines = weight_lines(sched, zy, &|k, n| (k < hg.k && n < hg.n).then(|| y(k, n)));
+    let w_lines = weight_lines(sched, zy, &|k, n, grp| {
+        (k < hg.k && n < hg.n).then(|| y(k, n, grp))
+    });
     (s_lines, w_lines)
 }
 
-/// Weight-buffer lines for the stationary matrix `y(k, n)` of the hardware's GEMM (None:
-/// padding, which holds the stationary operand's zero point).
-fn weight_lines(sched: &Schedule, zy: u8, y: &dyn Fn(usize, usize) -> Option<u8>) -> Vec<Vec<u8>> {
+/// Weight-buffer lines for the stationary matrix `y(k, n, group)` of the hardware's GEMM
+/// (None: padding, which holds the stationary operand's zero point); `group` is the GEMM the
+/// column serves (`Schedule::groups`).
+fn weight_lines(
+    sched: &Schedule,
+    zy: u8,
+    y: &dyn Fn(usize, usize, usize) -> Option<u8>,
+) -> Vec<Vec<u8>> {
     let map = &sched.map;
     let aw = sched.cfg.aw as usize;
     let hg = sched.hw_gemm;
@@ -1106,8 +1182,12 @@ fn weight_lines(sched: &Schedule, zy: u8, y: &dyn Fn(usize, usize) -> Option<u8>
                         if n >= hg.n {
                             continue;
                         }
-                        if let Some(v) = y(k, n) {
-                            for pm in 0..map.pm {
+                        for pm in 0..map.pm {
+                            let grp = match sched.dataflow {
+                                Dataflow::Ws => pm % sched.groups,
+                                Dataflow::Is => pn % sched.groups,
+                            };
+                            if let Some(v) = y(k, n, grp) {
                                 line[map.column(gi, pm, pn)] = v;
                             }
                         }

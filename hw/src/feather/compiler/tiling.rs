@@ -26,7 +26,9 @@
 //! while that band runs — `ring_fits`), and the weights, which change only between column
 //! blocks, wait for the run to end.
 
-use super::mapper::{plan, plan_of, window_shape, Dataflow, Gemm, Layout, Plan, StreamChoice};
+use super::mapper::{
+    plan, plan_grouped, plan_of, window_shape, Dataflow, Gemm, Layout, Plan, StreamChoice,
+};
 use super::window::{slab_rows, Window};
 use crate::feather::golden::ConvShape;
 use crate::feather::top::FeatherConfig;
@@ -94,6 +96,9 @@ pub struct Tiling {
     /// The streamed operand holds B's columns and the stationary one A's rows (inputs
     /// stationary: the hardware runs the transposed GEMM).
     pub transposed: bool,
+    /// GEMMs side by side (`Schedule::groups`, a depthwise layer's channels); every M tile
+    /// holds whole groups of rows, and B is `groups` stacked K×N matrices.
+    pub groups: usize,
 }
 
 impl Tiling {
@@ -410,9 +415,16 @@ fn k_candidates(k: usize, ah: usize) -> Vec<usize> {
     v
 }
 
-/// A sub-GEMM's compute cycles and buffer lines, if it fits the core's buffers.
-fn fits(cfg: &FeatherConfig, g: Gemm, df: Dataflow, layout: Layout) -> Option<(u64, Lines)> {
-    cost(cfg, &plan(cfg, g, df, layout))
+/// A sub-GEMM's compute cycles and buffer lines (`groups` GEMMs side by side), if it maps and
+/// fits the core's buffers.
+fn fits(
+    cfg: &FeatherConfig,
+    g: Gemm,
+    groups: usize,
+    df: Dataflow,
+    layout: Layout,
+) -> Option<(u64, Lines)> {
+    cost(cfg, &plan_grouped(cfg, g, df, layout, groups)?)
 }
 
 /// A tile's compute cycles and buffer lines, if its plan fits the core's buffers.
@@ -451,6 +463,20 @@ pub fn tile(
     cycles_per_line: f64,
     double: bool,
 ) -> Result<Tiling, TileError> {
+    tile_grouped(cfg, gemm, 1, df, layout, cycles_per_line, double)
+}
+
+/// `tile` for `groups` GEMMs side by side (`Schedule::groups`): M tiles are whole multiples
+/// of `groups` rows, so every tile is itself grouped.
+pub fn tile_grouped(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    groups: usize,
+    df: Dataflow,
+    layout: Layout,
+    cycles_per_line: f64,
+    double: bool,
+) -> Result<Tiling, TileError> {
     if gemm.m == 0 || gemm.k == 0 || gemm.n == 0 {
         return Err(TileError::Shape(gemm.m, gemm.k, gemm.n));
     }
@@ -464,14 +490,14 @@ pub fn tile(
     let floor = |tiles: usize| tiles as f64 * TILE_SETUP + macs / (cfg.ah * cfg.aw) as f64;
     for &kt in &ks {
         for &nt in &candidates(gemm.n) {
-            for &mt in &candidates(gemm.m) {
+            for &mt in candidates(gemm.m).iter().filter(|&&mt| mt % groups == 0) {
                 // No tiling of this many tiles can beat the best so far (and smaller M tiles
                 // only add tiles).
                 let count = gemm.m.div_ceil(mt) * gemm.n.div_ceil(nt) * gemm.k.div_ceil(kt);
                 if best.as_ref().is_some_and(|b| floor(count) >= b.0) {
                     break;
                 }
-                let Some(t) = grid(cfg, gemm, (mt, nt, kt), df, layout, double) else {
+                let Some(t) = grid(cfg, gemm, groups, (mt, nt, kt), df, layout, double) else {
                     continue;
                 };
                 let Some(t) = t.order(cycles_per_line, cfg.s_depth) else {
@@ -510,6 +536,7 @@ pub fn tile(
 fn grid(
     cfg: &FeatherConfig,
     gemm: Gemm,
+    groups: usize,
     (mt, nt, kt): (usize, usize, usize),
     df: Dataflow,
     layout: Layout,
@@ -520,7 +547,7 @@ fn grid(
         for n in [nt, gemm.n % nt] {
             for k in [kt, gemm.k % kt] {
                 if m > 0 && n > 0 && k > 0 {
-                    cost.insert((m, n, k), fits(cfg, Gemm { m, k, n }, df, layout)?);
+                    cost.insert((m, n, k), fits(cfg, Gemm { m, k, n }, groups, df, layout)?);
                 }
             }
         }
@@ -536,6 +563,7 @@ fn grid(
         window: None,
         double,
         transposed: df == Dataflow::Is,
+        groups,
     };
     for m0 in (0..gemm.m).step_by(mt) {
         for n0 in (0..gemm.n).step_by(nt) {
@@ -619,6 +647,31 @@ pub fn tile_layer(
     }
 }
 
+/// Tiles `groups` GEMMs side by side (a depthwise layer's channels, `depthwise.rs`) with or
+/// without double buffering, whichever is predicted faster.
+pub fn tile_groups(
+    cfg: &FeatherConfig,
+    gemm: Gemm,
+    groups: usize,
+    dataflow: Dataflow,
+    layout: Layout,
+    cycles_per_line: f64,
+) -> Result<Tiling, TileError> {
+    let one = tile_grouped(cfg, gemm, groups, dataflow, layout, cycles_per_line, false);
+    let two = tile_grouped(cfg, gemm, groups, dataflow, layout, cycles_per_line, true);
+    match (one, two) {
+        (Ok(a), Ok(b)) => Ok(
+            if b.predicted(cycles_per_line) < a.predicted(cycles_per_line) {
+                b
+            } else {
+                a
+            },
+        ),
+        (Ok(a), Err(_)) | (Err(_), Ok(a)) => Ok(a),
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
 /// Tiles a convolution streamed from its compact input: bands of output rows of one image
 /// × blocks of output channels, for each channel block the largest band height whose every
 /// tile fits, the fewest predicted bus cycles (`Tiling::predicted`) kept; with `double`,
@@ -655,6 +708,7 @@ pub fn tile_window(
                 window: Some(sh),
                 double,
                 transposed: false,
+                groups: 1,
             };
             let mut ok = true;
             'all: for n in 0..sh.n {
@@ -865,6 +919,7 @@ mod tests {
             window: None,
             double,
             transposed: false,
+            groups: 1,
         }
     }
 

@@ -126,6 +126,45 @@ pub fn conv_acc(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u32> {
     y
 }
 
+/// int8 depthwise convolution: NHWC input `x[n][h][w][c]`, one filter per channel
+/// `wt[c][r][s]`, NHWC output `y[n][p][q][c]` (channel c from input channel c alone),
+/// requantised; `sh.k` is ignored (it is C).
+pub fn depthwise(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u8> {
+    requant_all(&depthwise_acc(x, wt, sh, q), q)
+}
+
+/// The 32-bit wrap-around accumulators of `depthwise` (N×P×Q×C, NHWC).
+pub fn depthwise_acc(x: &[u8], wt: &[u8], sh: &ConvShape, q: &Quant) -> Vec<u32> {
+    let (p_out, q_out) = sh.out_hw().expect("valid convolution shape");
+    assert_eq!(x.len(), sh.n * sh.h * sh.w * sh.c);
+    assert_eq!(wt.len(), sh.c * sh.r * sh.s);
+    let mut acc = vec![0u32; sh.n * p_out * q_out * sh.c];
+    for n in 0..sh.n {
+        for p in 0..p_out {
+            for qq in 0..q_out {
+                for c in 0..sh.c {
+                    let mut a = 0u32;
+                    for r in 0..sh.r {
+                        for s in 0..sh.s {
+                            let (hi, wi) = sh.tap(p, qq, r, s);
+                            if hi < 0 || wi < 0 || hi >= sh.h as isize || wi >= sh.w as isize {
+                                continue;
+                            }
+                            let xv = x[((n * sh.h + hi as usize) * sh.w + wi as usize) * sh.c + c];
+                            let wv = wt[(c * sh.r + r) * sh.s + s];
+                            let prod =
+                                diff(xv, q.zp_i, q.iact_signed) * diff(wv, q.zp_w, q.weight_signed);
+                            a = a.wrapping_add(prod as u32);
+                        }
+                    }
+                    acc[((n * p_out + p) * q_out + qq) * sh.c + c] = a;
+                }
+            }
+        }
+    }
+    acc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

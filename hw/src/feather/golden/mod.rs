@@ -7,7 +7,7 @@ pub mod network;
 pub mod pe;
 pub mod quant;
 
-pub use layer::{conv, conv_acc, gemm, gemm_acc, requant_all, ConvShape};
+pub use layer::{conv, conv_acc, depthwise, depthwise_acc, gemm, gemm_acc, requant_all, ConvShape};
 pub use network::birrd;
 pub use pe::{diff, vn_dot};
 pub use quant::{requant, Quant, SCALE_FRAC_BITS};
