@@ -7,8 +7,10 @@ use super::cli::sized_for;
 use super::layer::{compare, prepare, run_programmed, Layer};
 use crate::error::{bad, failed, Result};
 use crate::tools::TempDir;
+use plume_hw::feather::compiler::depthwise::{dw_gemm, DwBlock};
 use plume_hw::feather::compiler::mapper::{
-    compile, conv_gemm, plan, plan_window, Dataflow, Gemm, Layout, Plan, StreamChoice,
+    compile_with, conv_gemm, plan, plan_grouped, plan_window, Dataflow, Gemm, Layout, Options,
+    Plan, Stream, StreamChoice,
 };
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::compiler::tiling::{TileError, Tiling};
@@ -62,34 +64,117 @@ fn net_layers(net: &str) -> Result<Vec<NetLayer>> {
     Ok(out)
 }
 
-/// The GEMM one group of a layer runs, and how many groups (depthwise: one per channel).
-fn layer_gemm(l: &NetLayer) -> (Gemm, usize) {
-    if l.depthwise {
-        let one = ConvShape {
-            c: 1,
-            k: 1,
-            ..l.shape
-        };
-        (conv_gemm(&one).expect("listed layers are valid"), l.shape.c)
-    } else {
-        (conv_gemm(&l.shape).expect("listed layers are valid"), 1)
+/// How a depthwise layer runs (`compiler::depthwise`): `block` output pixels of a channel per
+/// patch, `channels` channels side by side in one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Dw {
+    block: DwBlock,
+    channels: usize,
+}
+
+impl Dw {
+    /// One run's layer: `channels` channels of the depthwise layer `sh`.
+    fn shape(&self, sh: &ConvShape) -> ConvShape {
+        ConvShape {
+            c: self.channels,
+            k: self.channels,
+            ..*sh
+        }
     }
 }
 
-/// The best (dataflow, layout) for a GEMM by the timing model.
-fn best_plan(cfg: &FeatherConfig, g: Gemm) -> (Dataflow, Layout, Plan) {
-    let aw = cfg.aw as usize;
-    let layouts = [
+/// A layer's plan: the GEMM one run computes, how many runs (a depthwise layer: one per group
+/// of channels), the best dataflow, layout and plan of a run, and a depthwise layer's
+/// blocking — all by the timing model.
+struct LayerPlan {
+    gemm: Gemm,
+    runs: usize,
+    df: Dataflow,
+    layout: Layout,
+    plan: Plan,
+    dw: Option<Dw>,
+}
+
+fn layer_plan(cfg: &FeatherConfig, l: &NetLayer) -> LayerPlan {
+    if !l.depthwise {
+        let gemm = conv_gemm(&l.shape).expect("listed layers are valid");
+        let (df, layout, plan) = best_plan(cfg, gemm);
+        return LayerPlan {
+            gemm,
+            runs: 1,
+            df,
+            layout,
+            plan,
+            dw: None,
+        };
+    }
+    // Every block of at most AH pixels, every power-of-two channel count up to AW that divides
+    // C, both dataflows, every named layout: the fewest cycles over the whole layer.
+    let c = l.shape.c;
+    let mut best: Option<(u64, LayerPlan)> = None;
+    let mut channels = 1;
+    while channels <= cfg.aw as usize && c % channels == 0 {
+        for block in DwBlock::candidates(cfg.ah as usize) {
+            let dw = Dw { block, channels };
+            let gemm = dw_gemm(&dw.shape(&l.shape), block).expect("listed layers are valid");
+            for df in [Dataflow::Ws, Dataflow::Is] {
+                for layout in layouts(cfg.aw as usize) {
+                    let Some(plan) = plan_grouped(cfg, gemm, df, layout, channels) else {
+                        continue;
+                    };
+                    let total = plan.cycles * (c / channels) as u64;
+                    if best.as_ref().is_none_or(|b| total < b.0) {
+                        let runs = c / channels;
+                        let dw = Some(dw);
+                        best = Some((
+                            total,
+                            LayerPlan {
+                                gemm,
+                                runs,
+                                df,
+                                layout,
+                                plan,
+                                dw,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        channels *= 2;
+    }
+    best.expect("one channel in 1x1 blocks always maps").1
+}
+
+/// The MACs a layer defines (a depthwise layer's R·S per output, not its patch GEMM's).
+fn layer_macs(l: &NetLayer) -> u64 {
+    let sh = &l.shape;
+    let (p, q) = sh.out_hw().expect("listed layers are valid");
+    let per_output = if l.depthwise {
+        sh.r * sh.s
+    } else {
+        sh.r * sh.s * sh.c
+    };
+    (sh.n * p * q * sh.k * per_output) as u64
+}
+
+/// The named layouts tried: channel-last, width-last and a mixed one.
+fn layouts(aw: usize) -> [Layout; 3] {
+    [
         Layout { cb: aw, wb: 1 },
         Layout { cb: 1, wb: aw },
         Layout {
             cb: 4.min(aw),
             wb: aw / 4.min(aw),
         },
-    ];
+    ]
+}
+
+/// The best (dataflow, layout) for a GEMM by the timing model.
+fn best_plan(cfg: &FeatherConfig, g: Gemm) -> (Dataflow, Layout, Plan) {
     let mut best: Option<(Dataflow, Layout, Plan)> = None;
     for df in [Dataflow::Ws, Dataflow::Is] {
-        for l in layouts {
+        for l in layouts(cfg.aw as usize) {
             let p = plan(cfg, g, df, l);
             if best.as_ref().is_none_or(|b| p.cycles < b.2.cycles) {
                 best = Some((df, l, p));
@@ -174,8 +259,12 @@ pub fn parse_layers(text: &str) -> Result<(usize, usize)> {
 /// One layer's line of the table.
 struct Row {
     l: NetLayer,
+    /// One run's GEMM, and how many runs the layer takes (a depthwise layer: one per group of
+    /// `dw.channels` channels; every run has the same schedule).
     gemm: Gemm,
     groups: usize,
+    /// A depthwise layer's blocking.
+    dw: Option<Dw>,
     df: Dataflow,
     layout: Layout,
     plan: Plan,
@@ -205,15 +294,41 @@ impl Row {
         }
     }
 
-    /// The layer's data and golden output: a dense layer as the convolution (against the
-    /// direct golden model), a depthwise layer's one-channel group as its GEMM.
+    /// The layer's data and golden output: a dense layer as the convolution, a depthwise
+    /// layer's first run as its channels' depthwise convolution (both against the direct
+    /// golden models).
     fn prepared(&self) -> Result<super::layer::Prepared> {
-        let layer = if self.l.depthwise {
-            Layer::Gemm(self.gemm)
-        } else {
-            Layer::Conv(self.l.shape)
-        };
-        Ok(prepare(&layer, self.l.layer as u64)?)
+        Ok(prepare(&self.layer(), self.l.layer as u64)?)
+    }
+
+    /// What one run computes.
+    fn layer(&self) -> Layer {
+        match self.dw {
+            Some(dw) => Layer::Depthwise {
+                shape: dw.shape(&self.l.shape),
+                block: dw.block,
+            },
+            None => Layer::Conv(self.l.shape),
+        }
+    }
+
+    /// GEMMs side by side in one run (`Schedule::groups`).
+    fn channels(&self) -> usize {
+        self.dw.map_or(1, |d| d.channels)
+    }
+
+    /// How much of the layer one simulated run is, for the progress lines and the notes.
+    fn per_run(&self) -> String {
+        match self.dw {
+            Some(d) if self.groups > 1 => format!(
+                " (one run of {} channels in {} blocks; all {} runs have that schedule)",
+                d.channels,
+                d.block.name(),
+                self.groups
+            ),
+            Some(d) => format!(" ({} channels in {} blocks)", d.channels, d.block.name()),
+            None => String::new(),
+        }
     }
 }
 
@@ -267,10 +382,16 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
     let mut rows: Vec<Row> = layers
         .iter()
         .map(|l| {
-            let (g, groups) = layer_gemm(l);
-            let (df, layout, p) = best_plan(cfg, g);
-            let macs = g.macs() * groups as u64;
-            let tiling = tiling_of(cfg, l, g, (df, layout), cpl, opts.stream);
+            let LayerPlan {
+                gemm: g,
+                runs: groups,
+                df,
+                layout,
+                plan: p,
+                dw,
+            } = layer_plan(cfg, l);
+            let macs = layer_macs(l);
+            let tiling = tiling_of(cfg, l, g, dw, (df, layout), cpl, opts.stream);
             let dram = tiling
                 .as_ref()
                 .ok()
@@ -279,6 +400,7 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
                 l: l.clone(),
                 gemm: g,
                 groups,
+                dw,
                 df,
                 layout,
                 cycles: p.cycles * groups as u64,
@@ -329,15 +451,16 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
     Ok(())
 }
 
-/// Compiles and simulates one layer (a depthwise layer's first channel: every channel runs
-/// the same schedule), checks the output against the golden model and the cycles against the
-/// timing model; returns the simulated cycles and seconds.
+/// Compiles and simulates one layer (a depthwise layer's first run: every run has the same
+/// schedule), checks the output against the golden model and the cycles against the timing
+/// model; returns the simulated cycles and seconds.
 fn simulate(cfg: &FeatherConfig, row: &Row) -> Result<(u64, f64)> {
     let l = &row.l;
     let p = &row.plan;
     let sized = sized_for(cfg, p)?;
     let mut cache = RouteCache::new();
-    let sched = compile(&sized, row.gemm, row.df, row.layout, &mut cache)?;
+    let opt = Options::layer(row.df, row.layout, Stream::Placed).grouped(row.channels());
+    let sched = compile_with(&sized, row.gemm, &opt, &mut cache)?;
     let prep = row.prepared()?;
     let dir = TempDir::new("feather-net")?;
     let r = run_programmed(&sched, &prep.data, None, None, dir.path())?;
@@ -365,37 +488,34 @@ fn simulate_all(cfg: &FeatherConfig, rows: &mut [Row]) -> Result<()> {
         let what = format!(
             "layer {}: {c} cycles simulated{}, bit-exact, = timing model",
             row.l.layer,
-            if row.l.depthwise {
-                " (one channel)"
-            } else {
-                ""
-            },
+            row.per_run(),
         );
         progress(i, n, &what, done, total, t0);
     }
     Ok(())
 }
 
-/// A layer (one group: `gemm`) tiled for the configuration's buffers as the board engine runs
-/// it (a depthwise layer: one channel's GEMM, no windows), a buffer line costing `cpl` cycles.
+/// A layer (one run: `gemm`) tiled for the configuration's buffers as the board engine runs
+/// it (a depthwise layer: one run's grouped patch GEMM, no windows), a buffer line costing
+/// `cpl` cycles.
 fn tiling_of(
     cfg: &FeatherConfig,
     l: &NetLayer,
     gemm: Gemm,
+    dw: Option<Dw>,
     (df, layout): (Dataflow, Layout),
     cpl: f64,
     stream: StreamChoice,
 ) -> std::result::Result<Tiling, TileError> {
-    let (shape, choice) = if l.depthwise {
-        (None, StreamChoice::Lowered)
-    } else {
-        (Some(&l.shape), stream)
-    };
-    plume_hw::feather::compiler::tiling::tile_layer(cfg, gemm, shape, df, layout, choice, cpl)
+    use plume_hw::feather::compiler::tiling::{tile_groups, tile_layer};
+    match dw {
+        Some(d) => tile_groups(cfg, gemm, d.channels, df, layout, cpl),
+        None => tile_layer(cfg, gemm, Some(&l.shape), df, layout, stream, cpl),
+    }
 }
 
 /// Every row tiled for the configuration's buffers and run through the AXI-wrapped top (a
-/// depthwise layer: one channel), output bit-exact, every tile's `CYCLES` the compiler's; a
+/// depthwise layer: its first run), output bit-exact, every tile's `CYCLES` the compiler's; a
 /// progress line after each layer.
 fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> Result<()> {
     use super::host::{run_tiled, Stalls};
@@ -454,11 +574,7 @@ fn board_all(cfg: &FeatherConfig, dram: super::host::Dram, rows: &mut [Row]) -> 
             } else {
                 "tiles"
             },
-            if row.l.depthwise {
-                " (one channel)"
-            } else {
-                ""
-            },
+            row.per_run(),
         );
         progress(i, n, &what, done, total, t0);
     }
@@ -479,6 +595,14 @@ fn shape_text(l: &NetLayer) -> String {
         sh.stride,
         if l.depthwise { " dw" } else { "" }
     )
+}
+
+/// The shape column of a row: a depthwise layer also names its blocks and channels per run.
+fn row_shape_text(r: &Row) -> String {
+    match r.dw {
+        Some(d) => format!("{} {}/{}", shape_text(&r.l), d.block.name(), d.channels),
+        None => shape_text(&r.l),
+    }
 }
 
 fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Result<()> {
@@ -535,7 +659,7 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
         crate::outln!(
             "{:>5}  {:<34} {:>3} {:>10} {:>12} {:>12} {:>14} {:>5.1}% {:>10} {:>16} {:>12}",
             r.l.layer,
-            shape_text(&r.l),
+            row_shape_text(r),
             r.df.to_string(),
             r.layout.name(),
             r.cycles,
@@ -602,7 +726,7 @@ fn table(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> Res
             "simulated {} layers on the programmable core (sequencer, buffers sized per layer): every output bit-exact against the golden model, every cycle count equal to the timing model{}",
             simulated.len(),
             if dw > 0 {
-                format!("; {dw} depthwise layers simulated for one channel (all channels run that schedule)")
+                format!("; {dw} depthwise layers simulated for their first run of channels (every run has that schedule)")
             } else {
                 String::new()
             }
@@ -716,6 +840,9 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
                           "s": sh.s, "stride": sh.stride, "pad": sh.pad},
                 "depthwise": r.l.depthwise,
                 "groups": r.groups,
+                "depthwise_blocks": r.dw.map(|d| serde_json::json!({
+                    "block": d.block.name(), "channels_per_run": d.channels,
+                })),
                 "gemm": {"m": r.gemm.m, "k": r.gemm.k, "n": r.gemm.n},
                 "dataflow": r.df.to_string(),
                 "layout": r.layout.name(),
@@ -737,7 +864,7 @@ fn json(net: &str, cfg: &FeatherConfig, opts: &NetOptions, rows: &[Row]) -> serd
                     "load_cycles": b.phases[0], "run_cycles": b.phases[1],
                     "readback_cycles": b.phases[2], "seconds": b.seconds,
                     "double_buffered": b.double, "overlapped_load_cycles": b.overlapped,
-                    "per": if r.l.depthwise { "one channel" } else { "layer" },
+                    "per": if r.groups > 1 { "one run" } else { "layer" },
                 })),
             })
         })
