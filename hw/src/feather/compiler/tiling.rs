@@ -793,7 +793,7 @@ mod tests {
         assert!(t.tiles.len() > 1, "{t:?}");
         let mut seen = vec![0usize; g.m * g.n];
         for tl in &t.tiles {
-            assert!(fits(&cfg, tl.gemm(), Dataflow::Ws, layout).is_some());
+            assert!(fits(&cfg, tl.gemm(), 1, Dataflow::Ws, layout).is_some());
             for m in tl.m0..tl.m0 + tl.mt {
                 for n in tl.n0..tl.n0 + tl.nt {
                     seen[m * g.n + n] += tl.kt;
@@ -856,7 +856,7 @@ mod tests {
         assert_eq!(t.kt % 8, 0, "chunks are whole VNs");
         let mut reduced = vec![0usize; g.m * g.n];
         for (i, tl) in t.tiles.iter().enumerate() {
-            assert!(fits(&cfg, tl.gemm(), Dataflow::Ws, layout).is_some());
+            assert!(fits(&cfg, tl.gemm(), 1, Dataflow::Ws, layout).is_some());
             // The chunks of one output block run together, in order.
             let (first, last) = t.k_chunk(i);
             assert_eq!(first, i == 0 || t.k_chunk(i - 1).1, "tile {i}");
