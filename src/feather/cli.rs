@@ -6,8 +6,8 @@ use crate::output::{dir_target, file_target, FileTarget, StagedFile, TempDir};
 use clap::{Args, Command, Subcommand};
 use plume_hw::feather::birrd::Topology;
 use plume_hw::feather::compiler::mapper::{
-    choose_stream, compile_with, plan, Dataflow, Gemm, Layout, MapError, Options, Plan, Stream,
-    StreamChoice,
+    choose_stream, compile_with, plan, plan_grouped, Dataflow, Gemm, Layout, MapError, Options,
+    Plan, Stream, StreamChoice,
 };
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::golden::ConvShape;
@@ -92,11 +92,20 @@ impl DramArgs {
 #[derive(Args)]
 pub struct LayerArgs {
     /// GEMM M,K,N (C[M][N] = A[M][K]·B[K][N]).
-    #[arg(long, conflicts_with = "conv", required_unless_present = "conv")]
+    #[arg(long, conflicts_with_all = ["conv", "depthwise"], required_unless_present_any = ["conv", "depthwise"])]
     gemm: Option<String>,
     /// Convolution N,C,H,W,K,R,S,STRIDE,PAD[,DILATION] (NHWC input, K filters of RxS).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "depthwise")]
     conv: Option<String>,
+    /// Depthwise convolution N,C,H,W,R,S,STRIDE,PAD[,DILATION] (NHWC input, one RxS filter per
+    /// channel, CRS), run as patch GEMMs with its C channels side by side, one per column
+    /// group: C a power of two up to AW.
+    #[arg(long)]
+    depthwise: Option<String>,
+    /// Depthwise: output pixels per patch, BHxBW (at most AH of them); default: the block
+    /// the timing model finds fastest.
+    #[arg(long, requires = "depthwise")]
+    block: Option<String>,
     /// How a convolution's input is streamed: window (the compact NHWC input, the windows
     /// walked by the sequencer), lowered (the im2col matrix), or auto (window when the timing
     /// model says it is no slower or only the compact input fits the buffers).
@@ -123,14 +132,25 @@ pub struct LayerArgs {
 impl LayerArgs {
     /// The layer, its dataflow and output layout (nothing allocated yet).
     fn parse(&self, cfg: &FeatherConfig) -> Result<(Layer, Dataflow, Layout)> {
-        let layer = parse_layer(self.gemm.as_deref(), self.conv.as_deref())?;
         let df = parse_dataflow(&self.dataflow)?;
-        self.stream_choice()?;
-        let name = self
-            .layout
-            .clone()
-            .unwrap_or_else(|| format!("HWC_C{}", cfg.aw));
+        let choice = self.stream_choice()?;
+        // A depthwise layer's channels side by side need column groups: row-major output.
+        let name = self.layout.clone().unwrap_or_else(|| match self.depthwise {
+            Some(_) => format!("HWC_W{}", cfg.aw),
+            None => format!("HWC_C{}", cfg.aw),
+        });
         let layout = Layout::parse(&name, cfg.aw as usize).map_err(bad)?;
+        let layer = match &self.depthwise {
+            Some(text) => {
+                if choice == StreamChoice::Window {
+                    return Err(bad(
+                        "--stream window: a depthwise layer streams its patches (windows are for --conv)",
+                    ));
+                }
+                parse_depthwise(text, self.block.as_deref(), cfg, df, layout)?
+            }
+            None => parse_layer(self.gemm.as_deref(), self.conv.as_deref())?,
+        };
         Ok((layer, df, layout))
     }
 
@@ -147,6 +167,12 @@ impl LayerArgs {
         df: Dataflow,
         layout: Layout,
     ) -> Result<(Stream, Plan)> {
+        if layer.groups() > 1 {
+            let plan = plan_grouped(cfg, gemm, df, layout, layer.groups()).ok_or_else(|| {
+                bad(MapError::Groups(layer.groups()).to_string() + " (try --layout HWC_W<AW>)")
+            })?;
+            return Ok((Stream::Placed, plan));
+        }
         let shape = layer.conv_shape();
         choose_stream(cfg, gemm, shape, df, layout, self.stream_choice()?)
             .map_err(|e| bad(format!("--stream {}: {e}", self.stream)))
@@ -377,6 +403,123 @@ pub fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
     Ok(Layer::Conv(sh))
 }
 
+/// `--depthwise N,C,H,W,R,S,STRIDE,PAD[,DILATION]` with `--block` (or the timing model's
+/// fastest block for `df` and `layout`).
+fn parse_depthwise(
+    text: &str,
+    block: Option<&str>,
+    cfg: &FeatherConfig,
+    df: Dataflow,
+    layout: Layout,
+) -> Result<Layer> {
+    use plume_hw::feather::compiler::depthwise::{dw_gemm, DwBlock};
+    let mut v = if text.split(',').count() == 9 {
+        parse_list(text, 9, "depthwise")?
+    } else {
+        parse_list(text, 8, "depthwise")?
+    };
+    v.resize(9, 1);
+    if v[..7].contains(&0) || v[8] == 0 {
+        return Err(bad(format!(
+            "--depthwise {text}: N, C, H, W, R, S, STRIDE and DILATION must be at least 1"
+        )));
+    }
+    if let Some(d) = v.iter().find(|&&d| d > MAX_DIM) {
+        return Err(bad(format!(
+            "--depthwise {text}: {d} is larger than {MAX_DIM}"
+        )));
+    }
+    let sh = ConvShape {
+        n: v[0],
+        c: v[1],
+        h: v[2],
+        w: v[3],
+        k: v[1],
+        r: v[4],
+        s: v[5],
+        stride: v[6],
+        pad: v[7],
+        dilation: v[8],
+    };
+    let Some((p, q)) = sh.out_hw() else {
+        return Err(bad(format!(
+            "--depthwise {text}: a {}x{} filter (dilation {}) does not fit the {}x{} input with padding {}",
+            sh.r, sh.s, sh.dilation, sh.h, sh.w, sh.pad
+        )));
+    };
+    if !sh.c.is_power_of_two() || sh.c > cfg.aw as usize {
+        return Err(bad(format!(
+            "--depthwise {text}: the {} channels run side by side, one per column group, so C must be a power of two up to AW = {}",
+            sh.c, cfg.aw
+        )));
+    }
+    let arg = format!("--depthwise {text}");
+    check_elements(&arg, "the input (N×H×W×C)", &[sh.n, sh.h, sh.w, sh.c])?;
+    check_elements(&arg, "the output (N×P×Q×C)", &[sh.n, p, q, sh.c])?;
+    let fastest = || {
+        DwBlock::candidates(cfg.ah as usize)
+            .into_iter()
+            .filter_map(|b| {
+                let g = dw_gemm(&sh, b)?;
+                Some((plan_grouped(cfg, g, df, layout, sh.c)?.cycles, b))
+            })
+            .min_by_key(|&(c, b)| (c, b.bh, b.bw))
+            .map(|(_, b)| b)
+    };
+    let block = match block {
+        Some(b) => {
+            let b: DwBlock = b.parse().map_err(|e| bad(format!("--block: {e}")))?;
+            if b.pixels() > cfg.ah as usize {
+                return Err(bad(format!(
+                    "--block {}: {} output pixels per patch, the array has {} rows",
+                    b.name(),
+                    b.pixels(),
+                    cfg.ah
+                )));
+            }
+            b
+        }
+        None => fastest().ok_or_else(|| {
+            bad(format!(
+                "--depthwise {text}: {} (try --layout HWC_W{})",
+                MapError::Groups(sh.c),
+                cfg.aw
+            ))
+        })?,
+    };
+    let patch = block.patch(&sh);
+    check_elements(
+        &arg,
+        "the patch matrix (blocks × patch pixels)",
+        &[
+            dw_gemm(&sh, block).expect("valid shape").m,
+            patch.0,
+            patch.1,
+        ],
+    )?;
+    Ok(Layer::Depthwise { shape: sh, block })
+}
+
+/// The tiling `feather run --tiled` and `feather export` use: a depthwise layer's grouped
+/// patch GEMM, else `tile_layer`'s choice.
+fn tile_for(
+    cfg: &FeatherConfig,
+    layer: &Layer,
+    gemm: Gemm,
+    (df, layout): (Dataflow, Layout),
+    choice: StreamChoice,
+    cpl: f64,
+) -> std::result::Result<
+    plume_hw::feather::compiler::tiling::Tiling,
+    plume_hw::feather::compiler::tiling::TileError,
+> {
+    use plume_hw::feather::compiler::tiling::{tile_groups, tile_layer};
+    if layer.groups() > 1 {
+        return tile_groups(cfg, gemm, layer.groups(), df, layout, cpl);
+    }
+    tile_layer(cfg, gemm, layer.conv_shape(), df, layout, choice, cpl)
+}
+
 fn parse_dataflow(s: &str) -> Result<Dataflow> {
     match s {
         "ws" => Ok(Dataflow::Ws),
@@ -446,13 +589,11 @@ fn dispatch(cmd: FeatherCmd) -> Result<()> {
                         "--tiled runs on plume's simulator through the AXI top: no --engine verilator/icarus, --vcd or --uops",
                     ));
                 }
-                let shape = layer.conv_shape();
-                let tiling = plume_hw::feather::compiler::tiling::tile_layer(
+                let tiling = tile_for(
                     &cfg,
+                    &layer,
                     gemm,
-                    shape,
-                    df,
-                    layout,
+                    (df, layout),
                     l.stream_choice()?,
                     dram.line_cycles(cfg.aw),
                 )
@@ -586,7 +727,7 @@ fn export_layer(
             compile_with(
                 cfg,
                 gemm,
-                &Options::layer(df, layout, stream),
+                &Options::layer(df, layout, stream).grouped(layer.groups()),
                 &mut RouteCache::new(),
             )
             .map_err(|e| match e {
@@ -671,13 +812,11 @@ fn export_session(
     use super::host::{play_session, Host, Session, Stalls};
     use plume_hw::feather::axi::{axi_feather, feather_map, feather_stream_width};
     let seq = SeqConfig::default();
-    let shape = layer.conv_shape();
-    let tiling = plume_hw::feather::compiler::tiling::tile_layer(
+    let tiling = tile_for(
         cfg,
+        layer,
         gemm,
-        shape,
-        how.df,
-        how.layout,
+        (how.df, how.layout),
         args.stream_choice()?,
         how.dram.line_cycles(cfg.aw),
     )
@@ -790,7 +929,7 @@ fn run_layer(
     let sched = compile_with(
         &cfg,
         prep.gemm,
-        &Options::layer(df, layout, stream),
+        &Options::layer(df, layout, stream).grouped(layer.groups()),
         &mut cache,
     )
     .map_err(|e| match e {
@@ -877,8 +1016,8 @@ fn run_layer(
         "cycles {} (timing model {}) · MACs {} · utilisation {:.1}% · BIRRD configurations {} · simulated in {:.2} s ({:.0} cycles/s)",
         r.cycles,
         sched.cycles,
-        g.macs(),
-        100.0 * g.macs() as f64 / (pes * r.cycles as f64),
+        layer.macs().unwrap_or(0),
+        100.0 * layer.macs().unwrap_or(0) as f64 / (pes * r.cycles as f64),
         sched.configs,
         r.sim_seconds,
         sched.uops.len() as f64 / r.sim_seconds.max(1e-9)
@@ -1002,7 +1141,7 @@ fn run_tiled_layer(
             c => format!(" (0, as it must, after the {c} K chunks that do not quantize)"),
         },
         compute,
-        100.0 * g.macs() as f64 / ((cfg.ah * cfg.aw) as f64 * compute as f64)
+        100.0 * layer.macs().unwrap_or(0) as f64 / ((cfg.ah * cfg.aw) as f64 * compute as f64)
     );
     super::layer::compare_tensor(&r.out, &prep.golden, g.n)
         .map_err(|e| failed(format!("{e:#}")))?;

@@ -100,6 +100,18 @@ impl Layer {
         }
     }
 
+    /// The MACs the layer defines: a depthwise layer's R·S per output, not its patch GEMM's
+    /// (which multiplies zero weights and re-streams halos).
+    pub fn macs(&self) -> Option<u64> {
+        match self {
+            Layer::Depthwise { shape: sh, .. } => {
+                let (p, q) = sh.out_hw()?;
+                Some((sh.n * p * q * sh.c * sh.r * sh.s) as u64)
+            }
+            _ => self.gemm().map(|g| g.macs()),
+        }
+    }
+
     /// A convolution's shape (dense: its windows may be streamed).
     pub fn conv_shape(&self) -> Option<&ConvShape> {
         match self {

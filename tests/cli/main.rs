@@ -430,6 +430,32 @@ fn feather_bad_input() {
         "does not fit",
     );
     assert_bad_input(&["feather", "net", "vgg16"], "unknown network");
+    let dw = |spec: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
+        ["feather", "run", "--array", "8x8", "--depthwise", spec]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    assert_bad_input(
+        &dw("1,5,8,8,3,3,1,1", &[]),
+        "C must be a power of two up to AW = 8",
+    );
+    assert_bad_input(&dw("1,16,8,8,3,3,1,1", &[]), "C must be a power of two");
+    assert_bad_input(&dw("1,4,2,2,5,5,1,0", &[]), "does not fit");
+    assert_bad_input(&dw("1,4,8,8,3,3,1", &[]), "expected 8");
+    assert_bad_input(
+        &dw("1,4,8,8,3,3,1,1", &["--block", "3x3"]),
+        "9 output pixels per patch, the array has 8 rows",
+    );
+    assert_bad_input(&dw("1,4,8,8,3,3,1,1", &["--block", "2by2"]), "expected HxW");
+    assert_bad_input(
+        &dw("1,4,8,8,3,3,1,1", &["--stream", "window"]),
+        "a depthwise layer streams its patches",
+    );
+    assert_bad_input(
+        &dw("1,4,8,8,3,3,1,1", &["--layout", "HWC_C8"]),
+        "which this layout does not allow",
+    );
     let dir = common::TempDir::new("feather-data").unwrap();
     let data = dir.path().join("d.json");
     std::fs::write(&data, r#"{"a":[1,2,3],"b":[1,2,3,4]}"#).unwrap();
@@ -746,8 +772,8 @@ fn bench_compares_plume_with_verilator_on_one_stimulus() {
 }
 
 /// `feather run --data/--out` against NumPy (tests/cli/npy_check.py): int8 and uint8 operands
-/// saved by NumPy, a GEMM and a strided, padded convolution computed by NumPy from their
-/// definitions, plume's output tensor and accumulators read back with numpy.load.
+/// saved by NumPy, a GEMM, a strided, padded convolution and a tiled depthwise convolution
+/// computed by NumPy from their definitions, plume's output tensor and accumulators read back with numpy.load.
 #[test]
 fn feather_tensors_in_and_out_as_npy_agree_with_numpy() {
     if !common::python_has("numpy") {
@@ -772,6 +798,12 @@ fn feather_tensors_in_and_out_as_npy_agree_with_numpy() {
         "{text}"
     );
     assert!(text.contains("y.npy and acc.npy equal NumPy's"), "{text}");
+    assert!(
+        text.contains(
+            "depthwise (1, 9, 11, 8) * (8, 3, 3) stride 2 pad 1: y.npy and acc.npy equal NumPy's"
+        ),
+        "{text}"
+    );
     // layer.json reads back as --data and gives the same output.
     let again = t.path().join("again");
     let o = plume(&[

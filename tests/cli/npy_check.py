@@ -94,5 +94,33 @@ def case_conv():
     print(f"conv {x.shape} * {wt.shape} stride {stride} pad {pad}: y.npy and acc.npy equal NumPy's")
 
 
+def case_depthwise():
+    """A depthwise layer (one filter per channel, CRS), tiled through the AXI top."""
+    n, c, h, w, r, s, stride, pad = 1, 8, 9, 11, 3, 3, 2, 1
+    x = rng.integers(-128, 128, (n, h, w, c), dtype=np.int8)
+    wt = rng.integers(0, 256, (c, r, s), dtype=np.uint8)
+    zp_i, zp_w = 0xf0, 130  # the input zero point is int8 -16
+    d = os.path.join(WORK, "dw_in")
+    os.makedirs(d)
+    np.save(os.path.join(d, "x.npy"), x)
+    np.save(os.path.join(d, "w.npy"), wt)
+    q = {"zp_i": zp_i, "zp_w": zp_w, "scale": 500000, "zp_o": 5, "out_signed": True}
+    json.dump(q, open(os.path.join(d, "quant.json"), "w"))
+    out = os.path.join(WORK, "dw_out")
+    run(["--depthwise", f"{n},{c},{h},{w},{r},{s},{stride},{pad}", "--block", "2x2",
+         "--tiled", "--depths", "64,64,64"], d, out)
+    dx = x.astype(np.int64) - as_signed(zp_i, True)
+    dx = np.pad(dx, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    dw = wt.astype(np.int64) - zp_w
+    win = np.lib.stride_tricks.sliding_window_view(dx, (r, s), axis=(1, 2))
+    win = win[:, ::stride, ::stride]  # n, p, q, c, r, s
+    acc = np.einsum("npqcrs,crs->npqc", win, dw).astype(np.int32)
+    check("depthwise acc.npy", np.load(os.path.join(out, "acc.npy")), acc)
+    check("depthwise y.npy", np.load(os.path.join(out, "y.npy")),
+          requant(acc, 500000, 5, True))
+    print(f"depthwise {x.shape} * {wt.shape} stride {stride} pad {pad}: y.npy and acc.npy equal NumPy's")
+
+
 case_gemm()
 case_conv()
+case_depthwise()
