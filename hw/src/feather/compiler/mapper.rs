@@ -893,25 +893,17 @@ fn fastest(
                 if split % groups != 0 || (layout.transposed && blocked) {
                     continue;
                 }
-                let full = Mapping::new(cfg, gemm, g, pn, pm, blocked);
-                // Also VNs shortened to split K evenly over the columns' chunks (K = 36 in
-                // 3 VNs of 12 instead of 16 + 16 + 4 padded to 48), where that keeps the rows.
-                let even = gemm.k.div_ceil(full.ks * g);
-                let shorter = (even < full.v)
-                    .then(|| Mapping::with_v(even, gemm, g, pn, pm, blocked))
-                    .filter(|m| m.rows == full.rows && m.ks == full.ks);
-                for map in std::iter::once(full).chain(shorter) {
-                    let c = predict_cycles(cfg, &map);
-                    let ok = !respect_capacity || fits(cfg, &map).is_ok();
-                    let better = best.as_ref().is_none_or(|(bok, bc, _)| {
-                        (ok, std::cmp::Reverse(c)) > (*bok, std::cmp::Reverse(*bc))
-                    });
-                    if better
-                        && (matches!(layout.out, Out::Layout(_))
-                            || conflict(&map, gemm, layout).is_none())
-                    {
-                        best = Some((ok, c, map));
-                    }
+                let map = Mapping::new(cfg, gemm, g, pn, pm, blocked);
+                let c = predict_cycles(cfg, &map);
+                let ok = !respect_capacity || fits(cfg, &map).is_ok();
+                let better = best.as_ref().is_none_or(|(bok, bc, _)| {
+                    (ok, std::cmp::Reverse(c)) > (*bok, std::cmp::Reverse(*bc))
+                });
+                if better
+                    && (matches!(layout.out, Out::Layout(_))
+                        || conflict(&map, gemm, layout).is_none())
+                {
+                    best = Some((ok, c, map));
                 }
             }
             pm *= 2;
