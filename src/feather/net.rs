@@ -113,7 +113,7 @@ fn layer_plan(cfg: &FeatherConfig, l: &NetLayer) -> LayerPlan {
     let c = l.shape.c;
     let mut best: Option<(u64, LayerPlan)> = None;
     let mut channels = 1;
-    while channels <= cfg.aw as usize && c % channels == 0 {
+    while channels <= cfg.aw as usize && c.is_multiple_of(channels) {
         for block in DwBlock::candidates(cfg.ah as usize) {
             let dw = Dw { block, channels };
             let gemm = dw_gemm(&dw.shape(&l.shape), block).expect("listed layers are valid");

@@ -660,7 +660,7 @@ pub fn compile_with(
             )));
         }
     }
-    if opt.groups == 0 || gemm.m % opt.groups != 0 {
+    if opt.groups == 0 || !gemm.m.is_multiple_of(opt.groups) {
         return Err(MapError::GroupRows {
             groups: opt.groups,
             m: gemm.m,
@@ -1068,6 +1068,9 @@ pub fn choose_stream(
     }
 }
 
+/// An operand matrix's element (row, column, the GEMM a column serves).
+type Operand<'a> = Box<dyn Fn(usize, usize, usize) -> u8 + 'a>;
+
 /// Where the host puts the operands: streaming-buffer lines (AW bytes each) and weight-buffer
 /// lines, for operand matrices A (M×K) and B (K×N) of the *original* GEMM — or, when the
 /// schedule streams windows, A is the convolution's compact NHWC input (N·H·W × C) and B its
@@ -1092,10 +1095,7 @@ pub fn place(
     );
     // The hardware's streamed matrix X (Mh × K) and stationary Y (K × Nh), given the GEMM a
     // column serves (always 0 unless grouped).
-    let (x, y): (
-        Box<dyn Fn(usize, usize, usize) -> u8 + '_>,
-        Box<dyn Fn(usize, usize, usize) -> u8 + '_>,
-    ) = match sched.dataflow {
+    let (x, y): (Operand<'_>, Operand<'_>) = match sched.dataflow {
         Dataflow::Ws => (
             Box::new(|m, k, _| a[m * g.k + k]),
             Box::new(|k, n, grp| b[(grp * g.k + k) * g.n + n]),
