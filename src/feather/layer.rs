@@ -134,11 +134,7 @@ impl Layer {
                 c.s,
                 c.stride,
                 c.pad,
-                if c.dilation == 1 {
-                    String::new()
-                } else {
-                    format!(" dilation={}", c.dilation)
-                }
+                dilation_text(c)
             ),
             Layer::Depthwise { shape: c, block } => format!(
                 "depthwise conv N={} C={} H={} W={} R={} S={} stride={} pad={}{} in blocks of {} output pixels",
@@ -150,14 +146,19 @@ impl Layer {
                 c.s,
                 c.stride,
                 c.pad,
-                if c.dilation == 1 {
-                    String::new()
-                } else {
-                    format!(" dilation={}", c.dilation)
-                },
+                dilation_text(c),
                 block.name()
             ),
         }
+    }
+}
+
+/// ` dilation=D` for a dilated filter, else nothing.
+fn dilation_text(c: &ConvShape) -> String {
+    if c.dilation == 1 {
+        String::new()
+    } else {
+        format!(" dilation={}", c.dilation)
     }
 }
 
