@@ -269,8 +269,9 @@ pub enum FeatherCmd {
         a: ArrayArgs,
         /// model (the timing model only); sim: also simulate every selected layer on the
         /// programmable core with buffers sized to it, bit-exact against the golden model and
-        /// equal to the model's cycle count (a depthwise layer: one channel); board: run every
-        /// selected layer tiled for the --depths buffers through the AXI-wrapped top.
+        /// equal to the model's cycle count (a depthwise layer: its first run of channels);
+        /// board: run every selected layer tiled for the --depths buffers through the
+        /// AXI-wrapped top.
         #[arg(long, default_value = "model")]
         engine: String,
         #[command(flatten)]
