@@ -500,6 +500,14 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The GEMM column group (pm, pn) serves (`groups`; always 0 for an ordinary GEMM).
+    pub fn group_of(&self, pm: usize, pn: usize) -> usize {
+        match self.dataflow {
+            Dataflow::Ws => pm % self.groups,
+            Dataflow::Is => pn % self.groups,
+        }
+    }
+
     /// This schedule as one K chunk of a reduction split across programs run one after
     /// another on the same outputs: unless `first`, every output-buffer write accumulates
     /// (the partial sums of the chunks before stay in the output buffer between programs);
@@ -1105,11 +1113,6 @@ pub fn place(
             Box::new(|k, n, _| a[n * g.k + k]),
         ),
     };
-    // The GEMM column group (pm, pn) serves.
-    let group = |pm: usize, pn: usize| match sched.dataflow {
-        Dataflow::Ws => pm % groups,
-        Dataflow::Is => pn % groups,
-    };
     // For IS the streamed operand is B's columns and the zero points swap roles with them.
     let (zx, zy) = match sched.dataflow {
         Dataflow::Ws => (zp_i, zp_w),
@@ -1144,7 +1147,7 @@ pub fn place(
                         let m = j * map.pm + pm;
                         if k < hg.k && m < hg.m {
                             for pn in 0..map.pn {
-                                line[map.column(gi, pm, pn)] = x(m, k, group(pm, pn));
+                                line[map.column(gi, pm, pn)] = x(m, k, sched.group_of(pm, pn));
                             }
                         }
                     }
@@ -1183,11 +1186,7 @@ fn weight_lines(
                             continue;
                         }
                         for pm in 0..map.pm {
-                            let grp = match sched.dataflow {
-                                Dataflow::Ws => pm % sched.groups,
-                                Dataflow::Is => pn % sched.groups,
-                            };
-                            if let Some(v) = y(k, n, grp) {
+                            if let Some(v) = y(k, n, sched.group_of(pm, pn)) {
                                 line[map.column(gi, pm, pn)] = v;
                             }
                         }

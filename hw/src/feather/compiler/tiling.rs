@@ -617,25 +617,15 @@ pub fn tile_layer(
     cycles_per_line: f64,
 ) -> Result<Tiling, TileError> {
     let total = |t: &Tiling| t.predicted(cycles_per_line);
-    let better = |a: Result<Tiling, TileError>, b: Result<Tiling, TileError>| match (a, b) {
-        (Ok(a), Ok(b)) => Ok(if total(&b) < total(&a) { b } else { a }),
-        (Ok(a), Err(_)) => Ok(a),
-        (Err(_), Ok(b)) => Ok(b),
-        (Err(e), Err(_)) => Err(e),
-    };
     let window = || -> Result<Tiling, TileError> {
         let sh = window_shape(shape, dataflow).map_err(|e| TileError::Window(e.to_string()))?;
-        better(
+        faster(
             tile_window(cfg, sh, layout, cycles_per_line, false),
             tile_window(cfg, sh, layout, cycles_per_line, true),
+            cycles_per_line,
         )
     };
-    let lowered = || {
-        better(
-            tile(cfg, gemm, dataflow, layout, cycles_per_line, false),
-            tile(cfg, gemm, dataflow, layout, cycles_per_line, true),
-        )
-    };
+    let lowered = || tile_groups(cfg, gemm, 1, dataflow, layout, cycles_per_line);
     match choice {
         StreamChoice::Window => window(),
         StreamChoice::Lowered => lowered(),
@@ -647,8 +637,8 @@ pub fn tile_layer(
     }
 }
 
-/// Tiles `groups` GEMMs side by side (a depthwise layer's channels, `depthwise.rs`) with or
-/// without double buffering, whichever is predicted faster.
+/// Tiles `groups` GEMMs side by side (a depthwise layer's channels, `depthwise.rs`; 1: an
+/// ordinary GEMM) with or without double buffering, whichever is predicted faster.
 pub fn tile_groups(
     cfg: &FeatherConfig,
     gemm: Gemm,
@@ -657,17 +647,23 @@ pub fn tile_groups(
     layout: Layout,
     cycles_per_line: f64,
 ) -> Result<Tiling, TileError> {
-    let one = tile_grouped(cfg, gemm, groups, dataflow, layout, cycles_per_line, false);
-    let two = tile_grouped(cfg, gemm, groups, dataflow, layout, cycles_per_line, true);
-    match (one, two) {
-        (Ok(a), Ok(b)) => Ok(
-            if b.predicted(cycles_per_line) < a.predicted(cycles_per_line) {
-                b
-            } else {
-                a
-            },
-        ),
-        (Ok(a), Err(_)) | (Err(_), Ok(a)) => Ok(a),
+    faster(
+        tile_grouped(cfg, gemm, groups, dataflow, layout, cycles_per_line, false),
+        tile_grouped(cfg, gemm, groups, dataflow, layout, cycles_per_line, true),
+        cycles_per_line,
+    )
+}
+
+/// The tiling predicted faster (`a` on a tie), or whichever exists; `a`'s error if neither.
+fn faster(
+    a: Result<Tiling, TileError>,
+    b: Result<Tiling, TileError>,
+    cycles_per_line: f64,
+) -> Result<Tiling, TileError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) if b.predicted(cycles_per_line) < a.predicted(cycles_per_line) => Ok(b),
+        (Ok(a), _) => Ok(a),
+        (Err(_), Ok(b)) => Ok(b),
         (Err(e), Err(_)) => Err(e),
     }
 }
