@@ -360,20 +360,7 @@ pub fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
     }
     let c =
         conv.ok_or_else(|| bad("give --gemm M,K,N or --conv N,C,H,W,K,R,S,STRIDE,PAD[,DILATION]"))?;
-    let mut v = if c.split(',').count() == 10 {
-        parse_list(c, 10, "conv")?
-    } else {
-        parse_list(c, 9, "conv")?
-    };
-    v.resize(10, 1);
-    if v[..8].contains(&0) || v[9] == 0 {
-        return Err(bad(format!(
-            "--conv {c}: N, C, H, W, K, R, S, STRIDE and DILATION must be at least 1"
-        )));
-    }
-    if let Some(d) = v.iter().find(|&&d| d > MAX_DIM) {
-        return Err(bad(format!("--conv {c}: {d} is larger than {MAX_DIM}")));
-    }
+    let v = conv_values("conv", c, 10, "N, C, H, W, K, R, S, STRIDE and DILATION")?;
     let sh = ConvShape {
         n: v[0],
         c: v[1],
@@ -386,12 +373,7 @@ pub fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
         pad: v[8],
         dilation: v[9],
     };
-    let Some((p, q)) = sh.out_hw() else {
-        return Err(bad(format!(
-            "--conv {c}: a {}x{} filter (dilation {}) does not fit the {}x{} input with padding {}",
-            sh.r, sh.s, sh.dilation, sh.h, sh.w, sh.pad
-        )));
-    };
+    let (p, q) = filter_fits("conv", c, &sh)?;
     let arg = format!("--conv {c}");
     check_elements(&arg, "the input (N×H×W×C)", &[sh.n, sh.h, sh.w, sh.c])?;
     check_elements(&arg, "the filters (K×R×S×C)", &[sh.k, sh.r, sh.s, sh.c])?;
@@ -404,6 +386,36 @@ pub fn parse_layer(gemm: Option<&str>, conv: Option<&str>) -> Result<Layer> {
     Ok(Layer::Conv(sh))
 }
 
+/// The `n` numbers of a `--conv` / `--depthwise` list ending in PAD and an optional DILATION
+/// (default 1); every one but PAD at least 1 (`names` lists them), none above `MAX_DIM`.
+fn conv_values(flag: &str, text: &str, n: usize, names: &str) -> Result<Vec<usize>> {
+    let mut v = if text.split(',').count() == n {
+        parse_list(text, n, flag)?
+    } else {
+        parse_list(text, n - 1, flag)?
+    };
+    v.resize(n, 1);
+    if v[..n - 2].contains(&0) || v[n - 1] == 0 {
+        return Err(bad(format!("--{flag} {text}: {names} must be at least 1")));
+    }
+    if let Some(d) = v.iter().find(|&&d| d > MAX_DIM) {
+        return Err(bad(format!(
+            "--{flag} {text}: {d} is larger than {MAX_DIM}"
+        )));
+    }
+    Ok(v)
+}
+
+/// The output height and width of `sh`, or one line saying the filter does not fit.
+fn filter_fits(flag: &str, text: &str, sh: &ConvShape) -> Result<(usize, usize)> {
+    sh.out_hw().ok_or_else(|| {
+        bad(format!(
+            "--{flag} {text}: a {}x{} filter (dilation {}) does not fit the {}x{} input with padding {}",
+            sh.r, sh.s, sh.dilation, sh.h, sh.w, sh.pad
+        ))
+    })
+}
+
 /// `--depthwise N,C,H,W,R,S,STRIDE,PAD[,DILATION]` with `--block` (or the timing model's
 /// fastest block for `df` and `layout`).
 fn parse_depthwise(
@@ -413,23 +425,13 @@ fn parse_depthwise(
     df: Dataflow,
     layout: Layout,
 ) -> Result<Layer> {
-    use plume_hw::feather::compiler::depthwise::{dw_gemm, DwBlock};
-    let mut v = if text.split(',').count() == 9 {
-        parse_list(text, 9, "depthwise")?
-    } else {
-        parse_list(text, 8, "depthwise")?
-    };
-    v.resize(9, 1);
-    if v[..7].contains(&0) || v[8] == 0 {
-        return Err(bad(format!(
-            "--depthwise {text}: N, C, H, W, R, S, STRIDE and DILATION must be at least 1"
-        )));
-    }
-    if let Some(d) = v.iter().find(|&&d| d > MAX_DIM) {
-        return Err(bad(format!(
-            "--depthwise {text}: {d} is larger than {MAX_DIM}"
-        )));
-    }
+    use plume_hw::feather::compiler::depthwise::{dw_gemm, fastest_block, DwBlock};
+    let v = conv_values(
+        "depthwise",
+        text,
+        9,
+        "N, C, H, W, R, S, STRIDE and DILATION",
+    )?;
     let sh = ConvShape {
         n: v[0],
         c: v[1],
@@ -442,12 +444,7 @@ fn parse_depthwise(
         pad: v[7],
         dilation: v[8],
     };
-    let Some((p, q)) = sh.out_hw() else {
-        return Err(bad(format!(
-            "--depthwise {text}: a {}x{} filter (dilation {}) does not fit the {}x{} input with padding {}",
-            sh.r, sh.s, sh.dilation, sh.h, sh.w, sh.pad
-        )));
-    };
+    let (p, q) = filter_fits("depthwise", text, &sh)?;
     if !sh.c.is_power_of_two() || sh.c > cfg.aw as usize {
         return Err(bad(format!(
             "--depthwise {text}: the {} channels run side by side, one per column group, so C must be a power of two up to AW = {}",
@@ -457,16 +454,6 @@ fn parse_depthwise(
     let arg = format!("--depthwise {text}");
     check_elements(&arg, "the input (N×H×W×C)", &[sh.n, sh.h, sh.w, sh.c])?;
     check_elements(&arg, "the output (N×P×Q×C)", &[sh.n, p, q, sh.c])?;
-    let fastest = || {
-        DwBlock::candidates(cfg.ah as usize)
-            .into_iter()
-            .filter_map(|b| {
-                let g = dw_gemm(&sh, b)?;
-                Some((plan_grouped(cfg, g, df, layout, sh.c)?.cycles, b))
-            })
-            .min_by_key(|&(c, b)| (c, b.bh, b.bw))
-            .map(|(_, b)| b)
-    };
     let block = match block {
         Some(b) => {
             let b: DwBlock = b.parse().map_err(|e| bad(format!("--block: {e}")))?;
@@ -480,13 +467,15 @@ fn parse_depthwise(
             }
             b
         }
-        None => fastest().ok_or_else(|| {
-            bad(format!(
-                "--depthwise {text}: {} (try --layout HWC_W{})",
-                MapError::Groups(sh.c),
-                cfg.aw
-            ))
-        })?,
+        None => fastest_block(cfg, &sh, df, layout)
+            .map(|f| f.0)
+            .ok_or_else(|| {
+                bad(format!(
+                    "--depthwise {text}: {} (try --layout HWC_W{})",
+                    MapError::Groups(sh.c),
+                    cfg.aw
+                ))
+            })?,
     };
     let patch = block.patch(&sh);
     check_elements(

@@ -7,10 +7,10 @@ use super::cli::sized_for;
 use super::layer::{compare, prepare, run_programmed, Layer};
 use crate::error::{bad, failed, Result};
 use crate::tools::TempDir;
-use plume_hw::feather::compiler::depthwise::{dw_gemm, DwBlock};
+use plume_hw::feather::compiler::depthwise::{fastest_block, DwBlock};
 use plume_hw::feather::compiler::mapper::{
-    compile_with, conv_gemm, plan, plan_grouped, plan_window, Dataflow, Gemm, Layout, Options,
-    Plan, Stream, StreamChoice,
+    compile_with, conv_gemm, plan, plan_window, Dataflow, Gemm, Layout, Options, Plan, Stream,
+    StreamChoice,
 };
 use plume_hw::feather::compiler::route::RouteCache;
 use plume_hw::feather::compiler::tiling::{TileError, Tiling};
@@ -72,14 +72,12 @@ struct Dw {
     channels: usize,
 }
 
-impl Dw {
-    /// One run's layer: `channels` channels of the depthwise layer `sh`.
-    fn shape(&self, sh: &ConvShape) -> ConvShape {
-        ConvShape {
-            c: self.channels,
-            k: self.channels,
-            ..*sh
-        }
+/// One run of a depthwise layer `sh`: `channels` of its channels.
+fn run_shape(sh: &ConvShape, channels: usize) -> ConvShape {
+    ConvShape {
+        c: channels,
+        k: channels,
+        ..*sh
     }
 }
 
@@ -114,30 +112,25 @@ fn layer_plan(cfg: &FeatherConfig, l: &NetLayer) -> LayerPlan {
     let mut best: Option<(u64, LayerPlan)> = None;
     let mut channels = 1;
     while channels <= cfg.aw as usize && c.is_multiple_of(channels) {
-        for block in DwBlock::candidates(cfg.ah as usize) {
-            let dw = Dw { block, channels };
-            let gemm = dw_gemm(&dw.shape(&l.shape), block).expect("listed layers are valid");
-            for df in [Dataflow::Ws, Dataflow::Is] {
-                for layout in layouts(cfg.aw as usize) {
-                    let Some(plan) = plan_grouped(cfg, gemm, df, layout, channels) else {
-                        continue;
+        let runs = c / channels;
+        for df in [Dataflow::Ws, Dataflow::Is] {
+            for layout in layouts(cfg.aw as usize) {
+                let sh = run_shape(&l.shape, channels);
+                let Some((block, gemm, plan)) = fastest_block(cfg, &sh, df, layout) else {
+                    continue;
+                };
+                let total = plan.cycles * runs as u64;
+                if best.as_ref().is_none_or(|b| total < b.0) {
+                    let dw = Some(Dw { block, channels });
+                    let lp = LayerPlan {
+                        gemm,
+                        runs,
+                        df,
+                        layout,
+                        plan,
+                        dw,
                     };
-                    let total = plan.cycles * (c / channels) as u64;
-                    if best.as_ref().is_none_or(|b| total < b.0) {
-                        let runs = c / channels;
-                        let dw = Some(dw);
-                        best = Some((
-                            total,
-                            LayerPlan {
-                                gemm,
-                                runs,
-                                df,
-                                layout,
-                                plan,
-                                dw,
-                            },
-                        ));
-                    }
+                    best = Some((total, lp));
                 }
             }
         }
@@ -146,16 +139,16 @@ fn layer_plan(cfg: &FeatherConfig, l: &NetLayer) -> LayerPlan {
     best.expect("one channel in 1x1 blocks always maps").1
 }
 
-/// The MACs a layer defines (a depthwise layer's R·S per output, not its patch GEMM's).
-fn layer_macs(l: &NetLayer) -> u64 {
-    let sh = &l.shape;
-    let (p, q) = sh.out_hw().expect("listed layers are valid");
-    let per_output = if l.depthwise {
-        sh.r * sh.s
-    } else {
-        sh.r * sh.s * sh.c
-    };
-    (sh.n * p * q * sh.k * per_output) as u64
+/// What one run of a layer computes: the convolution, or `dw.channels` channels of a
+/// depthwise layer in its blocks.
+fn run_layer(l: &NetLayer, dw: Option<Dw>) -> Layer {
+    match dw {
+        Some(d) => Layer::Depthwise {
+            shape: run_shape(&l.shape, d.channels),
+            block: d.block,
+        },
+        None => Layer::Conv(l.shape),
+    }
 }
 
 /// The named layouts tried: channel-last, width-last and a mixed one.
@@ -303,13 +296,7 @@ impl Row {
 
     /// What one run computes.
     fn layer(&self) -> Layer {
-        match self.dw {
-            Some(dw) => Layer::Depthwise {
-                shape: dw.shape(&self.l.shape),
-                block: dw.block,
-            },
-            None => Layer::Conv(self.l.shape),
-        }
+        run_layer(&self.l, self.dw)
     }
 
     /// GEMMs side by side in one run (`Schedule::groups`).
@@ -390,7 +377,8 @@ pub fn net_cmd(net: &str, cfg: &FeatherConfig, opts: &NetOptions) -> Result<()> 
                 plan: p,
                 dw,
             } = layer_plan(cfg, l);
-            let macs = layer_macs(l);
+            // The layer's own MACs (a depthwise layer's R·S per output, not its patch GEMM's).
+            let macs = run_layer(l, dw).macs().expect("listed layers are valid") * groups as u64;
             let tiling = tiling_of(cfg, l, g, dw, (df, layout), cpl, opts.stream);
             let dram = tiling
                 .as_ref()

@@ -444,6 +444,23 @@ fn feather_bad_input() {
     assert_bad_input(&dw("1,4,2,2,5,5,1,0", &[]), "does not fit");
     assert_bad_input(&dw("1,4,8,8,3,3,1", &[]), "expected 8");
     assert_bad_input(
+        &dw("1,4,8,8,3,3,0,1", &[]),
+        "N, C, H, W, R, S, STRIDE and DILATION must be at least 1",
+    );
+    assert_bad_input(
+        &[
+            "feather",
+            "export",
+            "--array",
+            "8x8",
+            "--depthwise",
+            "1,3,8,8,3,3,1,1",
+            "-o",
+            "/nonexistent/never",
+        ],
+        "C must be a power of two up to AW = 8",
+    );
+    assert_bad_input(
         &dw("1,4,8,8,3,3,1,1", &["--block", "3x3"]),
         "9 output pixels per patch, the array has 8 rows",
     );

@@ -25,8 +25,9 @@
 //! multiple of `cg` every column streams one channel's patches against that channel's
 //! filters. One run then pays one pipeline fill and one weight load for `cg` channels.
 
-use super::mapper::Gemm;
+use super::mapper::{plan_grouped, Dataflow, Gemm, Layout, Plan};
 use crate::feather::golden::layer::ConvShape;
+use crate::feather::top::FeatherConfig;
 
 /// A block of output pixels computed from one patch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +101,24 @@ pub fn dw_gemm(sh: &ConvShape, blk: DwBlock) -> Option<Gemm> {
         k: ph * pw,
         n: blk.pixels(),
     })
+}
+
+/// The block of at most AH pixels with the fewest cycles by the timing model for the `sh.c`
+/// channels of `sh` side by side in `dataflow` and `layout` (ties: the smaller bh, then bw),
+/// with its GEMM and plan; None when the layout has no column groups for them.
+pub fn fastest_block(
+    cfg: &FeatherConfig,
+    sh: &ConvShape,
+    dataflow: Dataflow,
+    layout: Layout,
+) -> Option<(DwBlock, Gemm, Plan)> {
+    DwBlock::candidates(cfg.ah as usize)
+        .into_iter()
+        .filter_map(|b| {
+            let g = dw_gemm(sh, b)?;
+            Some((b, g, plan_grouped(cfg, g, dataflow, layout, sh.c)?))
+        })
+        .min_by_key(|(b, _, p)| (p.cycles, b.bh, b.bw))
 }
 
 /// The streamed matrix A (M × K) from the NHWC input `x[n][h][w][c]`: row
